@@ -1,0 +1,1 @@
+package dev.finemix.client; final class Placeholder {}

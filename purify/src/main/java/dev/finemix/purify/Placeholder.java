@@ -1,0 +1,1 @@
+package dev.finemix.purify; final class Placeholder {}
