@@ -40,7 +40,7 @@ public final class Batcher<I, O> implements AutoCloseable {
     void onBatch(int rows);
   }
 
-  private static final class Request<I, O> {
+  static final class Request<I, O> {
     final List<I> rows;
     final long deadlineNanos;
     final CompletableFuture<List<O>> future = new CompletableFuture<>();
