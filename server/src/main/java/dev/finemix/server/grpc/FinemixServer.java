@@ -102,6 +102,7 @@ public final class FinemixServer implements AutoCloseable {
             }
           }
         });
+    self[0] = models;
     FinemixService finemix = new FinemixService(models, metrics, ticker);
     InferenceService inference = new InferenceService(models, finemix, VERSION);
     this.adminToken = config.auth().enabled() ? AdminToken.loadOrCreate(config.auth().tokenFile()) : null;

@@ -93,7 +93,8 @@ public final class FakeBackend implements ModelBackend {
     for (int i = 1; i <= 3; i++) {
       progress.accept(new Progress("finetune", 20 + 25 * i, "step " + i, i, 3, 1.0 / i, 10));
     }
-    byte[] w = Files.readAllBytes(job.suspectDir().resolve("model.safetensors"));
+    byte[] w = (Files.readString(job.suspectDir().resolve("model.safetensors")) + "\n" + job.settings())
+        .getBytes(StandardCharsets.UTF_8);
     byte[] out = Arrays.copyOf(w, w.length + MARK.length);
     System.arraycopy(MARK, 0, out, w.length, MARK.length);
     Files.write(job.outputDir().resolve("model.safetensors"), out);
