@@ -38,6 +38,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /** finemix.v1.Finemix: thin adapters from proto to {@link ModelManager}; errors through {@link GrpcErrors}. */
 final class FinemixService extends FinemixGrpc.FinemixImplBase {
+  /** Requests of one ClassifyStream in flight at once; the next are read as earlier ones complete. */
+  static final int STREAM_WINDOW = 64;
   private final ModelManager models;
   private final ServerConfig config;
   private final ServerMetrics metrics;
@@ -88,6 +90,9 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
       }
     };
     so.setOnCancelHandler(() -> finished.set(true));
+    // inbound flow control: at most STREAM_WINDOW requests of one stream in flight at a time
+    so.disableAutoRequest();
+    so.request(STREAM_WINDOW);
     return new StreamObserver<>() {
       @Override
       public void onNext(ClassifyStreamRequest msg) {
@@ -107,6 +112,9 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
             }
           }
           maybeFinish.run();
+          if (!finished.get()) {
+            so.request(1);
+          }
         });
       }
 

@@ -490,15 +490,15 @@ class FinemixServiceTest {
         done.countDown();
       }
     });
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 200; i++) { // more than the per-stream window of 64
       req.onNext(ClassifyStreamRequest.newBuilder().setRequestId(i).setRequest(ClassifyRequest.newBuilder()
           .setModel(i == 7 ? "nope" : "sst2").addTexts(i % 2 == 0 ? "good" : "bad")).build());
     }
     req.onCompleted();
     assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(got).hasSize(20);
+    assertThat(got).hasSize(200);
     assertThat(got).extracting(ClassifyStreamResponse::getRequestId).containsExactlyInAnyOrder(
-        java.util.stream.LongStream.range(0, 20).boxed().toArray(Long[]::new));
+        java.util.stream.LongStream.range(0, 200).boxed().toArray(Long[]::new));
     var failed = got.stream().filter(ClassifyStreamResponse::hasError).toList();
     assertThat(failed).singleElement().satisfies(r -> {
       assertThat(r.getRequestId()).isEqualTo(7);
