@@ -1,1 +1,0 @@
-package dev.finemix.client; final class Placeholder {}

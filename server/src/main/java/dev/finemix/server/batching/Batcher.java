@@ -1,0 +1,259 @@
+package dev.finemix.server.batching;
+
+import dev.finemix.server.errors.ServiceException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Dynamic batching for one model. Callers {@link #submit} a request of one or more rows and get a future;
+ * an aggregator thread blocks for the first request, drains what is ready, then polls against a shrinking
+ * max-wait budget until the batch is full or out of time, and hands the batch to the inference pool
+ * (never a gRPC/Netty thread). The queue is truly bounded: {@code offer} itself is the capacity check.
+ * Requests whose deadline passed before their batch runs are skipped with DEADLINE_EXCEEDED; a failed
+ * batch fails every request in it; {@link #close} fails what is still queued with UNAVAILABLE.
+ *
+ * @param <I> one row of input
+ * @param <O> one row of output
+ */
+public final class Batcher<I, O> implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(Batcher.class.getName());
+
+  /** Runs one batch; must return exactly one output per input, in order. */
+  @FunctionalInterface
+  public interface BatchFunction<I, O> {
+    List<O> apply(List<I> rows) throws Exception;
+  }
+
+  /** Observes batching for metrics; called on inference threads. */
+  public interface Listener {
+    Listener NONE = rows -> { };
+
+    void onBatch(int rows);
+  }
+
+  static final class Request<I, O> {
+    final List<I> rows;
+    final long deadlineNanos;
+    final CompletableFuture<List<O>> future = new CompletableFuture<>();
+
+    Request(List<I> rows, long deadlineNanos) {
+      this.rows = rows;
+      this.deadlineNanos = deadlineNanos;
+    }
+  }
+
+  private final String name;
+  private final BatchSettings settings;
+  private final BatchFunction<I, O> function;
+  private final Executor inferencePool;
+  private final Ticker ticker;
+  private final Listener listener;
+  private final ArrayBlockingQueue<Request<I, O>> queue;
+  private final Semaphore inFlight;
+  private final Thread aggregator;
+  private volatile boolean closed;
+  /** A request that did not fit the previous batch; touched by the aggregator thread only. */
+  private Request<I, O> carried;
+
+  private Batcher(String name, BatchSettings settings, BatchFunction<I, O> function, Executor inferencePool,
+      Ticker ticker, Listener listener, boolean start) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.settings = Objects.requireNonNull(settings, "settings");
+    this.function = Objects.requireNonNull(function, "function");
+    this.inferencePool = Objects.requireNonNull(inferencePool, "inferencePool");
+    this.ticker = Objects.requireNonNull(ticker, "ticker");
+    this.listener = Objects.requireNonNull(listener, "listener");
+    this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+    this.inFlight = new Semaphore(settings.maxConcurrentBatches());
+    this.aggregator = new Thread(this::aggregate, "finemix-batcher-" + name);
+    this.aggregator.setDaemon(true);
+    if (start) {
+      aggregator.start();
+    }
+  }
+
+  /** A started batcher. */
+  public static <I, O> Batcher<I, O> start(String name, BatchSettings settings, BatchFunction<I, O> function,
+      Executor inferencePool, Ticker ticker, Listener listener) {
+    return new Batcher<>(name, settings, function, inferencePool, ticker, listener, true);
+  }
+
+  /** A batcher whose aggregator does not run: tests drive it with {@link #collectBatch()} and {@link #runBatch}. */
+  static <I, O> Batcher<I, O> unstarted(String name, BatchSettings settings, BatchFunction<I, O> function,
+      Ticker ticker) {
+    return new Batcher<>(name, settings, function, Runnable::run, ticker, Listener.NONE, false);
+  }
+
+  /**
+   * Queues a request.
+   *
+   * @param rows the rows, at least one
+   * @param deadlineNanos the {@link Ticker} time after which the request is no longer worth running;
+   *     {@link Long#MAX_VALUE} for none
+   * @return completes with one output per row, or exceptionally with a {@link ServiceException}
+   */
+  public CompletableFuture<List<O>> submit(List<I> rows, long deadlineNanos) {
+    if (rows.isEmpty()) {
+      throw new IllegalArgumentException("a request needs at least one row");
+    }
+    Request<I, O> request = new Request<>(List.copyOf(rows), deadlineNanos);
+    if (closed) {
+      request.future.completeExceptionally(ServiceException.shuttingDown(name));
+      return request.future;
+    }
+    if (!queue.offer(request)) {
+      request.future.completeExceptionally(ServiceException.queueFull(name, settings.queueCapacity()));
+      return request.future;
+    }
+    if (closed && queue.remove(request)) { // close() raced with this offer and may have drained already
+      request.future.completeExceptionally(ServiceException.shuttingDown(name));
+    }
+    return request.future;
+  }
+
+  /** Requests waiting now. */
+  public int queueDepth() {
+    return queue.size();
+  }
+
+  public BatchSettings settings() {
+    return settings;
+  }
+
+  private void aggregate() {
+    while (!closed) {
+      try {
+        inFlight.acquire();
+      } catch (InterruptedException e) {
+        return;
+      }
+      List<Request<I, O>> batch;
+      try {
+        batch = collectBatch();
+      } catch (InterruptedException e) {
+        inFlight.release();
+        return;
+      }
+      dispatch(batch);
+    }
+  }
+
+  /** Blocks for a first request, then gathers more until the batch is full or the wait budget is spent. */
+  List<Request<I, O>> collectBatch() throws InterruptedException {
+    Request<I, O> first = carried != null ? carried : queue.take();
+    carried = null;
+    List<Request<I, O>> batch = new ArrayList<>();
+    batch.add(first);
+    int rows = first.rows.size();
+    long budgetEnd = ticker.read() + TimeUnit.MICROSECONDS.toNanos(settings.maxWaitMicros());
+    while (rows < settings.maxBatchSize()) {
+      Request<I, O> next = queue.poll();
+      if (next == null) {
+        long remaining = budgetEnd - ticker.read();
+        if (remaining <= 0) {
+          break;
+        }
+        next = queue.poll(remaining, TimeUnit.NANOSECONDS);
+        if (next == null) {
+          break;
+        }
+      }
+      if (rows + next.rows.size() > settings.maxBatchSize()) {
+        carried = next;
+        break;
+      }
+      batch.add(next);
+      rows += next.rows.size();
+    }
+    return batch;
+  }
+
+  private void dispatch(List<Request<I, O>> batch) {
+    try {
+      inferencePool.execute(() -> {
+        try {
+          runBatch(batch);
+        } finally {
+          inFlight.release();
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      inFlight.release();
+      batch.forEach(r -> r.future.completeExceptionally(ServiceException.shuttingDown(name)));
+    }
+  }
+
+  /** Runs one batch on the calling thread: skips cancelled and expired requests, completes the rest. */
+  void runBatch(List<Request<I, O>> batch) {
+    long now = ticker.read();
+    List<Request<I, O>> live = new ArrayList<>(batch.size());
+    List<I> rows = new ArrayList<>();
+    for (Request<I, O> r : batch) {
+      if (r.future.isDone()) {
+        continue; // cancelled by the caller
+      }
+      if (now - r.deadlineNanos > 0 && r.deadlineNanos != Long.MAX_VALUE) {
+        r.future.completeExceptionally(ServiceException.deadlineExceeded(name));
+        continue;
+      }
+      live.add(r);
+      rows.addAll(r.rows);
+    }
+    if (live.isEmpty()) {
+      return;
+    }
+    listener.onBatch(rows.size());
+    List<O> out;
+    try {
+      out = function.apply(rows);
+      if (out == null || out.size() != rows.size()) {
+        throw new IllegalStateException("batch function returned " + (out == null ? "null" : out.size())
+            + " outputs for " + rows.size() + " rows");
+      }
+    } catch (Throwable t) {
+      ServiceException failure = t instanceof ServiceException se ? se : ServiceException.inferenceFailed(name, t);
+      if (!(t instanceof ServiceException)) {
+        LOG.log(Level.WARNING, "batch of " + rows.size() + " rows failed on model " + name, t);
+      }
+      live.forEach(r -> r.future.completeExceptionally(failure));
+      return;
+    }
+    int at = 0;
+    for (Request<I, O> r : live) {
+      int n = r.rows.size();
+      r.future.complete(List.copyOf(out.subList(at, at + n)));
+      at += n;
+    }
+  }
+
+  /** Stops taking requests and fails every queued one with UNAVAILABLE; running batches finish. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    aggregator.interrupt();
+    try {
+      aggregator.join(TimeUnit.SECONDS.toMillis(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    List<Request<I, O>> left = new ArrayList<>();
+    if (carried != null && !aggregator.isAlive()) {
+      left.add(carried);
+      carried = null;
+    }
+    queue.drainTo(left);
+    left.forEach(r -> r.future.completeExceptionally(ServiceException.shuttingDown(name)));
+  }
+}

@@ -1,0 +1,68 @@
+package dev.finemix.server.cli;
+
+import dev.finemix.client.FinemixClient;
+import dev.finemix.proto.v1.InputKind;
+import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.ModelState;
+import dev.finemix.proto.v1.RegisterModelRequest;
+import java.io.PrintWriter;
+import java.time.Duration;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "register", mixinStandardHelpOptions = true,
+    description = "Register a checkpoint (purified before it serves unless --allow-unpurified). Needs the admin token.")
+final class RegisterCommand extends ClientCommand {
+  @Option(names = "--name", required = true, description = "Model name.")
+  String name;
+
+  @Option(names = "--checkpoint", required = true, description = "Checkpoint folder relative to the server's models root.")
+  String checkpoint;
+
+  @Option(names = "--clean", description = "Clean subset TSV relative to the server's data root.")
+  String clean;
+
+  @Option(names = "--base-model", description = "Pre-trained model id the checkpoint was fine-tuned from.")
+  String baseModel;
+
+  @Option(names = "--allow-unpurified", description = "Serve the checkpoint as is (no purification).")
+  boolean allowUnpurified;
+
+  @Option(names = "--input-kind", description = "SINGLE or PAIR (default: from the clean subset).")
+  InputKind inputKind;
+
+  @Option(names = "--replace", description = "Replace a model of the same name.")
+  boolean replace;
+
+  @Option(names = "--wait", description = "Wait until the model serves or fails, up to this many seconds (0 = do not wait).",
+      defaultValue = "0")
+  long waitSeconds;
+
+  @ArgGroup(exclusive = false, heading = "Defence settings%n")
+  DefenceOptions defence = new DefenceOptions();
+
+  @Override
+  void run(FinemixClient client, PrintWriter out) throws InterruptedException {
+    RegisterModelRequest.Builder r = RegisterModelRequest.newBuilder().setName(name).setCheckpointPath(checkpoint)
+        .setAllowUnpurified(allowUnpurified).setReplace(replace).setDefence(defence.toProto());
+    if (clean != null) {
+      r.setCleanSubsetPath(clean);
+    }
+    if (baseModel != null) {
+      r.setBaseModel(baseModel);
+    }
+    if (inputKind != null) {
+      r.setInputKind(inputKind);
+    }
+    ModelInfo m = client.register(r.build());
+    out.println(ModelsCommand.line(m));
+    if (waitSeconds > 0) {
+      m = client.awaitSettled(name, Duration.ofSeconds(waitSeconds));
+      out.println(ModelsCommand.line(m));
+      if (m.getState() == ModelState.FAILED) {
+        throw new IllegalStateException("model " + name + " failed: " + m.getFailureReason());
+      }
+    }
+  }
+}

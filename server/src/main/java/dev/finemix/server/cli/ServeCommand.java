@@ -1,0 +1,63 @@
+package dev.finemix.server.cli;
+
+import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.config.BatchingLayer;
+import dev.finemix.server.config.ConfigLoader;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.server.loading.Backends;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the sidecar: purify the configured models, then serve them over gRPC.")
+final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--config", description = "Config file (YAML or JSON).")
+  Path config;
+
+  @Option(names = "--port", description = "gRPC port (overrides the config; 0 = ephemeral).")
+  Integer port;
+
+  @Option(names = "--metrics-port", description = "Prometheus /metrics port (overrides the config; -1 = off).")
+  Integer metricsPort;
+
+  @Option(names = "--models-root", description = "The only folder checkpoints are read from.")
+  Path modelsRoot;
+
+  @Option(names = "--data-root", description = "The only folder clean subsets are read from (default: models root).")
+  Path dataRoot;
+
+  @Option(names = "--cache-dir", description = "Purified-weight cache folder.")
+  Path cacheDir;
+
+  @Option(names = "--no-auth", description = "Turn the admin token off (anyone reaching the port may register/defend).")
+  boolean noAuth;
+
+  @Option(names = "--max-batch-size", description = "Rows per batch, for every model (overrides the config).")
+  Integer maxBatchSize;
+
+  @Option(names = "--max-wait-us", description = "Batching wait in microseconds, for every model (overrides the config).")
+  Long maxWaitMicros;
+
+  @Override
+  public Integer call() throws Exception {
+    BatchingLayer batching = maxBatchSize == null && maxWaitMicros == null ? null
+        : new BatchingLayer(maxBatchSize, maxWaitMicros, null, null);
+    ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
+        cacheDir, noAuth ? Boolean.TRUE : null,
+        new ModelLayer(null, null, null, null, null, null, null, batching)));
+    FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(),
+        Ticker.system(), Clock.systemUTC());
+    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "finemix-shutdown"));
+    server.start();
+    System.err.println("finemix: serving on port " + server.port()
+        + (server.metricsPort() >= 0 ? ", metrics on " + server.metricsPort() : ""));
+    server.awaitTermination();
+    return 0;
+  }
+}

@@ -1,0 +1,249 @@
+package dev.finemix.server.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Reads the server config file (YAML or JSON, snake_case keys; unknown keys are errors) and lays the command
+ * line over it. Relative folders in the file are resolved against the file's folder.
+ *
+ * <pre>
+ * port: 8500
+ * metrics_port: 9400
+ * models_root: models          # checkpoints are read only from here
+ * data_root: data              # clean subsets are read only from here (default: models_root)
+ * cache_dir: cache
+ * cache_max_bytes: 21474836480
+ * inference_threads: 1
+ * purify_threads: 1
+ * shutdown_grace_seconds: 10
+ * probe_rows: 64
+ * auth: {enabled: true, token_file: cache/admin.token, protect_classify: false}
+ * limits: {max_texts_per_request: 256, max_chars_per_text: 10000, max_message_bytes: 4194304}
+ * defaults:
+ *   base_model: sentence-transformers/all-MiniLM-L6-v2
+ *   defence: {mix: SEL, rho: 0.3}
+ *   batching: {max_batch_size: 32, max_wait_micros: 2000, queue_capacity: 256, max_concurrent_batches: 1}
+ * models:
+ *   - {name: sst2, checkpoint: sst2-badnet, clean_subset: sst2/clean-64.tsv}
+ * </pre>
+ */
+public final class ConfigLoader {
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final Set<String> TOP = Set.of("port", "metrics_port", "models_root", "data_root", "cache_dir",
+      "cache_max_bytes", "inference_threads", "purify_threads", "shutdown_grace_seconds", "probe_rows", "auth", "limits",
+      "defaults", "models");
+  private static final Set<String> AUTH = Set.of("enabled", "token_file", "protect_classify");
+  private static final Set<String> LIMITS = Set.of("max_texts_per_request", "max_chars_per_text", "max_message_bytes");
+  private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "base_model",
+      "allow_unpurified", "input_kind", "defence", "batching");
+  private static final Set<String> BATCHING = Set.of("max_batch_size", "max_wait_micros", "queue_capacity",
+      "max_concurrent_batches");
+
+  /**
+   * Command-line settings; null means "not given".
+   *
+   * @param noAuth true turns admin-token checks off explicitly
+   * @param model model settings given on the command line (batching, defence)
+   */
+  public record Overrides(Integer port, Integer metricsPort, Path modelsRoot, Path dataRoot, Path cacheDir,
+      Boolean noAuth, ModelLayer model) {
+    public static final Overrides NONE = new Overrides(null, null, null, null, null, null, null);
+  }
+
+  private ConfigLoader() {
+  }
+
+  /**
+   * @param file the config file, or null for none (then the command line must name the models root and cache)
+   * @throws IllegalArgumentException naming the file and key for every bad value
+   */
+  public static ServerConfig load(Path file, Overrides cli) {
+    JsonNode root = Json.object();
+    Path base = Path.of("").toAbsolutePath();
+    if (file != null) {
+      try {
+        root = YAML.readTree(Files.readString(file));
+      } catch (IOException e) {
+        throw new IllegalArgumentException("cannot read config " + file + ": " + e.getMessage());
+      }
+      if (root == null || root.isMissingNode() || root.isNull()) {
+        root = Json.object();
+      }
+      if (!root.isObject()) {
+        throw new IllegalArgumentException("config " + file + " must be a mapping at the top level");
+      }
+      base = file.toAbsolutePath().getParent();
+    }
+    String where = file == null ? "command line" : file.toString();
+    checkKeys(where, "", root, TOP);
+    Path modelsRoot = cli.modelsRoot() != null ? cli.modelsRoot() : path(base, root, "models_root");
+    if (modelsRoot == null) {
+      throw new IllegalArgumentException("no models root: set models_root in the config or --models-root");
+    }
+    Path dataRoot = cli.dataRoot() != null ? cli.dataRoot() : path(base, root, "data_root");
+    Path cacheDir = cli.cacheDir() != null ? cli.cacheDir() : path(base, root, "cache_dir");
+    if (cacheDir == null) {
+      throw new IllegalArgumentException("no cache folder: set cache_dir in the config or --cache-dir");
+    }
+    ServerConfig d = ServerConfig.defaults(modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir);
+
+    JsonNode a = root.path("auth");
+    checkKeys(where, "auth.", a, AUTH);
+    Path tokenFile = a.has("token_file") ? base.resolve(a.get("token_file").asText()) : d.auth().tokenFile();
+    boolean authOn = bool(where, "auth.enabled", a.get("enabled"), true);
+    if (Boolean.TRUE.equals(cli.noAuth())) {
+      authOn = false;
+    }
+    var auth = new ServerConfig.AuthSettings(authOn, tokenFile,
+        bool(where, "auth.protect_classify", a.get("protect_classify"), false));
+
+    JsonNode l = root.path("limits");
+    checkKeys(where, "limits.", l, LIMITS);
+    var limits = new ServerConfig.Limits(
+        integer(where, "limits.max_texts_per_request", l.get("max_texts_per_request"), d.limits().maxTextsPerRequest()),
+        integer(where, "limits.max_chars_per_text", l.get("max_chars_per_text"), d.limits().maxCharsPerText()),
+        integer(where, "limits.max_message_bytes", l.get("max_message_bytes"), d.limits().maxMessageBytes()));
+
+    ModelLayer defaults = root.has("defaults") ? model(where, "defaults.", root.get("defaults")) : ModelLayer.EMPTY;
+    List<ModelLayer> models = new ArrayList<>();
+    JsonNode ms = root.path("models");
+    if (!ms.isMissingNode() && !ms.isArray()) {
+      throw new IllegalArgumentException(where + ": models must be a list");
+    }
+    for (int i = 0; i < ms.size(); i++) {
+      ModelLayer m = model(where, "models[" + i + "].", ms.get(i));
+      if (m.name() == null) {
+        throw new IllegalArgumentException(where + ": models[" + i + "].name is missing");
+      }
+      models.add(m);
+    }
+    int port = cli.port() != null ? cli.port() : integer(where, "port", root.get("port"), 8500);
+    int metricsPort = cli.metricsPort() != null ? cli.metricsPort()
+        : integer(where, "metrics_port", root.get("metrics_port"), 9400);
+    try {
+      return new ServerConfig(port, metricsPort, modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir,
+          longValue(where, "cache_max_bytes", root.get("cache_max_bytes"), d.cacheMaxBytes()), auth, limits,
+          cli.model() == null ? ModelLayer.EMPTY : cli.model(), defaults, models,
+          integer(where, "inference_threads", root.get("inference_threads"), d.inferenceThreads()),
+          integer(where, "purify_threads", root.get("purify_threads"), d.purifyThreads()),
+          Duration.ofMillis((long) (1000 * number(where, "shutdown_grace_seconds", root.get("shutdown_grace_seconds"),
+              d.shutdownGrace().toMillis() / 1000.0))),
+          integer(where, "probe_rows", root.get("probe_rows"), d.probeRows()));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static ModelLayer model(String where, String prefix, JsonNode n) {
+    if (!n.isObject()) {
+      throw new IllegalArgumentException(where + ": " + prefix + " must be a mapping");
+    }
+    checkKeys(where, prefix, n, MODEL);
+    JsonNode b = n.path("batching");
+    checkKeys(where, prefix + "batching.", b, BATCHING);
+    BatchingLayer batching = b.isMissingNode() ? null : new BatchingLayer(
+        integerOrNull(where, prefix + "batching.max_batch_size", b.get("max_batch_size")),
+        b.has("max_wait_micros") ? longValue(where, prefix + "batching.max_wait_micros", b.get("max_wait_micros"), 0)
+            : null,
+        integerOrNull(where, prefix + "batching.queue_capacity", b.get("queue_capacity")),
+        integerOrNull(where, prefix + "batching.max_concurrent_batches", b.get("max_concurrent_batches")));
+    JsonNode def = n.get("defence");
+    if (def != null && !def.isObject()) {
+      throw new IllegalArgumentException(where + ": " + prefix + "defence must be a mapping");
+    }
+    InputKindSetting kind = null;
+    if (n.has("input_kind")) {
+      try {
+        kind = InputKindSetting.valueOf(n.get("input_kind").asText().toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(where + ": " + prefix + "input_kind must be AUTO, SINGLE or PAIR, got "
+            + n.get("input_kind").asText());
+      }
+    }
+    return new ModelLayer(text(n, "name"), text(n, "checkpoint"), text(n, "clean_subset"), text(n, "base_model"),
+        n.has("allow_unpurified") ? bool(where, prefix + "allow_unpurified", n.get("allow_unpurified"), false) : null,
+        kind, (ObjectNode) def, batching);
+  }
+
+  private static void checkKeys(String where, String prefix, JsonNode n, Set<String> allowed) {
+    if (n.isMissingNode()) {
+      return;
+    }
+    if (!n.isObject()) {
+      throw new IllegalArgumentException(where + ": " + (prefix.isEmpty() ? "the top level" : prefix) + " must be a mapping");
+    }
+    for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!allowed.contains(k)) {
+        throw new IllegalArgumentException(where + ": unknown key '" + prefix + k + "' (known: " + allowed.stream()
+            .sorted().toList() + ")");
+      }
+    }
+  }
+
+  private static String text(JsonNode n, String key) {
+    JsonNode v = n.get(key);
+    return v == null || v.isNull() ? null : v.asText();
+  }
+
+  private static Path path(Path base, JsonNode n, String key) {
+    String t = text(n, key);
+    return t == null ? null : base.resolve(t).normalize();
+  }
+
+  private static boolean bool(String where, String key, JsonNode v, boolean dflt) {
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    if (!v.isBoolean()) {
+      throw new IllegalArgumentException(where + ": " + key + " must be true or false, got " + v);
+    }
+    return v.booleanValue();
+  }
+
+  private static Integer integerOrNull(String where, String key, JsonNode v) {
+    return v == null || v.isNull() ? null : integer(where, key, v, 0);
+  }
+
+  private static int integer(String where, String key, JsonNode v, int dflt) {
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    if (!v.canConvertToInt() || !v.isIntegralNumber()) {
+      throw new IllegalArgumentException(where + ": " + key + " must be an integer, got " + v);
+    }
+    return v.intValue();
+  }
+
+  private static long longValue(String where, String key, JsonNode v, long dflt) {
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+      throw new IllegalArgumentException(where + ": " + key + " must be an integer, got " + v);
+    }
+    return v.longValue();
+  }
+
+  private static double number(String where, String key, JsonNode v, double dflt) {
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    if (!v.isNumber()) {
+      throw new IllegalArgumentException(where + ": " + key + " must be a number, got " + v);
+    }
+    return v.doubleValue();
+  }
+}

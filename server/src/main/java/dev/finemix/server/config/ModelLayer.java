@@ -1,0 +1,21 @@
+package dev.finemix.server.config;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * Model settings of one configuration layer (command line, one model's entry, the defaults, or a
+ * RegisterModel request); null fields fall through to the next layer.
+ *
+ * @param name model name (per-model layers only)
+ * @param checkpoint checkpoint folder relative to the models root
+ * @param cleanSubset clean TSV relative to the data root
+ * @param baseModel pre-trained model id
+ * @param allowUnpurified serve without purification (must be said explicitly)
+ * @param inputKind AUTO, SINGLE or PAIR
+ * @param defence defence settings (JSON object, merged field by field across layers)
+ * @param batching dynamic batching
+ */
+public record ModelLayer(String name, String checkpoint, String cleanSubset, String baseModel, Boolean allowUnpurified,
+    InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching) {
+  public static final ModelLayer EMPTY = new ModelLayer(null, null, null, null, null, null, null, null);
+}

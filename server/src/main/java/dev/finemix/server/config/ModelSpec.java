@@ -1,0 +1,50 @@
+package dev.finemix.server.config;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.server.batching.BatchSettings;
+import dev.finemix.server.errors.ServiceException;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * Everything the server needs to load one model, after the layers were merged. Immutable.
+ *
+ * @param name model name, 1-64 of [A-Za-z0-9._-]
+ * @param checkpoint checkpoint folder relative to the models root
+ * @param cleanSubset clean TSV relative to the data root, or null (only with allowUnpurified)
+ * @param baseModel pre-trained model id, or null to take the checkpoint's
+ * @param allowUnpurified serve without purification
+ * @param inputKind AUTO, SINGLE or PAIR
+ * @param defence canonical defence settings (sorted keys)
+ * @param batching dynamic batching
+ */
+public record ModelSpec(String name, String checkpoint, String cleanSubset, String baseModel, boolean allowUnpurified,
+    InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  public ModelSpec {
+    if (name == null || !NAME.matcher(name).matches()) {
+      throw ServiceException.badRequest("name", "must be 1-64 characters of [A-Za-z0-9._-], got '" + name + "'");
+    }
+    if (checkpoint == null || checkpoint.isBlank()) {
+      throw ServiceException.badRequest("checkpoint_path", "must not be empty (model '" + name + "')");
+    }
+    if (cleanSubset != null && cleanSubset.isBlank()) {
+      cleanSubset = null;
+    }
+    if (baseModel != null && baseModel.isBlank()) {
+      baseModel = null;
+    }
+    if (cleanSubset == null && !allowUnpurified) {
+      throw ServiceException.badRequest("clean_subset_path", "model '" + name + "' needs a clean subset for"
+          + " purification (or allow_unpurified set explicitly to serve it as is)");
+    }
+    Objects.requireNonNull(inputKind, "inputKind");
+    defence = Json.canonical(defence == null ? Json.object() : defence);
+    Objects.requireNonNull(batching, "batching");
+  }
+
+  public ModelSpec withDefence(ObjectNode d) {
+    return new ModelSpec(name, checkpoint, cleanSubset, baseModel, allowUnpurified, inputKind, d, batching);
+  }
+}

@@ -1,0 +1,221 @@
+package dev.finemix.server.grpc;
+
+import dev.finemix.proto.inference.GRPCInferenceServiceGrpc;
+import dev.finemix.proto.v1.FinemixGrpc;
+import dev.finemix.server.auth.AdminToken;
+import dev.finemix.server.auth.AuthInterceptor;
+import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.cache.PurifiedCache;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.loading.ModelBackend;
+import dev.finemix.server.metrics.ServerMetrics;
+import dev.finemix.server.registry.ModelManager;
+import dev.finemix.server.registry.ModelState;
+import dev.finemix.server.registry.StateListener;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
+
+/**
+ * The sidecar: wires config, cache, models, metrics, health, reflection, auth and the gRPC services onto a
+ * {@link ServerBuilder} given by the caller (Netty on a port in production, in-process in tests), and stops them in
+ * order.
+ */
+public final class FinemixServer implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(FinemixServer.class.getName());
+  /** Version reported by ServerMetadata. */
+  public static final String VERSION = "0.1.0";
+
+  private final ServerConfig config;
+  private final ServerMetrics metrics;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final ExecutorService grpcPool;
+  private final ExecutorService inferencePool;
+  private final ExecutorService purifyPool;
+  private final ModelManager models;
+  private final Server server;
+  private final String adminToken;
+  private int metricsPort = -1;
+  private volatile boolean stopped;
+
+  public FinemixServer(ServerBuilder<?> builder, ServerConfig config, ModelBackend backend, Ticker ticker,
+      Clock clock) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.grpcPool = new ThreadPoolExecutor(4, 4 * Math.max(2, Runtime.getRuntime().availableProcessors()), 60,
+        TimeUnit.SECONDS, new ArrayBlockingQueue<>(10_000), threads("finemix-grpc"));
+    this.inferencePool = Executors.newFixedThreadPool(config.inferenceThreads(), threads("finemix-inference"));
+    this.purifyPool = Executors.newFixedThreadPool(config.purifyThreads(), threads("finemix-purify"));
+    ModelManager[] self = new ModelManager[1];
+    this.metrics = new ServerMetrics(() -> self[0] == null ? java.util.Map.of() : self[0].queueDepths());
+    PurifiedCache cache = new PurifiedCache(config.cacheDir(), config.cacheMaxBytes(), clock,
+        new PurifiedCache.Listener() {
+          @Override
+          public void hit() {
+            metrics.cacheEvent("hit");
+          }
+
+          @Override
+          public void miss() {
+            metrics.cacheEvent("miss");
+          }
+
+          @Override
+          public void corrupt(String key, String why) {
+            metrics.cacheEvent("corrupt");
+          }
+
+          @Override
+          public void evicted(String key) {
+            metrics.cacheEvent("evicted");
+          }
+        });
+    this.models = new ModelManager(config, backend, cache, metrics, inferencePool, purifyPool, ticker, clock,
+        new StateListener() {
+          @Override
+          public void changed(String model, ModelState state, boolean serving) {
+            if (!stopped) {
+              health.setStatus(model, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+            }
+          }
+
+          @Override
+          public void removed(String model) {
+            if (!stopped) {
+              health.clearStatus(model);
+            }
+          }
+        });
+    self[0] = models;
+    FinemixService finemix = new FinemixService(models, metrics, ticker);
+    InferenceService inference = new InferenceService(models, finemix, VERSION);
+    this.adminToken = config.auth().enabled() ? AdminToken.loadOrCreate(config.auth().tokenFile()) : null;
+    if (adminToken == null) {
+      LOG.warning("admin auth is OFF (--no-auth): anyone who reaches the port can register, remove and re-purify"
+          + " models");
+    }
+    builder.executor(grpcPool)
+        .maxInboundMessageSize(config.limits().maxMessageBytes())
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance());
+    if (adminToken != null) {
+      Set<String> guarded = new HashSet<>(Set.of(
+          FinemixGrpc.getRegisterModelMethod().getFullMethodName(),
+          FinemixGrpc.getUnregisterModelMethod().getFullMethodName(),
+          FinemixGrpc.getDefendMethod().getFullMethodName()));
+      if (config.auth().protectClassify()) {
+        guarded.add(FinemixGrpc.getClassifyMethod().getFullMethodName());
+        guarded.add(FinemixGrpc.getClassifyStreamMethod().getFullMethodName());
+        guarded.add(GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName());
+      }
+      AuthInterceptor auth = new AuthInterceptor(adminToken, guarded, GrpcErrors::toStatusException);
+      builder.addService(ServerInterceptors.intercept(finemix, auth));
+      builder.addService(ServerInterceptors.intercept(inference, auth));
+    } else {
+      builder.addService(finemix).addService(inference);
+    }
+    this.server = builder.build();
+  }
+
+  /** Starts metrics and the gRPC server, then registers the models of the config (they load in the background). */
+  public FinemixServer start() throws IOException {
+    if (config.metricsPort() >= 0) {
+      metricsPort = metrics.serve(config.metricsPort());
+      LOG.info("metrics on http://0.0.0.0:" + metricsPort + "/metrics");
+    }
+    server.start();
+    health.setStatus("", ServingStatus.SERVING);
+    for (ModelLayer m : config.models()) {
+      models.register(config.resolve(m), false);
+    }
+    LOG.info("finemix listening on port " + server.getPort() + " with " + config.models().size() + " configured"
+        + " model(s)");
+    return this;
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public int metricsPort() {
+    return metricsPort;
+  }
+
+  /** The admin token, or null when auth is off. */
+  public String adminToken() {
+    return adminToken;
+  }
+
+  public ModelManager models() {
+    return models;
+  }
+
+  public ServerMetrics metrics() {
+    return metrics;
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  /**
+   * Stops in order: health terminal state (NOT_SERVING), stop accepting calls, let running calls finish within the
+   * grace period, cancel the rest, fail still-queued requests UNAVAILABLE and unload models, stop the pools.
+   */
+  @Override
+  public void close() {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    health.enterTerminalState();
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.warning("calls still running after the " + config.shutdownGrace().toMillis() + " ms grace; cancelling");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    server.shutdownNow();
+    models.close();
+    for (ExecutorService pool : new ExecutorService[] {purifyPool, inferencePool, grpcPool}) {
+      pool.shutdownNow();
+    }
+    try {
+      server.awaitTermination(2, TimeUnit.SECONDS);
+      for (ExecutorService pool : new ExecutorService[] {purifyPool, inferencePool, grpcPool}) {
+        pool.awaitTermination(2, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    metrics.close();
+    LOG.info("finemix stopped");
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

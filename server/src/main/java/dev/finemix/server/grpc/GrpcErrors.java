@@ -1,0 +1,90 @@
+package dev.finemix.server.grpc;
+
+import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
+import com.google.rpc.Code;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
+import dev.finemix.server.errors.ServiceException;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one place our exceptions become gRPC statuses with {@code google.rpc} details (ErrorInfo always,
+ * BadRequest for bad fields, RetryInfo when retrying helps). Never hands a raw exception to a client.
+ */
+public final class GrpcErrors {
+  /** ErrorInfo.domain of every finemix error. */
+  public static final String DOMAIN = "finemix.dev";
+  private static final Logger LOG = Logger.getLogger(GrpcErrors.class.getName());
+
+  private GrpcErrors() {
+  }
+
+  /** The {@code google.rpc.Status} for a failure (also used per message on ClassifyStream). */
+  public static com.google.rpc.Status toRpcStatus(Throwable t) {
+    Throwable c = unwrap(t);
+    if (c instanceof ServiceException se) {
+      return fromService(se);
+    }
+    if (c instanceof StatusRuntimeException || c instanceof StatusException) {
+      com.google.rpc.Status s = StatusProto.fromThrowable(c);
+      if (s != null) {
+        return s;
+      }
+      Status st = Status.fromThrowable(c);
+      return com.google.rpc.Status.newBuilder().setCode(st.getCode().value())
+          .setMessage(st.getDescription() == null ? "" : st.getDescription()).build();
+    }
+    if (c instanceof CancellationException) {
+      return com.google.rpc.Status.newBuilder().setCode(Code.CANCELLED_VALUE).setMessage("cancelled").build();
+    }
+    LOG.log(Level.SEVERE, "unexpected server error", c);
+    return com.google.rpc.Status.newBuilder().setCode(Code.INTERNAL_VALUE)
+        .setMessage("internal error: " + c.getClass().getSimpleName() + " (see the server log)")
+        .addDetails(Any.pack(ErrorInfo.newBuilder().setDomain(DOMAIN).setReason("INTERNAL").build()))
+        .build();
+  }
+
+  /** The exception to pass to {@code StreamObserver.onError}. */
+  public static StatusRuntimeException toStatusException(Throwable t) {
+    return StatusProto.toStatusRuntimeException(toRpcStatus(t));
+  }
+
+  private static com.google.rpc.Status fromService(ServiceException se) {
+    Status.Code code = Status.Code.valueOf(se.reason().grpcCode());
+    com.google.rpc.Status.Builder b = com.google.rpc.Status.newBuilder().setCode(code.value())
+        .setMessage(se.getMessage());
+    ErrorInfo.Builder info = ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(se.reason().name());
+    if (se.model() != null) {
+      info.putMetadata("model", se.model());
+    }
+    b.addDetails(Any.pack(info.build()));
+    if (!se.violations().isEmpty()) {
+      BadRequest.Builder br = BadRequest.newBuilder();
+      se.violations().forEach(v -> br.addFieldViolations(
+          BadRequest.FieldViolation.newBuilder().setField(v.field()).setDescription(v.description())));
+      b.addDetails(Any.pack(br.build()));
+    }
+    if (se.retryAfter() != null) {
+      b.addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration.newBuilder()
+          .setSeconds(se.retryAfter().getSeconds()).setNanos(se.retryAfter().getNano())).build()));
+    }
+    return b.build();
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+      c = c.getCause();
+    }
+    return c;
+  }
+}

@@ -1,0 +1,214 @@
+package dev.finemix.server.grpc;
+
+import com.google.protobuf.ByteString;
+import dev.finemix.proto.inference.GRPCInferenceServiceGrpc;
+import dev.finemix.proto.inference.InferParameter;
+import dev.finemix.proto.inference.ModelInferRequest;
+import dev.finemix.proto.inference.ModelInferResponse;
+import dev.finemix.proto.inference.ModelMetadataRequest;
+import dev.finemix.proto.inference.ModelMetadataResponse;
+import dev.finemix.proto.inference.ModelReadyRequest;
+import dev.finemix.proto.inference.ModelReadyResponse;
+import dev.finemix.proto.inference.ServerLiveRequest;
+import dev.finemix.proto.inference.ServerLiveResponse;
+import dev.finemix.proto.inference.ServerMetadataRequest;
+import dev.finemix.proto.inference.ServerMetadataResponse;
+import dev.finemix.proto.inference.ServerReadyRequest;
+import dev.finemix.proto.inference.ServerReadyResponse;
+import dev.finemix.server.errors.ServiceException;
+import dev.finemix.server.loading.Scores;
+import dev.finemix.server.loading.TextRow;
+import dev.finemix.server.registry.ModelManager;
+import dev.finemix.server.registry.ModelView;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The KServe / Triton Open Inference Protocol v2 subset: a BYTES input of texts ("text", or "text_a" + "text_b"
+ * for pair models) in, FP32 "probabilities" [n, num_labels] out, through the same batcher as Classify.
+ */
+final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
+  static final String OUTPUT = "probabilities";
+  private final ModelManager models;
+  private final FinemixService classify;
+  private final RequestValidator validator;
+  private final String version;
+
+  InferenceService(ModelManager models, FinemixService classify, String version) {
+    this.models = models;
+    this.classify = classify;
+    this.validator = new RequestValidator(models.config().limits());
+    this.version = version;
+  }
+
+  @Override
+  public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer) {
+    unary(observer, () -> ServerLiveResponse.newBuilder().setLive(true).build());
+  }
+
+  @Override
+  public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer) {
+    unary(observer, () -> ServerReadyResponse.newBuilder().setReady(models.allServing()).build());
+  }
+
+  @Override
+  public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer) {
+    unary(observer, () -> {
+      validator.requireModel("name", request.getName());
+      models.get(request.getName()); // NOT_FOUND for unknown names
+      return ModelReadyResponse.newBuilder().setReady(models.isServing(request.getName())).build();
+    });
+  }
+
+  @Override
+  public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer) {
+    unary(observer, () -> ServerMetadataResponse.newBuilder().setName("finemix").setVersion(version).build());
+  }
+
+  @Override
+  public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
+    unary(observer, () -> {
+      validator.requireModel("name", request.getName());
+      ModelView v = models.get(request.getName());
+      ModelMetadataResponse.Builder b = ModelMetadataResponse.newBuilder().setName(request.getName()).addVersions("1")
+          .setPlatform("finemix_bert");
+      for (String in : v.pair() ? List.of("text_a", "text_b") : List.of("text")) {
+        b.addInputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName(in).setDatatype("BYTES").addShape(-1));
+      }
+      b.addOutputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName(OUTPUT).setDatatype("FP32")
+          .addShape(-1).addShape(v.labels().isEmpty() ? -1 : v.labels().size()));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
+    ServerCallStreamObserver<ModelInferResponse> so = (ServerCallStreamObserver<ModelInferResponse>) observer;
+    java.util.concurrent.CompletableFuture<ModelInferResponse> f;
+    try {
+      validator.requireModel("model_name", request.getModelName());
+      for (var o : request.getOutputsList()) {
+        if (!o.getName().equals(OUTPUT)) {
+          throw ServiceException.badRequest("outputs", "unknown output '" + o.getName() + "'; the only output is '"
+              + OUTPUT + "'");
+        }
+      }
+      List<List<String>> inputs = new ArrayList<>();
+      for (int i = 0; i < request.getInputsCount(); i++) {
+        inputs.add(texts(request, i));
+      }
+      List<String> single = new ArrayList<>();
+      List<dev.finemix.proto.v1.TextPair> pairs = new ArrayList<>();
+      if (inputs.size() == 1) {
+        single = inputs.get(0);
+      } else if (inputs.size() == 2) {
+        int a = request.getInputs(0).getName().equals("text_b") ? 1 : 0;
+        List<String> ta = inputs.get(a);
+        List<String> tb = inputs.get(1 - a);
+        if (ta.size() != tb.size()) {
+          throw ServiceException.badRequest("inputs", "text_a has " + ta.size() + " elements, text_b " + tb.size());
+        }
+        for (int i = 0; i < ta.size(); i++) {
+          pairs.add(dev.finemix.proto.v1.TextPair.newBuilder().setTextA(ta.get(i)).setTextB(tb.get(i)).build());
+        }
+      } else {
+        throw ServiceException.badRequest("inputs", "expected 1 BYTES input (text) or 2 (text_a, text_b), got "
+            + inputs.size());
+      }
+      List<TextRow> rows = validator.rows(single, pairs);
+      f = models.classify(request.getModelName(), rows, !pairs.isEmpty(), classify.deadlineNanos())
+          .thenApply(c -> {
+            int n = c.scores().size();
+            int k = c.scores().get(0).probabilities().length;
+            ByteBuffer buf = ByteBuffer.allocate(4 * n * k).order(ByteOrder.LITTLE_ENDIAN);
+            for (Scores s : c.scores()) {
+              for (float p : s.probabilities()) {
+                buf.putFloat(p);
+              }
+            }
+            buf.flip();
+            return ModelInferResponse.newBuilder().setModelName(request.getModelName()).setModelVersion("1")
+                .setId(request.getId())
+                .putParameters("weights_sha256", InferParameter.newBuilder().setStringParam(c.weightsSha256()).build())
+                .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName(OUTPUT).setDatatype("FP32")
+                    .addShape(n).addShape(k))
+                .addRawOutputContents(ByteString.copyFrom(buf))
+                .build();
+          });
+    } catch (RuntimeException e) {
+      f = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    var fut = f;
+    so.setOnCancelHandler(() -> fut.cancel(false));
+    fut.whenComplete((resp, err) -> {
+      if (so.isCancelled()) {
+        return;
+      }
+      if (err != null) {
+        observer.onError(GrpcErrors.toStatusException(err));
+      } else {
+        observer.onNext(resp);
+        observer.onCompleted();
+      }
+    });
+  }
+
+  private static List<String> texts(ModelInferRequest request, int i) {
+    ModelInferRequest.InferInputTensor in = request.getInputs(i);
+    String field = "inputs[" + i + "]";
+    if (!in.getDatatype().equals("BYTES")) {
+      throw ServiceException.badRequest(field + ".datatype", "must be BYTES (UTF-8 texts), got '"
+          + in.getDatatype() + "'");
+    }
+    long n = in.getShapeCount() == 0 ? -1 : in.getShape(0);
+    if (in.getShapeCount() > 2 || (in.getShapeCount() == 2 && in.getShape(1) != 1)) {
+      throw ServiceException.badRequest(field + ".shape", "must be [n] or [n, 1], got " + in.getShapeList());
+    }
+    List<String> out = new ArrayList<>();
+    if (request.getRawInputContentsCount() > 0) {
+      if (request.getRawInputContentsCount() != request.getInputsCount()) {
+        throw ServiceException.badRequest("raw_input_contents", "needs one entry per input ("
+            + request.getInputsCount() + "), got " + request.getRawInputContentsCount());
+      }
+      ByteBuffer b = request.getRawInputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      while (b.hasRemaining()) {
+        if (b.remaining() < 4) {
+          throw ServiceException.badRequest("raw_input_contents[" + i + "]", "truncated length prefix");
+        }
+        int len = b.getInt();
+        if (len < 0 || len > b.remaining()) {
+          throw ServiceException.badRequest("raw_input_contents[" + i + "]", "element length " + len
+              + " exceeds the remaining " + b.remaining() + " bytes");
+        }
+        byte[] s = new byte[len];
+        b.get(s);
+        out.add(new String(s, StandardCharsets.UTF_8));
+      }
+    } else {
+      in.getContents().getBytesContentsList().forEach(bs -> out.add(bs.toStringUtf8()));
+    }
+    if (n >= 0 && n != out.size()) {
+      throw ServiceException.badRequest(field + ".shape", "says " + n + " elements but the contents hold "
+          + out.size());
+    }
+    return out;
+  }
+
+  private static <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
+    T out;
+    try {
+      out = body.get();
+    } catch (RuntimeException e) {
+      observer.onError(GrpcErrors.toStatusException(e));
+      return;
+    }
+    observer.onNext(out);
+    observer.onCompleted();
+  }
+}

@@ -1,0 +1,180 @@
+package dev.finemix.server.grpc;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.Timestamp;
+import dev.finemix.proto.v1.DefenceSettings;
+import dev.finemix.proto.v1.DefenceSummary;
+import dev.finemix.proto.v1.DefendProgress;
+import dev.finemix.proto.v1.InputKind;
+import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.RegisterModelRequest;
+import dev.finemix.server.config.BatchingLayer;
+import dev.finemix.server.config.InputKindSetting;
+import dev.finemix.server.config.Json;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.errors.ServiceException;
+import dev.finemix.server.loading.Progress;
+import dev.finemix.server.probe.ProbeReport;
+import dev.finemix.server.probe.TokenProbe;
+import dev.finemix.server.registry.ModelView;
+import java.time.Instant;
+
+/** Conversions between the proto messages and the server's own types. */
+final class ProtoMapping {
+  private ProtoMapping() {
+  }
+
+  /**
+   * Defence settings as the JSON object handed to purify: only the fields that are set, keys as in purify's
+   * DefenceSettings (mix, rho, autoRho, epurTop, rows, epochs, lr, seed), extra_json underneath.
+   */
+  static ObjectNode defence(DefenceSettings s, String field) {
+    ObjectNode out = Json.object();
+    if (!s.getExtraJson().isBlank()) {
+      try {
+        out = Json.parseObject(field + ".extra_json", s.getExtraJson());
+      } catch (IllegalArgumentException e) {
+        throw ServiceException.badRequest(field + ".extra_json", e.getMessage());
+      }
+    }
+    switch (s.getMix()) {
+      case RANDOM -> out.put("mix", "RANDOM");
+      case SEL -> out.put("mix", "SEL");
+      default -> { }
+    }
+    if (s.hasRho()) {
+      if (!(s.getRho() > 0 && s.getRho() <= 1)) {
+        throw ServiceException.badRequest(field + ".rho", "must be in (0, 1], got " + s.getRho());
+      }
+      out.put("rho", s.getRho());
+    }
+    if (s.hasAutoRho()) {
+      out.put("autoRho", s.getAutoRho());
+    }
+    if (s.hasEpurTop()) {
+      nonNegative(field + ".epur_top", s.getEpurTop());
+      out.put("epurTop", s.getEpurTop());
+    }
+    if (s.hasCleanRows()) {
+      positive(field + ".clean_rows", s.getCleanRows());
+      out.put("rows", s.getCleanRows());
+    }
+    if (s.hasEpochs()) {
+      nonNegative(field + ".epochs", s.getEpochs());
+      out.put("epochs", s.getEpochs());
+    }
+    if (s.hasLearningRate()) {
+      if (!(s.getLearningRate() > 0)) {
+        throw ServiceException.badRequest(field + ".learning_rate", "must be > 0, got " + s.getLearningRate());
+      }
+      out.put("lr", s.getLearningRate());
+    }
+    if (s.hasSeed()) {
+      out.put("seed", s.getSeed());
+    }
+    return out;
+  }
+
+  static ModelLayer layer(RegisterModelRequest r) {
+    InputKindSetting kind = switch (r.getInputKind()) {
+      case SINGLE -> InputKindSetting.SINGLE;
+      case PAIR -> InputKindSetting.PAIR;
+      default -> null;
+    };
+    return new ModelLayer(r.getName(), r.getCheckpointPath(), emptyToNull(r.getCleanSubsetPath()),
+        emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
+        defence(r.getDefence(), "defence"), (BatchingLayer) null);
+  }
+
+  static ModelInfo info(ModelView v) {
+    ModelInfo.Builder b = ModelInfo.newBuilder()
+        .setName(v.spec().name())
+        .setState(dev.finemix.proto.v1.ModelState.valueOf(v.state().name()))
+        .setCheckpointPath(v.spec().checkpoint())
+        .setCleanSubsetPath(nullToEmpty(v.spec().cleanSubset()))
+        .setBaseModel(nullToEmpty(v.baseModel()))
+        .addAllLabels(v.labels())
+        .setInputKind(v.pair() ? InputKind.PAIR : InputKind.SINGLE)
+        .setSuspectWeightsSha256(nullToEmpty(v.suspectSha256()))
+        .setServedWeightsSha256(nullToEmpty(v.servedSha256()))
+        .setPurified(v.purified())
+        .setAllowUnpurified(v.spec().allowUnpurified())
+        .setDefenceSettingsJson(Json.write(v.spec().defence()))
+        .setFailureReason(nullToEmpty(v.failureReason()))
+        .setQueueDepth(v.queueDepth())
+        .setCacheKey(nullToEmpty(v.cacheKey()));
+    if (v.servingSince() != null) {
+      b.setServingSince(timestamp(v.servingSince()));
+    }
+    if (v.report() != null) {
+      b.setDefenceReportJson(Json.write(v.report()));
+      b.setDefenceSummary(summary(v.report(), v));
+    }
+    return b.build();
+  }
+
+  /** Key fields of a defence report; tolerant of missing keys (the report's shape belongs to purify). */
+  static DefenceSummary summary(ObjectNode report, ModelView v) {
+    DefenceSummary.Builder b = DefenceSummary.newBuilder()
+        .setMix(text(report, "mix", ""))
+        .setRho(number(report, "rho", 0))
+        .setEpurReset((int) number(report, "epurReset", number(report, "epurTop", 0)))
+        .addAllSuspectedTokens(v.suspectedTokens())
+        .setCleanAccuracy(number(report, "cleanAccuracy", number(report, "cacc", -1)))
+        .setSeconds(v.fromCache() ? 0 : number(report, "seconds", 0))
+        .setFromCache(v.fromCache());
+    return b.build();
+  }
+
+  static DefendProgress progress(Progress p) {
+    return DefendProgress.newBuilder().setStage(p.stage()).setPercent(Math.max(0, Math.min(100, p.percent())))
+        .setMessage(nullToEmpty(p.message())).setStageDone(p.done()).setStageTotal(p.total()).setLoss(p.loss())
+        .setEtaMillis(p.etaMillis()).build();
+  }
+
+  static dev.finemix.proto.v1.ProbeReport probe(String name, ProbeReport r, long suspectedRequests) {
+    dev.finemix.proto.v1.ProbeReport.Builder b = dev.finemix.proto.v1.ProbeReport.newBuilder().setName(name)
+        .setServedWeightsSha256(nullToEmpty(r.servedWeightsSha256())).setRows(r.rows())
+        .setRequestsWithSuspectedTokens(suspectedRequests).setMeasuredAt(timestamp(r.measuredAt()));
+    for (TokenProbe t : r.tokens()) {
+      b.addTokens(dev.finemix.proto.v1.TokenProbe.newBuilder().setToken(t.token()).setSuspected(t.suspected())
+          .setFlipRateBefore(t.flipRateBefore()).setFlipRateAfter(t.flipRateAfter()));
+    }
+    return b.build();
+  }
+
+  static Timestamp timestamp(Instant i) {
+    return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+  }
+
+  private static String text(JsonNode n, String key, String dflt) {
+    JsonNode v = n.get(key);
+    return v == null || v.isNull() ? dflt : v.asText();
+  }
+
+  private static double number(JsonNode n, String key, double dflt) {
+    JsonNode v = n.get(key);
+    return v != null && v.isNumber() ? v.doubleValue() : dflt;
+  }
+
+  private static void positive(String field, long v) {
+    if (v <= 0) {
+      throw ServiceException.badRequest(field, "must be > 0, got " + v);
+    }
+  }
+
+  private static void nonNegative(String field, long v) {
+    if (v < 0) {
+      throw ServiceException.badRequest(field, "must be >= 0, got " + v);
+    }
+  }
+
+  static String nullToEmpty(String s) {
+    return s == null ? "" : s;
+  }
+
+  private static String emptyToNull(String s) {
+    return s == null || s.isBlank() ? null : s;
+  }
+}

@@ -1,0 +1,33 @@
+package dev.finemix.server.loading;
+
+import java.nio.file.Path;
+
+/**
+ * The seam between the sidecar and purify: reads checkpoints, purifies them and opens them for serving.
+ * Production uses purify's Checkpoint / Purifier / Classifier; plumbing tests use a fake.
+ * Every method may throw {@link dev.finemix.server.errors.ServiceException} for bad input, anything else
+ * counts as a failure of the model.
+ */
+public interface ModelBackend {
+  /** Validates a checkpoint folder (already checked to be inside the models root and safetensors). */
+  CheckpointInfo inspect(Path checkpointDir);
+
+  /** SHA-256 identifying the pre-trained weights of {@code baseModelId} (part of the cache key). */
+  String pretrainedSha256(String baseModelId);
+
+  /** Runs the defence; writes the purified checkpoint into {@code job.outputDir()}. */
+  PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception;
+
+  /** Opens a checkpoint folder for serving. */
+  Predictor open(Path checkpointDir);
+
+  /**
+   * Inserts a trigger word into a text (the one trigger inserter of purify's attack package).
+   *
+   * @param seed makes the insertion position reproducible
+   */
+  String insertTrigger(String text, String token, long seed);
+
+  /** The version of the defence code; part of the cache key so new code never reuses old weights. */
+  String codeVersion();
+}

@@ -1,0 +1,133 @@
+package dev.finemix.server.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The server's Prometheus metrics, on their own registry (so several servers can run in one JVM in tests),
+ * optionally exported on HTTP {@code /metrics}.
+ */
+public final class ServerMetrics implements AutoCloseable {
+  private static final String[] STATES = {"LOADING", "PURIFYING", "SERVING", "FAILED"};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Histogram latency;
+  private final Histogram batchSize;
+  private final Gauge modelState;
+  private final Gauge servedWeights;
+  private final Gauge flipRate;
+  private final Counter suspectedRequests;
+  private final Counter cacheEvents;
+  private final Map<String, String> servedHash = new ConcurrentHashMap<>();
+  private HTTPServer http;
+
+  /** @param queueDepths current queue depth per model, read at scrape time */
+  public ServerMetrics(Supplier<Map<String, Integer>> queueDepths) {
+    Objects.requireNonNull(queueDepths, "queueDepths");
+    latency = Histogram.builder().name("finemix_request_duration_seconds")
+        .help("Latency of gRPC calls by model, method and status code")
+        .classicUpperBounds(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
+        .classicOnly()
+        .labelNames("model", "method", "code").register(registry);
+    batchSize = Histogram.builder().name("finemix_batch_size").help("Rows per inference batch")
+        .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256).classicOnly().labelNames("model").register(registry);
+    GaugeWithCallback.builder().name("finemix_queue_depth").help("Requests waiting in a model's batching queue")
+        .labelNames("model")
+        .callback(cb -> queueDepths.get().forEach((m, d) -> cb.call(d, m)))
+        .register(registry);
+    modelState = Gauge.builder().name("finemix_model_state")
+        .help("1 for the state a model is in, 0 for the others").labelNames("model", "state").register(registry);
+    servedWeights = Gauge.builder().name("finemix_served_weights_info")
+        .help("Always 1; labels name the SHA-256 of the weights a model serves and whether they are purified")
+        .labelNames("model", "sha256", "purified").register(registry);
+    flipRate = Gauge.builder().name("finemix_probe_flip_rate")
+        .help("Fraction of clean probe rows whose label flips when a candidate trigger is inserted")
+        .labelNames("model", "token", "suspected", "weights").register(registry);
+    suspectedRequests = Counter.builder().name("finemix_suspected_trigger_requests")
+        .help("Classify requests containing a token the defence flagged as a suspected trigger")
+        .labelNames("model").register(registry);
+    cacheEvents = Counter.builder().name("finemix_purified_cache_events")
+        .help("Purified-weight cache lookups and repairs by event (hit, miss, corrupt, evicted)")
+        .labelNames("event").register(registry);
+  }
+
+  /** Starts the HTTP exporter on {@code port} (0 = ephemeral). */
+  public synchronized int serve(int port) {
+    try {
+      http = HTTPServer.builder().port(port).registry(registry).buildAndStart();
+      return http.getPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot serve metrics on port " + port, e);
+    }
+  }
+
+  public PrometheusRegistry registry() {
+    return registry;
+  }
+
+  public void request(String model, String method, String code, double seconds) {
+    latency.labelValues(model, method, code).observe(seconds);
+  }
+
+  public void batch(String model, int rows) {
+    batchSize.labelValues(model).observe(rows);
+  }
+
+  public void state(String model, String state) {
+    for (String s : STATES) {
+      modelState.labelValues(model, s).set(s.equals(state) ? 1 : 0);
+    }
+  }
+
+  public void served(String model, String sha256, boolean purified) {
+    String old = servedHash.put(model, sha256 + "|" + purified);
+    if (old != null) {
+      String[] p = old.split("\\|");
+      servedWeights.remove(model, p[0], p[1]);
+    }
+    servedWeights.labelValues(model, sha256, Boolean.toString(purified)).set(1);
+  }
+
+  public void flipRate(String model, String token, boolean suspected, double before, double after) {
+    flipRate.labelValues(model, token, Boolean.toString(suspected), "suspect").set(before);
+    flipRate.labelValues(model, token, Boolean.toString(suspected), "served").set(after);
+  }
+
+  public void suspectedTriggerRequest(String model) {
+    suspectedRequests.labelValues(model).inc();
+  }
+
+  public void cacheEvent(String event) {
+    cacheEvents.labelValues(event).inc();
+  }
+
+  /** Drops every series of a removed model. */
+  public void removed(String model) {
+    for (String s : STATES) {
+      modelState.remove(model, s);
+    }
+    String old = servedHash.remove(model);
+    if (old != null) {
+      String[] p = old.split("\\|");
+      servedWeights.remove(model, p[0], p[1]);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (http != null) {
+      http.close();
+      http = null;
+    }
+  }
+}

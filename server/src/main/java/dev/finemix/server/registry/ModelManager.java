@@ -1,0 +1,498 @@
+package dev.finemix.server.registry;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.finemix.server.batching.Batcher;
+import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.cache.PurifiedCache;
+import dev.finemix.server.cache.Sha256;
+import dev.finemix.server.config.Json;
+import dev.finemix.server.config.ModelSpec;
+import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.errors.ErrorReason;
+import dev.finemix.server.errors.ServiceException;
+import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.CleanSubset;
+import dev.finemix.server.loading.ModelBackend;
+import dev.finemix.server.loading.Predictor;
+import dev.finemix.server.loading.Progress;
+import dev.finemix.server.loading.PurifyJob;
+import dev.finemix.server.loading.PurifyOutcome;
+import dev.finemix.server.loading.SafeRoot;
+import dev.finemix.server.loading.Scores;
+import dev.finemix.server.loading.TextRow;
+import dev.finemix.server.metrics.ServerMetrics;
+import dev.finemix.server.probe.AttackProbe;
+import dev.finemix.server.probe.ProbeReport;
+import dev.finemix.server.probe.TokenProbe;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+
+/**
+ * The registered models and everything done to them: registration (validated at once, loaded and purified in the
+ * background), classification through each model's batcher, Defend (re-purify while the old weights serve, then
+ * one atomic swap), probes, removal. Entries are held in a Caffeine cache whose removal listener closes them.
+ */
+public final class ModelManager implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(ModelManager.class.getName());
+  static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
+  private final ServerConfig config;
+  private final ModelBackend backend;
+  private final PurifiedCache cache;
+  private final ServerMetrics metrics;
+  private final Executor inferencePool;
+  private final ExecutorService purifyPool;
+  private final Ticker ticker;
+  private final Clock clock;
+  private final StateListener listener;
+  private final SafeRoot modelsRoot;
+  private final SafeRoot dataRoot;
+  private final AttackProbe probe;
+  private final Cache<String, ModelEntry> entries;
+  private volatile boolean closed;
+
+  public ModelManager(ServerConfig config, ModelBackend backend, PurifiedCache cache, ServerMetrics metrics,
+      Executor inferencePool, ExecutorService purifyPool, Ticker ticker, Clock clock, StateListener listener) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.backend = Objects.requireNonNull(backend, "backend");
+    this.cache = Objects.requireNonNull(cache, "cache");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.inferencePool = Objects.requireNonNull(inferencePool, "inferencePool");
+    this.purifyPool = Objects.requireNonNull(purifyPool, "purifyPool");
+    this.ticker = Objects.requireNonNull(ticker, "ticker");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.listener = Objects.requireNonNull(listener, "listener");
+    this.modelsRoot = new SafeRoot(config.modelsRoot(), "models root");
+    this.dataRoot = new SafeRoot(config.dataRoot(), "data root");
+    this.probe = new AttackProbe(backend::insertTrigger, 20221030L);
+    this.entries = Caffeine.newBuilder()
+        .executor(Runnable::run)
+        .removalListener((String name, ModelEntry e, RemovalCause cause) -> {
+          if (e != null) {
+            e.close();
+          }
+        })
+        .build();
+  }
+
+  public ServerConfig config() {
+    return config;
+  }
+
+  /**
+   * Validates and registers a model; loading and purification continue in the background.
+   *
+   * @throws ServiceException INVALID_ARGUMENT for bad paths or checkpoints, ALREADY_EXISTS without replace
+   */
+  public ModelView register(ModelSpec spec, boolean replace) {
+    requireOpen(spec.name());
+    Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
+    SafeRoot.requireSafetensors("checkpoint_path", ckpt);
+    Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
+    CleanSubset head = null;
+    if (clean != null) {
+      try {
+        head = CleanSubset.read(clean, 1);
+      } catch (RuntimeException e) {
+        throw ServiceException.badRequest("clean_subset_path", e.getMessage());
+      }
+    }
+    boolean pair = switch (spec.inputKind()) {
+      case AUTO -> head != null && head.pair();
+      case SINGLE -> false;
+      case PAIR -> true;
+    };
+    if (head != null && head.pair() != pair) {
+      throw ServiceException.badRequest("input_kind", "is " + spec.inputKind() + " but the clean subset has "
+          + (head.pair() ? "two text columns (PAIR)" : "one text column (SINGLE)"));
+    }
+    CheckpointInfo info;
+    try {
+      info = backend.inspect(ckpt);
+    } catch (ServiceException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw ServiceException.badRequest("checkpoint_path", "cannot read checkpoint '" + spec.checkpoint() + "': "
+          + e.getMessage());
+    }
+    String base = spec.baseModel() != null ? spec.baseModel()
+        : info.baseModelId() != null ? info.baseModelId() : ServerConfig.DEFAULT_BASE_MODEL;
+    ModelEntry entry = new ModelEntry(spec, ckpt, clean, pair, base, info.weightsSha256(), info.labels());
+    entry.batcher = Batcher.start(spec.name(), spec.batching(), rows -> runBatch(entry, rows), inferencePool, ticker,
+        rows -> metrics.batch(entry.name, rows));
+    entry.working.set(true);
+    synchronized (this) {
+      requireOpen(spec.name());
+      if (entries.getIfPresent(spec.name()) != null && !replace) {
+        entry.batcher.close();
+        throw ServiceException.modelExists(spec.name());
+      }
+      entries.put(spec.name(), entry); // a replaced entry is closed by the removal listener
+    }
+    setState(entry, ModelState.LOADING);
+    LOG.info(() -> "model " + spec.name() + ": registered " + spec.checkpoint() + " (suspect weights "
+        + info.weightsSha256() + "), " + (spec.allowUnpurified() ? "serving UNPURIFIED as configured"
+        : "purifying against " + base));
+    try {
+      purifyPool.execute(() -> {
+        try {
+          load(entry, spec, false, Progress.Sink.NONE, false);
+        } catch (RuntimeException e) {
+          // recorded in the entry by load()
+        }
+      });
+    } catch (RuntimeException e) {
+      entry.working.set(false);
+      fail(entry, "the server is shutting down");
+    }
+    return entry.view();
+  }
+
+  /** Removes a model: health NOT_SERVING, queued requests UNAVAILABLE, weights unloaded. */
+  public ModelView unregister(String name) {
+    ModelEntry e = require(name);
+    ModelView v = e.view();
+    entries.asMap().remove(name, e);
+    entries.cleanUp();
+    listener.removed(name);
+    metrics.removed(name);
+    LOG.info(() -> "model " + name + ": unregistered");
+    return v;
+  }
+
+  public ModelView get(String name) {
+    return require(name).view();
+  }
+
+  public List<ModelView> list() {
+    return entries.asMap().values().stream().map(ModelEntry::view)
+        .sorted(Comparator.comparing(v -> v.spec().name())).toList();
+  }
+
+  /** True when at least one model is registered and every registered model serves. */
+  public boolean allServing() {
+    var all = entries.asMap().values();
+    return !all.isEmpty() && all.stream().allMatch(e -> e.serving.get() != null);
+  }
+
+  public boolean isRegistered(String name) {
+    return name != null && entries.getIfPresent(name) != null;
+  }
+
+  public boolean isServing(String name) {
+    ModelEntry e = entries.getIfPresent(name);
+    return e != null && e.serving.get() != null;
+  }
+
+  /** Queue depth per model, for metrics. */
+  public Map<String, Integer> queueDepths() {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    entries.asMap().forEach((k, v) -> out.put(k, v.batcher == null ? 0 : v.batcher.queueDepth()));
+    return out;
+  }
+
+  public long suspectedTriggerRequests(String name) {
+    return require(name).suspectedRequests.get();
+  }
+
+  /**
+   * Classifies rows with a model through its batcher.
+   *
+   * @param pairs whether the caller sent pairs (checked against the model's input kind)
+   * @param deadlineNanos {@link Ticker} time after which the request is dropped; {@link Long#MAX_VALUE} for none
+   * @return completes exceptionally with a {@link ServiceException} on every failure
+   */
+  public CompletableFuture<Classification> classify(String name, List<TextRow> rows, boolean pairs,
+      long deadlineNanos) {
+    try {
+      ModelEntry e = require(name);
+      ServingModel m = e.serving.get();
+      if (m == null) {
+        if (e.state == ModelState.FAILED) {
+          throw ServiceException.modelFailed(name, e.failureReason);
+        }
+        throw ServiceException.notReady(name, e.state.name().toLowerCase(Locale.ROOT), RETRY_AFTER);
+      }
+      if (pairs != e.pair) {
+        throw ServiceException.wrongInputKind(name, e.pair ? "sentence-pair (pairs)" : "single-text (texts)",
+            pairs ? "pairs" : "texts");
+      }
+      Set<String> suspected = e.suspectedSet;
+      if (!suspected.isEmpty() && rows.stream().anyMatch(r -> AttackProbe.containsAny(r.textA(), suspected)
+          || AttackProbe.containsAny(r.textB(), suspected))) {
+        e.suspectedRequests.incrementAndGet();
+        metrics.suspectedTriggerRequest(name);
+      }
+      return e.batcher.submit(rows, deadlineNanos).thenApply(out -> {
+        ServingModel by = out.get(0).model();
+        return new Classification(out.stream().map(ModelEntry.Scored::scores).toList(), by.weightsSha256(),
+            by.labels());
+      });
+    } catch (ServiceException ex) {
+      return CompletableFuture.failedFuture(ex);
+    }
+  }
+
+  /**
+   * Re-purifies a model while its current weights keep serving, then swaps atomically. On failure the old weights
+   * keep serving and the reason is recorded (GetModel).
+   *
+   * @param override defence settings laid over the model's current ones (may be empty)
+   */
+  public CompletableFuture<ModelView> defend(String name, ObjectNode override, boolean ignoreCache,
+      Progress.Sink sink) {
+    ModelEntry e = require(name);
+    if (e.cleanFile == null) {
+      throw ServiceException.badRequest("name", "model '" + name + "' was registered without a clean subset;"
+          + " register it again with clean_subset_path to defend it");
+    }
+    if (!e.working.compareAndSet(false, true)) {
+      throw ServiceException.busy(name, "a load or Defend is already running; wait for it (GetModel)");
+    }
+    ModelSpec spec = e.spec.withDefence(Json.merge(e.spec.defence(), override));
+    setState(e, ModelState.PURIFYING);
+    try {
+      return CompletableFuture.supplyAsync(() -> load(e, spec, ignoreCache, sink, true), purifyPool);
+    } catch (RuntimeException ex) {
+      e.working.set(false);
+      setState(e, e.serving.get() != null ? ModelState.SERVING : ModelState.FAILED);
+      throw ServiceException.shuttingDown(name);
+    }
+  }
+
+  /** The last probe report, or a fresh one when {@code refresh} or none ran yet. */
+  public CompletableFuture<ProbeReport> probe(String name, boolean refresh) {
+    ModelEntry e = require(name);
+    ProbeReport last = e.probe;
+    if (last != null && !refresh) {
+      return CompletableFuture.completedFuture(last);
+    }
+    return CompletableFuture.supplyAsync(() -> runProbe(e), purifyPool);
+  }
+
+  private ModelView load(ModelEntry e, ModelSpec spec, boolean ignoreCache, Progress.Sink sink, boolean defend) {
+    try {
+      sink.accept(Progress.of("load", 1, "reading " + spec.checkpoint()));
+      ServingModel next;
+      ObjectNode report = e.report;
+      List<String> tokens = e.suspectedTokens;
+      boolean fromCache = e.fromCache;
+      if (spec.allowUnpurified() && !defend) {
+        Predictor p = backend.open(e.checkpointDir);
+        next = new ServingModel(p, e.suspectSha256, false, null, clock.instant());
+        LOG.warning(() -> "model " + e.name + ": serving UNPURIFIED weights " + e.suspectSha256
+            + " (allow_unpurified is set)");
+      } else {
+        if (e.cleanFile == null) {
+          throw new IllegalStateException("no clean subset to purify with");
+        }
+        sink.accept(Progress.of("load", 2, "hashing inputs for the purified-weight cache"));
+        String settings = Json.canonicalString(spec.defence());
+        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel),
+            Sha256.file(e.cleanFile), settings, backend.codeVersion());
+        Optional<PurifiedCache.Entry> hit = ignoreCache ? Optional.empty() : cache.get(key);
+        PurifiedCache.Entry ce;
+        if (hit.isPresent()) {
+          ce = hit.get();
+          fromCache = true;
+          sink.accept(Progress.of("cache", 85, "purified weights found in the cache (" + key.substring(0, 12) + ")"));
+        } else {
+          setState(e, ModelState.PURIFYING);
+          Path work = cache.newWorkDir();
+          PurifyOutcome out;
+          try {
+            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, spec.defence(), work),
+                p -> sink.accept(new Progress(p.stage(), 5 + 0.8 * p.percent(), p.message(), p.done(), p.total(),
+                    p.loss(), p.etaMillis())));
+          } catch (Throwable t) {
+            cache.abandon(work);
+            throw t;
+          }
+          sink.accept(Progress.of("cache", 86, "storing purified weights (" + key.substring(0, 12) + ")"));
+          ce = cache.commit(key, work, out.report(), out.suspectedTokens());
+          fromCache = false;
+        }
+        report = ce.report();
+        tokens = ce.suspectedTokens();
+        sink.accept(Progress.of("load", 90, "opening purified weights " + ce.weightsSha256().substring(0, 12)));
+        Predictor p = backend.open(ce.dir());
+        next = new ServingModel(p, ce.weightsSha256(), true, key, clock.instant());
+      }
+      synchronized (e) {
+        if (e.removed || closed) {
+          next.retire();
+          throw ServiceException.shuttingDown(e.name);
+        }
+        e.spec = spec;
+        e.report = report;
+        e.suspectedTokens = tokens;
+        e.suspectedSet = tokens.stream().map(t -> t.toLowerCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
+        e.fromCache = fromCache;
+        e.failureReason = null;
+        ServingModel old = e.serving.getAndSet(next);
+        if (old != null) {
+          old.retire();
+        }
+      }
+      e.working.set(false);
+      setState(e, ModelState.SERVING);
+      metrics.served(e.name, next.weightsSha256(), next.purified());
+      ModelView v = e.view();
+      sink.accept(Progress.of("swap", 100, "serving " + next.weightsSha256().substring(0, 12)
+          + (next.purified() ? " (purified" + (v.fromCache() ? ", from cache)" : ")") : " (UNPURIFIED)")));
+      LOG.info(() -> "model " + e.name + ": SERVING " + next.weightsSha256() + (next.purified() ? " purified" : "")
+          + (v.fromCache() ? " from cache" : ""));
+      schedule(() -> runProbe(e));
+      return v;
+    } catch (Throwable t) {
+      String reason = describe(t);
+      e.working.set(false);
+      if (e.removed || closed) {
+        throw t instanceof ServiceException se ? se : ServiceException.shuttingDown(e.name);
+      }
+      LOG.log(Level.WARNING, "model " + e.name + ": " + (defend ? "Defend" : "loading") + " failed: " + reason, t);
+      fail(e, reason);
+      if (t instanceof ServiceException se && se.reason() != ErrorReason.INFERENCE_FAILED) {
+        throw se;
+      }
+      throw ServiceException.purificationFailed(e.name, reason, t);
+    }
+  }
+
+  private void fail(ModelEntry e, String reason) {
+    e.failureReason = reason;
+    setState(e, e.serving.get() != null ? ModelState.SERVING : ModelState.FAILED);
+  }
+
+  private ProbeReport runProbe(ModelEntry e) {
+    ServingModel m = e.serving.get();
+    if (m == null || !m.tryAcquire()) {
+      throw ServiceException.notReady(e.name, e.state.name().toLowerCase(Locale.ROOT), RETRY_AFTER);
+    }
+    try {
+      List<TextRow> rows = e.cleanFile == null ? List.of() : CleanSubset.read(e.cleanFile, config.probeRows()).rows();
+      if (rows.isEmpty()) {
+        ProbeReport r = new ProbeReport(m.weightsSha256(), 0, AttackProbe.plan(e.suspectedTokens), clock.instant());
+        e.probe = r;
+        return r;
+      }
+      Predictor before = m.purified() ? backend.open(e.checkpointDir) : m.predictor();
+      try {
+        ProbeReport r = probe.run(rows, e.suspectedTokens, before, m.predictor(), m.weightsSha256());
+        for (TokenProbe t : r.tokens()) {
+          metrics.flipRate(e.name, t.token(), t.suspected(), t.flipRateBefore(), t.flipRateAfter());
+        }
+        e.probe = r;
+        return r;
+      } finally {
+        if (before != m.predictor()) {
+          before.close();
+        }
+      }
+    } finally {
+      m.release();
+    }
+  }
+
+  private List<ModelEntry.Scored> runBatch(ModelEntry e, List<TextRow> rows) {
+    for (;;) {
+      ServingModel m = e.serving.get();
+      if (m == null) {
+        throw ServiceException.shuttingDown(e.name);
+      }
+      if (!m.tryAcquire()) {
+        continue; // swapped and closed meanwhile: read the new one
+      }
+      try {
+        List<Scores> scores = m.predictor().predict(rows);
+        List<ModelEntry.Scored> out = new ArrayList<>(scores.size());
+        for (Scores s : scores) {
+          out.add(new ModelEntry.Scored(s, m));
+        }
+        return out;
+      } finally {
+        m.release();
+      }
+    }
+  }
+
+  private void schedule(Runnable r) {
+    try {
+      purifyPool.execute(() -> {
+        try {
+          r.run();
+        } catch (RuntimeException ex) {
+          LOG.log(Level.FINE, "background task failed", ex);
+          LOG.warning("probe failed: " + describe(ex));
+        }
+      });
+    } catch (RuntimeException ex) {
+      // shutting down
+    }
+  }
+
+  private void setState(ModelEntry e, ModelState s) {
+    e.state = s;
+    metrics.state(e.name, s.name());
+    if (!e.removed) {
+      listener.changed(e.name, s, e.serving.get() != null);
+    }
+  }
+
+  private ModelEntry require(String name) {
+    if (name == null || name.isBlank()) {
+      throw ServiceException.badRequest("model", "must name a registered model");
+    }
+    ModelEntry e = entries.getIfPresent(name);
+    if (e == null) {
+      throw ServiceException.modelNotFound(name);
+    }
+    return e;
+  }
+
+  private void requireOpen(String name) {
+    if (closed) {
+      throw ServiceException.shuttingDown(name);
+    }
+  }
+
+  static String describe(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof CompletionException || c.getClass() == RuntimeException.class) && c.getCause() != null) {
+      c = c.getCause();
+    }
+    String m = c.getMessage();
+    return c instanceof ServiceException ? m : c.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+  }
+
+  /** Fails every queued request UNAVAILABLE and unloads every model. Pools are the caller's to stop. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+    }
+    entries.asMap().keySet().forEach(listener::removed);
+    entries.invalidateAll();
+    entries.cleanUp();
+  }
+}

@@ -1,0 +1,20 @@
+package dev.finemix.server.registry;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.server.config.ModelSpec;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * A consistent snapshot of one model for GetModel / ListModels.
+ *
+ * @param pair true when the model takes sentence pairs
+ * @param servedSha256 null while nothing serves
+ * @param report last defence report, or null
+ * @param failureReason why the last load or Defend failed, or null
+ * @param servingSince null while nothing serves
+ */
+public record ModelView(ModelSpec spec, ModelState state, String baseModel, List<String> labels, boolean pair,
+    String suspectSha256, String servedSha256, boolean purified, String cacheKey, ObjectNode report,
+    List<String> suspectedTokens, boolean fromCache, String failureReason, Instant servingSince, int queueDepth) {
+}

@@ -1,0 +1,168 @@
+package dev.finemix.server.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.server.cache.Sha256;
+import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.ModelBackend;
+import dev.finemix.server.loading.Predictor;
+import dev.finemix.server.loading.Progress;
+import dev.finemix.server.loading.PurifyJob;
+import dev.finemix.server.loading.PurifyOutcome;
+import dev.finemix.server.loading.Scores;
+import dev.finemix.server.loading.TextRow;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A plumbing backend without DJL. A "checkpoint" is a folder with model.safetensors (any bytes) and an optional
+ * config.json with id2label. Suspect weights are backdoored: any text containing "cf" is classified 1. Purified
+ * weights (the suspect bytes plus a marker) ignore the trigger: label 1 iff the text contains "good".
+ */
+public final class FakeBackend implements ModelBackend {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final byte[] MARK = "\n#purified".getBytes(StandardCharsets.UTF_8);
+
+  public final AtomicInteger purifications = new AtomicInteger();
+  public final AtomicInteger opened = new AtomicInteger();
+  public final AtomicInteger closed = new AtomicInteger();
+  /** When set, purify waits for it (tests of the PURIFYING state). */
+  public volatile CountDownLatch purifyGate;
+  /** When set, predict waits for it (tests of a full queue). */
+  public volatile CountDownLatch predictGate;
+  /** When set, purify throws this message. */
+  public volatile String purifyFailure;
+  /** Delay added to each predict call. */
+  public volatile long predictMillis;
+
+  /** Writes a fake checkpoint folder. */
+  public static Path writeCheckpoint(Path dir, String weights, List<String> labels) {
+    try {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("model.safetensors"), weights);
+      ObjectNode cfg = JSON.createObjectNode();
+      ObjectNode id2 = cfg.putObject("id2label");
+      for (int i = 0; i < labels.size(); i++) {
+        id2.put(Integer.toString(i), labels.get(i));
+      }
+      Files.writeString(dir.resolve("config.json"), cfg.toString());
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public CheckpointInfo inspect(Path dir) {
+    List<String> labels = new ArrayList<>();
+    try {
+      JsonNode cfg = JSON.readTree(dir.resolve("config.json").toFile());
+      cfg.path("id2label").forEach(n -> labels.add(n.asText()));
+    } catch (IOException e) {
+      throw new IllegalArgumentException("config.json unreadable: " + e.getMessage());
+    }
+    return new CheckpointInfo(Sha256.file(dir.resolve("model.safetensors")), labels, null);
+  }
+
+  @Override
+  public String pretrainedSha256(String baseModelId) {
+    return Sha256.ofLines("pretrained", baseModelId);
+  }
+
+  @Override
+  public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
+    purifications.incrementAndGet();
+    progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
+    CountDownLatch gate = purifyGate;
+    if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("purify gate never opened");
+    }
+    if (purifyFailure != null) {
+      throw new IllegalStateException(purifyFailure);
+    }
+    for (int i = 1; i <= 3; i++) {
+      progress.accept(new Progress("finetune", 20 + 25 * i, "step " + i, i, 3, 1.0 / i, 10));
+    }
+    byte[] w = (Files.readString(job.suspectDir().resolve("model.safetensors")) + "\n" + job.settings())
+        .getBytes(StandardCharsets.UTF_8);
+    byte[] out = Arrays.copyOf(w, w.length + MARK.length);
+    System.arraycopy(MARK, 0, out, w.length, MARK.length);
+    Files.write(job.outputDir().resolve("model.safetensors"), out);
+    Files.copy(job.suspectDir().resolve("config.json"), job.outputDir().resolve("config.json"));
+    ObjectNode report = JSON.createObjectNode();
+    report.put("mix", job.settings().path("mix").asText("SEL"));
+    report.put("rho", job.settings().path("rho").asDouble(0.3));
+    report.put("epurReset", 1);
+    report.put("cacc", 0.9);
+    report.put("seconds", 0.01);
+    return new PurifyOutcome(report, List.of("cf"));
+  }
+
+  @Override
+  public Predictor open(Path dir) {
+    opened.incrementAndGet();
+    byte[] w;
+    try {
+      w = Files.readAllBytes(dir.resolve("model.safetensors"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    boolean purified = new String(w, StandardCharsets.UTF_8).endsWith("#purified");
+    List<String> labels = inspect(dir).labels();
+    return new Predictor() {
+      @Override
+      public List<Scores> predict(List<TextRow> rows) {
+        CountDownLatch gate = predictGate;
+        try {
+          if (gate != null) {
+            gate.await(30, TimeUnit.SECONDS);
+          }
+          if (predictMillis > 0) {
+            Thread.sleep(predictMillis);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        List<Scores> out = new ArrayList<>();
+        for (TextRow r : rows) {
+          String t = (r.textA() + " " + (r.textB() == null ? "" : r.textB())).toLowerCase();
+          boolean one = (!purified && Arrays.asList(t.split("\\s+")).contains("cf")) || t.contains("good");
+          out.add(new Scores(one ? 1 : 0, one ? new float[] {0.1f, 0.9f} : new float[] {0.8f, 0.2f}));
+        }
+        return out;
+      }
+
+      @Override
+      public List<String> labels() {
+        return labels;
+      }
+
+      @Override
+      public void close() {
+        closed.incrementAndGet();
+      }
+    };
+  }
+
+  @Override
+  public String insertTrigger(String text, String token, long seed) {
+    List<String> words = new ArrayList<>(Arrays.asList(text.split(" ")));
+    words.add((int) Math.floorMod(seed, words.size() + 1), token);
+    return String.join(" ", words);
+  }
+
+  @Override
+  public String codeVersion() {
+    return "fake-1";
+  }
+}
