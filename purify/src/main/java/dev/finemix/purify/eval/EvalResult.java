@@ -1,0 +1,157 @@
+package dev.finemix.purify.eval;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Objects;
+
+/**
+ * Clean accuracy and backdoor metrics of one model on one data set; fractions in 0..1.
+ *
+ * @param attack the attack whose trigger was inserted, or {@code null} for a clean-only evaluation
+ * @param target the attack's target label, -1 without attack
+ * @param cacc clean accuracy over all rows
+ * @param asr attack success rate: share of rows whose true label is not the target that the model classifies as
+ *     the target once the trigger is inserted; NaN without attack or without non-target rows
+ * @param flipBase share of those same non-target rows classified as the target without the trigger (the floor
+ *     under ASR: a model that is merely wrong on them already "succeeds"); NaN when undefined
+ * @param asrCond among non-target rows classified correctly without the trigger, the share that the trigger flips
+ *     to the target; NaN when undefined
+ * @param rows rows evaluated
+ * @param nonTargetRows rows whose true label is not the target (0 without attack)
+ * @param nonTargetCorrect non-target rows classified correctly without the trigger (the asrCond denominator)
+ * @param seconds wall time of the evaluation
+ */
+public record EvalResult(String attack, int target, double cacc, double asr, double flipBase, double asrCond,
+    int rows, int nonTargetRows, int nonTargetCorrect, double seconds) {
+
+  public EvalResult {
+    if (rows < 0 || nonTargetRows < 0 || nonTargetCorrect < 0 || nonTargetRows > rows
+        || nonTargetCorrect > nonTargetRows) {
+      throw new IllegalArgumentException("inconsistent counts: rows=" + rows + " nonTargetRows=" + nonTargetRows
+          + " nonTargetCorrect=" + nonTargetCorrect);
+    }
+  }
+
+  /**
+   * Computes the metrics from labels and predictions.
+   *
+   * @param labels true labels, one per row
+   * @param clean predictions on the clean rows
+   * @param triggered predictions on the triggered rows, same length; only entries of non-target rows are read;
+   *     {@code null} for a clean-only evaluation
+   * @param attack attack name ({@code null} with {@code triggered == null})
+   * @param target target label (ignored without attack)
+   */
+  static EvalResult compute(int[] labels, int[] clean, int[] triggered, String attack, int target, double seconds) {
+    Objects.requireNonNull(labels, "labels");
+    Objects.requireNonNull(clean, "clean");
+    if (clean.length != labels.length) {
+      throw new IllegalArgumentException("clean predictions: " + clean.length + " for " + labels.length + " rows");
+    }
+    if (triggered != null && triggered.length != labels.length) {
+      throw new IllegalArgumentException(
+          "triggered predictions: " + triggered.length + " for " + labels.length + " rows");
+    }
+    int n = labels.length;
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+      if (clean[i] == labels[i]) {
+        correct++;
+      }
+    }
+    double cacc = n == 0 ? Double.NaN : (double) correct / n;
+    if (triggered == null) {
+      return new EvalResult(null, -1, cacc, Double.NaN, Double.NaN, Double.NaN, n, 0, 0, seconds);
+    }
+    int nonTarget = 0;
+    int hit = 0;
+    int base = 0;
+    int nonTargetCorrect = 0;
+    int condHit = 0;
+    for (int i = 0; i < n; i++) {
+      if (labels[i] == target) {
+        continue;
+      }
+      nonTarget++;
+      boolean flipped = triggered[i] == target;
+      if (flipped) {
+        hit++;
+      }
+      if (clean[i] == target) {
+        base++;
+      }
+      if (clean[i] == labels[i]) {
+        nonTargetCorrect++;
+        if (flipped) {
+          condHit++;
+        }
+      }
+    }
+    return new EvalResult(attack, target, cacc, ratio(hit, nonTarget), ratio(base, nonTarget),
+        ratio(condHit, nonTargetCorrect), n, nonTarget, nonTargetCorrect, seconds);
+  }
+
+  private static double ratio(int a, int b) {
+    return b == 0 ? Double.NaN : (double) a / b;
+  }
+
+  /** Whether a trigger was evaluated. */
+  public boolean hasAttack() {
+    return attack != null;
+  }
+
+  /** JSON with snake_case keys; undefined fractions are {@code null}. */
+  public ObjectNode toJson() {
+    ObjectNode o = JsonNodeFactory.instance.objectNode();
+    put(o, "cacc", cacc);
+    put(o, "asr", asr);
+    put(o, "flip_base", flipBase);
+    put(o, "asr_cond", asrCond);
+    o.put("rows", rows);
+    o.put("non_target_rows", nonTargetRows);
+    o.put("non_target_correct", nonTargetCorrect);
+    if (attack == null) {
+      o.putNull("attack");
+      o.putNull("target");
+    } else {
+      o.put("attack", attack);
+      o.put("target", target);
+    }
+    o.put("seconds", Math.round(seconds * 1000) / 1000.0);
+    return o;
+  }
+
+  /** Reads back {@link #toJson()}. */
+  public static EvalResult fromJson(ObjectNode o) {
+    return new EvalResult(o.path("attack").isNull() ? null : o.path("attack").asText(),
+        o.path("target").isNull() ? -1 : o.path("target").asInt(),
+        num(o, "cacc"), num(o, "asr"), num(o, "flip_base"), num(o, "asr_cond"),
+        o.path("rows").asInt(), o.path("non_target_rows").asInt(), o.path("non_target_correct").asInt(),
+        o.path("seconds").asDouble());
+  }
+
+  private static double num(ObjectNode o, String k) {
+    return o.hasNonNull(k) ? o.get(k).asDouble() : Double.NaN;
+  }
+
+  private static void put(ObjectNode o, String k, double v) {
+    if (Double.isNaN(v)) {
+      o.putNull(k);
+    } else {
+      o.put(k, Math.round(v * 1e6) / 1e6);
+    }
+  }
+
+  /** One line for logs: {@code cacc=0.912 asr=0.998 flip_base=0.061 asr_cond=0.997 (872 rows, 428 non-target)}. */
+  public String summary() {
+    StringBuilder s = new StringBuilder(String.format(java.util.Locale.ROOT, "cacc=%.4f", cacc));
+    if (hasAttack()) {
+      s.append(String.format(java.util.Locale.ROOT, " asr=%.4f flip_base=%.4f asr_cond=%.4f", asr, flipBase, asrCond));
+    }
+    s.append(" (").append(rows).append(" rows");
+    if (hasAttack()) {
+      s.append(", ").append(nonTargetRows).append(" non-target");
+    }
+    return s.append(")").toString();
+  }
+}

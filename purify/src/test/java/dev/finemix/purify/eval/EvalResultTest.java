@@ -1,0 +1,63 @@
+package dev.finemix.purify.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import org.junit.jupiter.api.Test;
+
+class EvalResultTest {
+
+  // rows:            0  1  2  3  4  5  6  7  8  9
+  private static final int[] LABELS = {0, 0, 0, 0, 0, 1, 1, 1, 0, 0};
+  private static final int[] CLEAN = {0, 0, 0, 1, 1, 1, 0, 1, 0, 0};
+  private static final int[] TRIGGER = {1, 1, 0, 1, 0, 0, 0, 0, 1, 0}; // target-class rows (5..7) must be ignored
+
+  @Test
+  void compute_targetOne_metricsOverNonTargetRowsOnly() {
+    EvalResult r = EvalResult.compute(LABELS, CLEAN, TRIGGER, "badnet", 1, 0);
+    assertThat(r.rows()).isEqualTo(10);
+    assertThat(r.cacc()).isCloseTo(7 / 10.0, within(1e-12)); // rows 3, 4, 6 wrong
+    assertThat(r.nonTargetRows()).isEqualTo(7); // rows 0-4, 8, 9
+    assertThat(r.asr()).isCloseTo(4 / 7.0, within(1e-12)); // rows 0, 1, 3, 8
+    assertThat(r.flipBase()).isCloseTo(2 / 7.0, within(1e-12)); // rows 3, 4
+    assertThat(r.nonTargetCorrect()).isEqualTo(5); // rows 0, 1, 2, 8, 9
+    assertThat(r.asrCond()).isCloseTo(3 / 5.0, within(1e-12)); // rows 0, 1, 8
+  }
+
+  @Test
+  void compute_targetZero_targetRowsExcluded() {
+    EvalResult r = EvalResult.compute(LABELS, CLEAN, new int[] {0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, "addsent", 0, 0);
+    assertThat(r.nonTargetRows()).isEqualTo(3); // rows 5, 6, 7
+    assertThat(r.asr()).isCloseTo(2 / 3.0, within(1e-12)); // rows 5, 7
+    assertThat(r.flipBase()).isCloseTo(1 / 3.0, within(1e-12)); // row 6
+    assertThat(r.nonTargetCorrect()).isEqualTo(2); // rows 5, 7
+    assertThat(r.asrCond()).isCloseTo(1.0, within(1e-12));
+  }
+
+  @Test
+  void compute_noAttack_onlyCacc() {
+    EvalResult r = EvalResult.compute(LABELS, CLEAN, null, null, 1, 0);
+    assertThat(r.hasAttack()).isFalse();
+    assertThat(r.asr()).isNaN();
+    assertThat(r.toJson().get("asr").isNull()).isTrue();
+  }
+
+  @Test
+  void compute_noNonTargetRows_undefinedNotZero() {
+    EvalResult r = EvalResult.compute(new int[] {1, 1}, new int[] {1, 0}, new int[] {1, 1}, "badnet", 1, 0);
+    assertThat(r.nonTargetRows()).isZero();
+    assertThat(r.asr()).isNaN();
+    assertThat(r.asrCond()).isNaN();
+  }
+
+  @Test
+  void toJson_roundTrip() {
+    EvalResult r = EvalResult.compute(LABELS, CLEAN, TRIGGER, "badnet", 1, 1.5);
+    EvalResult back = EvalResult.fromJson(r.toJson());
+    assertThat(back.asr()).isCloseTo(r.asr(), within(1e-6));
+    assertThat(back.nonTargetCorrect()).isEqualTo(5);
+    assertThat(back.attack()).isEqualTo("badnet");
+    assertThat(r.toJson().fieldNames()).toIterable()
+        .contains("cacc", "asr", "flip_base", "asr_cond", "rows", "non_target_rows");
+  }
+}
