@@ -1,1 +1,0 @@
-package dev.finemix.purify; final class Placeholder {}
