@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         ModelsCommand.class,
         DefendCommand.class,
         ProbeCommand.class,
+        DoctorCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
