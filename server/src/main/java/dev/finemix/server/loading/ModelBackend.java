@@ -12,6 +12,12 @@ public interface ModelBackend {
   /** Validates a checkpoint folder (already checked to be inside the models root and safetensors). */
   CheckpointInfo inspect(Path checkpointDir);
 
+  /**
+   * True when {@code baseModelId} names a catalogued pre-trained model (such as the MiniLM artifact); other ids
+   * are treated as checkpoint folders and must lie inside the models root.
+   */
+  boolean knownPretrained(String baseModelId);
+
   /** SHA-256 identifying the pre-trained weights of {@code baseModelId} (part of the cache key). */
   String pretrainedSha256(String baseModelId);
 

@@ -136,7 +136,11 @@ public final class ModelManager implements AutoCloseable {
           + e.getMessage());
     }
     String base = spec.baseModel() != null ? spec.baseModel()
-        : info.baseModelId() != null ? info.baseModelId() : ServerConfig.DEFAULT_BASE_MODEL;
+        : info.baseModelId() != null && !info.baseModelId().isBlank() ? info.baseModelId()
+        : ServerConfig.DEFAULT_BASE_MODEL;
+    if (!backend.knownPretrained(base)) { // a checkpoint folder: only inside the models root
+      base = modelsRoot.resolve("base_model", base).toString();
+    }
     ModelEntry entry = new ModelEntry(spec, ckpt, clean, pair, base, info.weightsSha256(), info.labels());
     entry.batcher = Batcher.start(spec.name(), spec.batching(), rows -> runBatch(entry, rows), inferencePool, ticker,
         rows -> metrics.batch(entry.name, rows));
@@ -150,9 +154,10 @@ public final class ModelManager implements AutoCloseable {
       entries.put(spec.name(), entry); // a replaced entry is closed by the removal listener
     }
     setState(entry, ModelState.LOADING);
+    String baseId = base;
     LOG.info(() -> "model " + spec.name() + ": registered " + spec.checkpoint() + " (suspect weights "
         + info.weightsSha256() + "), " + (spec.allowUnpurified() ? "serving UNPURIFIED as configured"
-        : "purifying against " + base));
+        : "purifying against " + baseId));
     try {
       purifyPool.execute(() -> {
         try {

@@ -274,6 +274,15 @@ class FinemixServiceTest {
   }
 
   @Test
+  void register_baseModelFolderOutsideModelsRoot_invalidArgumentOnBaseModel() throws Exception {
+    FinemixClient c = startWithSst2();
+    Throwable t = catchError(() -> c.register(sst2Request().setBaseModel(tmp.toString()).build()));
+    assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
+    assertThat(violation(t).getField()).isEqualTo("base_model");
+    assertThat(violation(t).getDescription()).contains("outside the models root");
+  }
+
+  @Test
   void register_pickleCheckpoint_refusedWithConversionHint() throws Exception {
     FinemixClient c = startWithSst2();
     Path d = Files.createDirectories(tmp.resolve("models/pickled"));

@@ -75,6 +75,11 @@ public final class FakeBackend implements ModelBackend {
   }
 
   @Override
+  public boolean knownPretrained(String baseModelId) {
+    return baseModelId.equals(dev.finemix.server.config.ServerConfig.DEFAULT_BASE_MODEL);
+  }
+
+  @Override
   public String pretrainedSha256(String baseModelId) {
     return Sha256.ofLines("pretrained", baseModelId);
   }
