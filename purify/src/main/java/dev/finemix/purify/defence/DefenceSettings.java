@@ -238,6 +238,84 @@ public record DefenceSettings(
     return n;
   }
 
+  /**
+   * Reads the keys {@link #toJson()} writes (any subset): {@code recipe} is applied first, then every other key
+   * overrides it. {@code rho} is a number or {@code "auto"}. An unknown key or a value of the wrong type is an
+   * {@link IllegalArgumentException} naming it.
+   */
+  public static DefenceSettings fromJson(com.fasterxml.jackson.databind.JsonNode n) {
+    if (n == null || n.isNull()) return defaults();
+    if (!n.isObject()) throw new IllegalArgumentException("defence settings must be a JSON object, got " + n);
+    Builder b = builder();
+    if (n.has("recipe")) b.recipe(Recipe.parse(text(n, "recipe")));
+    for (var it = n.fields(); it.hasNext(); ) {
+      var e = it.next();
+      String k = e.getKey();
+      var v = e.getValue();
+      switch (k) {
+        case "recipe" -> { }
+        case "epur" -> b.epur(bool(k, v));
+        case "epur_top" -> b.epurTop(integer(k, v));
+        case "mixing" -> b.mixing(bool(k, v));
+        case "mix" -> b.mix(Mixer.Mode.parse(v.asText()));
+        case "rho" -> {
+          if (v.isTextual() && v.asText().trim().equalsIgnoreCase("auto")) b.autoRho();
+          else b.rho(number(k, v));
+        }
+        case "rho_grid" -> {
+          if (!v.isArray()) throw new IllegalArgumentException("rho_grid must be an array of numbers, got " + v);
+          List<Double> g = new ArrayList<>();
+          v.forEach(x -> g.add(number(k, x)));
+          b.rhoGrid(g);
+        }
+        case "margin" -> b.margin(number(k, v));
+        case "holdout" -> b.holdout(number(k, v));
+        case "agreement_margin" -> b.agreementMargin(number(k, v));
+        case "agreement_rows" -> b.agreementRows(integer(k, v));
+        case "rows" -> b.rows(integer(k, v));
+        case "unlabelled_rows" -> b.unlabelledRows(integer(k, v));
+        case "recovery" -> b.recovery(Recovery.parse(v.asText()));
+        case "perturbations" -> {
+          if (!v.isArray()) throw new IllegalArgumentException("perturbations must be an array of names, got " + v);
+          List<String> p = new ArrayList<>();
+          v.forEach(x -> p.add(x.asText()));
+          b.perturbations(p);
+        }
+        case "suspects_to_insert" -> b.suspectsToInsert(integer(k, v));
+        case "perturb_share" -> b.perturbShare(number(k, v));
+        case "epochs" -> b.epochs(integer(k, v));
+        case "batch_size" -> b.batchSize(integer(k, v));
+        case "lr" -> b.lr(number(k, v));
+        case "temperature" -> b.temperature(number(k, v));
+        case "seed" -> b.seed(v.asLong());
+        case "word_frequencies" -> b.wordFrequencies(v.isNull() ? null : Path.of(v.asText()));
+        default -> throw new IllegalArgumentException("unknown defence setting '" + k + "'");
+      }
+    }
+    return b.build();
+  }
+
+  private static String text(com.fasterxml.jackson.databind.JsonNode n, String k) {
+    return n.get(k).asText();
+  }
+
+  private static double number(String k, com.fasterxml.jackson.databind.JsonNode v) {
+    if (!v.isNumber()) throw new IllegalArgumentException(k + " must be a number, got " + v);
+    return v.asDouble();
+  }
+
+  private static int integer(String k, com.fasterxml.jackson.databind.JsonNode v) {
+    if (!v.canConvertToInt() || !v.isIntegralNumber()) {
+      throw new IllegalArgumentException(k + " must be an integer, got " + v);
+    }
+    return v.asInt();
+  }
+
+  private static boolean bool(String k, com.fasterxml.jackson.databind.JsonNode v) {
+    if (!v.isBoolean()) throw new IllegalArgumentException(k + " must be true or false, got " + v);
+    return v.asBoolean();
+  }
+
   /** Mutable builder; {@link #build()} validates. */
   public static final class Builder {
     private Recipe recipe;

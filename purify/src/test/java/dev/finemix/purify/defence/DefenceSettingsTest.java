@@ -57,4 +57,19 @@ class DefenceSettingsTest {
     assertThat(DefenceSettings.defaults().toJson().get("rho").asText()).isEqualTo("auto");
     assertThat(j.size()).isEqualTo(23);
   }
+
+  @Test
+  void fromJson_roundTripsToJson_andAppliesRecipeFirst() throws Exception {
+    DefenceSettings s = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).rho(0.25).epochs(4)
+        .mix(Mixer.Mode.SEL).seed(9).build();
+    assertThat(DefenceSettings.fromJson(s.toJson())).isEqualTo(s);
+    var om = new com.fasterxml.jackson.databind.ObjectMapper();
+    DefenceSettings p = DefenceSettings.fromJson(om.readTree("{\"epochs\": 2, \"recipe\": \"plain-ft\"}"));
+    assertThat(p.recipe()).isEqualTo(DefenceSettings.Recipe.PLAIN);
+    assertThat(p.epochs()).isEqualTo(2);
+    assertThat(DefenceSettings.fromJson(om.readTree("{\"rho\": \"auto\"}")).autoRho()).isTrue();
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rhoo\": 1}"))).hasMessageContaining("rhoo");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rows\": \"many\"}")))
+        .hasMessageContaining("rows");
+  }
 }
