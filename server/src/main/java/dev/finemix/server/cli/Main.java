@@ -24,6 +24,8 @@ import picocli.CommandLine.ScopeType;
         ProbeCommand.class,
         TrainCommand.class,
         EvalCommand.class,
+        AttackCommand.class,
+        ExperimentCommand.class,
         BenchCommand.class,
         DoctorCommand.class,
     })
