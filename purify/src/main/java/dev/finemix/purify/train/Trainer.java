@@ -1,0 +1,480 @@
+package dev.finemix.purify.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
+import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.text.Batch;
+import dev.finemix.purify.text.Batches;
+import dev.finemix.purify.text.Encoding;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
+
+/**
+ * Fine-tunes a {@link BertClassifier} in place with hand-written steps: dynamic padding with batches of
+ * similar length (shuffled each epoch), dropout on, AdamW with bias correction and decoupled weight
+ * decay (none on biases and LayerNorm), linear warm-up then linear decay, global gradient-norm clipping.
+ * Seeded: the engine's generator (dropout) and a {@link Random} for the batch order come from
+ * {@link TrainSettings#seed()}.
+ *
+ * <p>Runs on the calling thread. The PyTorch engine allows one gradient collector at a time, so only one
+ * training runs per JVM at any moment.
+ */
+public final class Trainer {
+
+  private static final double BETA1 = 0.9;
+  private static final double BETA2 = 0.999;
+  private static final double EPS = 1e-8;
+  static final String WORDS = "bert.embeddings.word_embeddings.weight";
+  private static final boolean PROFILE = Boolean.getBoolean("finemix.train.profile");
+
+  private final TrainSettings settings;
+  private final ProgressListener listener;
+  private Predicate<String> trainable = name -> true;
+  private final Map<String, int[]> rowMasks = new LinkedHashMap<>();
+  private List<TrainRow> evalRows = List.of();
+  private String stage = "train";
+  private boolean denseEmbeddings;
+  private LongSupplier ticker = System::nanoTime;
+
+  public Trainer(TrainSettings s, ProgressListener l) {
+    if (s == null) {
+      throw new IllegalArgumentException("settings must not be null");
+    }
+    this.settings = s;
+    this.listener = l == null ? ProgressListener.NONE : l;
+  }
+
+  /** Trains only the parameters whose Hugging Face name passes; the rest stay frozen (no gradient). */
+  public Trainer onlyParameters(Predicate<String> trainable) {
+    if (trainable == null) {
+      throw new IllegalArgumentException("trainable must not be null");
+    }
+    this.trainable = trainable;
+    return this;
+  }
+
+  /**
+   * Only the given rows (first dimension) of {@code param} change: gradients of other rows are
+   * masked out before clipping and the whole update (Adam and weight decay) is masked, so other rows
+   * keep their exact values. Example: EP poisoning trains one word-embedding row.
+   */
+  public Trainer gradientMask(String param, int[] rows) {
+    if (param == null || rows == null || rows.length == 0) {
+      throw new IllegalArgumentException("gradientMask needs a parameter name and at least one row");
+    }
+    rowMasks.put(param, rows.clone());
+    return this;
+  }
+
+  /** Rows (with hard labels) whose accuracy is measured after each epoch and reported. */
+  public Trainer evaluateEachEpoch(List<TrainRow> rows) {
+    this.evalRows = rows == null ? List.of() : List.copyOf(rows);
+    for (TrainRow r : evalRows) {
+      if (r.label() < 0) {
+        throw new IllegalArgumentException("evaluation rows need hard labels");
+      }
+    }
+    return this;
+  }
+
+  /** The stage name shown in progress events (default "train"). */
+  public Trainer stage(String name) {
+    this.stage = name == null ? "train" : name;
+    return this;
+  }
+
+  /**
+   * By default the word-embedding table is updated lazily: each step only the rows of the batch's
+   * tokens get gradients, Adam moments and weight decay (as in TensorFlow's LazyAdam), which saves
+   * about half of the optimizer's memory traffic. {@code true} restores dense AdamW on the full table.
+   */
+  public Trainer denseEmbeddingUpdates(boolean dense) {
+    this.denseEmbeddings = dense;
+    return this;
+  }
+
+  /** The nanosecond clock for timing and ETA (tests pass a fake). */
+  public Trainer ticker(LongSupplier ticker) {
+    this.ticker = ticker == null ? System::nanoTime : ticker;
+    return this;
+  }
+
+  private static final class Slot {
+    final String name;
+    final NDArray weight;
+    final NDArray m;
+    final NDArray v;
+    final NDArray rowMask;
+    final boolean head;
+    final boolean decay;
+    final boolean lazy;
+
+    Slot(String name, NDArray weight, NDArray m, NDArray v, NDArray rowMask, boolean lazy) {
+      this.name = name;
+      this.lazy = lazy;
+      this.weight = weight;
+      this.m = m;
+      this.v = v;
+      this.rowMask = rowMask;
+      this.head = name.startsWith("classifier.");
+      this.decay = !(name.endsWith("bias") || name.contains("LayerNorm"));
+    }
+  }
+
+  /** Trains {@code model} in place on {@code rows}. */
+  public TrainSummary train(BertClassifier model, List<TrainRow> rows) {
+    if (model == null || rows == null || rows.isEmpty()) {
+      throw new IllegalArgumentException("a model and at least one training row are required");
+    }
+    int k = model.config().numLabels();
+    for (int i = 0; i < rows.size(); i++) {
+      TrainRow r = rows.get(i);
+      if (r.label() >= k) {
+        throw new IllegalArgumentException("row " + i + " has label " + r.label() + " but the model has " + k
+            + " labels");
+      }
+      if (r.softTarget() != null && r.softTarget().length != k) {
+        throw new IllegalArgumentException("row " + i + " has a soft target of length " + r.softTarget().length
+            + " but the model has " + k + " labels");
+      }
+    }
+    Map<String, Parameter> params = model.parameters();
+    for (String name : rowMasks.keySet()) {
+      Parameter p = params.get(name);
+      if (p == null) {
+        throw new IllegalArgumentException("gradientMask names unknown parameter '" + name + "'");
+      }
+      if (!trainable.test(name)) {
+        throw new IllegalArgumentException("gradientMask names frozen parameter '" + name + "'");
+      }
+      long n = p.getArray().getShape().get(0);
+      for (int row : rowMasks.get(name)) {
+        if (row < 0 || row >= n) {
+          throw new IllegalArgumentException("gradientMask row " + row + " outside [0, " + n + ") of '" + name + "'");
+        }
+      }
+    }
+    Engine engine = Engine.getEngine("PyTorch");
+    engine.setRandomSeed(Long.hashCode(settings.seed()));
+    Random rnd = new Random(settings.seed());
+    Device device = model.device();
+
+    List<Encoding> enc = new ArrayList<>(rows.size());
+    for (TrainRow r : rows) {
+      enc.add(r.enc());
+    }
+    List<List<int[]>> epochs = new ArrayList<>();
+    int totalSteps = 0;
+    for (int e = 0; e < settings.epochs(); e++) {
+      List<int[]> b = Batches.byLength(enc, settings.batchSize(), true, rnd);
+      epochs.add(b);
+      totalSteps += b.size();
+    }
+    int warmup = (int) Math.ceil(settings.warmupRatio() * totalSteps);
+
+    boolean gradMode = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    List<Slot> slots = new ArrayList<>();
+    List<Double> devAcc = new ArrayList<>();
+    try (NDManager opt = NDManager.newBaseManager(device, "PyTorch")) {
+      for (Map.Entry<String, Parameter> e : params.entrySet()) {
+        NDArray w = e.getValue().getArray();
+        boolean on = trainable.test(e.getKey());
+        boolean lazy = on && !denseEmbeddings && e.getKey().equals(WORDS);
+        w.setRequiresGradient(on && !lazy);
+        if (on) {
+          slots.add(new Slot(e.getKey(), w, opt.zeros(w.getShape()), opt.zeros(w.getShape()),
+              rowMask(opt, w.getShape(), rowMasks.get(e.getKey())), lazy));
+        }
+      }
+      if (slots.isEmpty()) {
+        throw new IllegalArgumentException("onlyParameters selects no parameter");
+      }
+      long start = ticker.getAsLong();
+      int step = 0;
+      long rowsDone = 0;
+      double epochLossSum = 0;
+      int epochSteps = 0;
+      for (int e = 0; e < epochs.size(); e++) {
+        epochLossSum = 0;
+        epochSteps = 0;
+        for (int[] idx : epochs.get(e)) {
+          double lr = schedule(step, warmup, totalSteps);
+          float loss = step(engine, model, opt, slots, rows, idx, lr, step + 1);
+          step++;
+          rowsDone += idx.length;
+          epochLossSum += loss;
+          epochSteps++;
+          double secs = (ticker.getAsLong() - start) / 1e9;
+          double rps = secs > 0 ? rowsDone / secs : 0;
+          long eta = (long) (secs * 1000 / step * (totalSteps - step));
+          listener.onProgress(new Progress(stage, step, totalSteps, epochLossSum / epochSteps, rps, eta,
+              String.format(Locale.ROOT, "epoch %d/%d", e + 1, epochs.size())));
+        }
+        if (!evalRows.isEmpty()) {
+          double acc = accuracy(model, evalRows);
+          devAcc.add(acc);
+          listener.onProgress(Progress.message(stage, String.format(Locale.ROOT,
+              "epoch %d/%d: mean loss %.4f, dev accuracy %.4f (%d rows)", e + 1, epochs.size(),
+              epochLossSum / Math.max(1, epochSteps), acc, evalRows.size())));
+        }
+      }
+      double secs = (ticker.getAsLong() - start) / 1e9;
+      return new TrainSummary(step, epochLossSum / Math.max(1, epochSteps), secs,
+          secs > 0 ? rowsDone / secs : 0, devAcc);
+    } finally {
+      for (Parameter p : params.values()) {
+        p.getArray().setRequiresGradient(false);
+      }
+      JniUtils.setGradMode(gradMode);
+    }
+  }
+
+  /** Learning-rate factor for 0-based {@code step}: linear warm-up to 1, then linear decay to 0. */
+  static double schedule(int step, int warmup, int total) {
+    if (step < warmup) {
+      return (step + 1) / (double) warmup;
+    }
+    return Math.max(0.0, (total - step) / (double) Math.max(1, total - warmup));
+  }
+
+  private static NDArray rowMask(NDManager opt, Shape shape, int[] rows) {
+    if (rows == null) {
+      return null;
+    }
+    int n = (int) shape.get(0);
+    float[] mask = new float[n];
+    for (int r : rows) {
+      mask[r] = 1f;
+    }
+    long[] dims = new long[shape.dimension()];
+    Arrays.fill(dims, 1);
+    dims[0] = n;
+    return opt.create(mask, new Shape(dims));
+  }
+
+  private float step(Engine engine, BertClassifier model, NDManager opt, List<Slot> slots, List<TrainRow> rows,
+      int[] idx, double lrFactor, int t) {
+    List<Encoding> enc = new ArrayList<>(idx.length);
+    for (int i : idx) {
+      enc.add(rows.get(i).enc());
+    }
+    Batch batch = Batch.of(enc);
+    Slot lazy = null;
+    for (Slot s : slots) {
+      if (s.lazy) {
+        lazy = s;
+      }
+    }
+    try (NDManager m = opt.newSubManager()) {
+      NDArray table = null;
+      NDArray rowIds = null;
+      if (lazy != null) {
+        // the batch's distinct tokens become a small leaf table; ids are remapped into it
+        long[] ids = batch.ids();
+        long[] uniq = Arrays.stream(ids).distinct().sorted().toArray();
+        long[] local = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+          local[i] = Arrays.binarySearch(uniq, ids[i]);
+        }
+        batch = new Batch(local, batch.typeIds(), batch.mask(), batch.rows(), batch.seqLen());
+        rowIds = m.create(uniq);
+        table = Embedding.embedding(rowIds, lazy.weight, SparseFormat.DENSE).singletonOrThrow();
+        table.setRequiresGradient(true);
+      }
+      NDArray loss;
+      long t0 = System.nanoTime();
+      long t1;
+      try (GradientCollector gc = engine.newGradientCollector()) {
+        NDArray logits = model.forward(m, batch, true, table);
+        loss = loss(m, logits, rows, idx, model.config().numLabels());
+        t1 = System.nanoTime();
+        gc.backward(loss);
+      }
+      float value = loss.getFloat();
+      long t2 = System.nanoTime();
+      if (!Float.isFinite(value)) {
+        throw new IllegalStateException("training diverged: loss is " + value + " at step " + t);
+      }
+      update(m, slots, lrFactor, t, table, rowIds);
+      long t3 = System.nanoTime();
+      if (PROFILE) {
+        System.err.printf(Locale.ROOT, "%nstep %d rows %d seq %d: forward %.0f ms, backward %.0f ms, update %.0f ms%n",
+            t, batch.rows(), batch.seqLen(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
+      }
+      return value;
+    }
+  }
+
+  private NDArray loss(NDManager m, NDArray logits, List<TrainRow> rows, int[] idx, int k) {
+    int n = idx.length;
+    float[] hard = new float[n * k];
+    float[] soft = new float[n * k];
+    boolean anyHard = false;
+    boolean anySoft = false;
+    double t = settings.softTemperature();
+    double t2 = t * t;
+    double constant = 0;
+    for (int r = 0; r < n; r++) {
+      TrainRow row = rows.get(idx[r]);
+      if (row.label() >= 0) {
+        hard[r * k + row.label()] = 1f;
+        anyHard = true;
+      }
+      if (row.softTarget() != null) {
+        anySoft = true;
+        for (int j = 0; j < k; j++) {
+          float p = row.softTarget()[j];
+          soft[r * k + j] = (float) (p * t2);
+          if (p > 0) {
+            constant += t2 * p * Math.log(p);
+          }
+        }
+      }
+    }
+    Shape shape = new Shape(n, k);
+    NDArray total = null;
+    if (anyHard) {
+      // cross-entropy: -sum(onehot * log softmax(z))
+      total = logits.logSoftmax(-1).mul(m.create(hard, shape)).sum().neg();
+    }
+    if (anySoft) {
+      // T^2 * KL(p || softmax(z / T)) = T^2 * sum p log p - sum (T^2 p) * log softmax(z / T)
+      NDArray kl = logits.mul(m.create((float) (1 / t))).logSoftmax(-1).mul(m.create(soft, shape)).sum().neg()
+          .add(m.create((float) constant));
+      total = total == null ? kl : total.add(kl);
+    }
+    return total.mul(m.create(1f / n));
+  }
+
+  private void update(NDManager m, List<Slot> slots, double lrFactor, int t, NDArray table, NDArray rowIds) {
+    double bc1 = 1 - Math.pow(BETA1, t);
+    double bc2 = 1 - Math.pow(BETA2, t);
+    double sqrtBc2 = Math.sqrt(bc2);
+    NDArray b1 = m.create((float) BETA1);
+    NDArray b2 = m.create((float) BETA2);
+    NDArray eps = m.create((float) (EPS * sqrtBc2));
+    double bodyLr = settings.lr() * lrFactor;
+    double headLr = settings.headLr() * lrFactor;
+    NDArray bodyStep = m.create((float) (bodyLr * sqrtBc2 / bc1));
+    NDArray headStep = m.create((float) (headLr * sqrtBc2 / bc1));
+    NDArray bodyDecay = m.create((float) (bodyLr * settings.weightDecay()));
+    NDArray headDecay = m.create((float) (headLr * settings.weightDecay()));
+    try (NDScope scope = new NDScope()) {
+      List<NDArray> grads = new ArrayList<>(slots.size());
+      List<NDArray> masks = new ArrayList<>(slots.size());
+      NDList norms = new NDList(slots.size());
+      for (Slot s : slots) {
+        NDArray g = s.lazy ? table.getGradient() : s.weight.getGradient();
+        NDArray mask = s.rowMask == null ? null
+            : s.lazy ? Embedding.embedding(rowIds, s.rowMask, SparseFormat.DENSE).singletonOrThrow() : s.rowMask;
+        if (mask != null) {
+          g = g.mul(mask);
+        }
+        grads.add(g);
+        masks.add(mask);
+        if (settings.clipNorm() > 0) {
+          norms.add(g.norm());
+        }
+      }
+      double clip = 1.0;
+      if (settings.clipNorm() > 0) {
+        float norm = NDArrays.stack(norms).norm().getFloat();
+        if (!Float.isFinite(norm)) {
+          throw new IllegalStateException("training diverged: gradient norm is " + norm + " at step " + t);
+        }
+        if (norm > settings.clipNorm()) {
+          clip = settings.clipNorm() / (norm + 1e-6);
+        }
+      }
+      // the clip factor folds into the moment coefficients: (1 - b1) * c * g and (1 - b2) * c^2 * g^2
+      NDArray omb1 = m.create((float) ((1 - BETA1) * clip));
+      NDArray omb2 = m.create((float) ((1 - BETA2) * clip * clip));
+      for (int i = 0; i < slots.size(); i++) {
+        Slot s = slots.get(i);
+        NDArray g = grads.get(i);
+        NDArray mask = masks.get(i);
+        NDArray w = s.weight;
+        NDArray mom = s.m;
+        NDArray var = s.v;
+        if (s.lazy) {
+          w = Embedding.embedding(rowIds, s.weight, SparseFormat.DENSE).singletonOrThrow();
+          mom = Embedding.embedding(rowIds, s.m, SparseFormat.DENSE).singletonOrThrow();
+          var = Embedding.embedding(rowIds, s.v, SparseFormat.DENSE).singletonOrThrow();
+        }
+        mom.muli(b1).addi(g.mul(omb1));
+        var.muli(b2).addi(g.square().muli(omb2));
+        NDArray upd = mom.div(var.sqrt().addi(eps)).muli(s.head ? headStep : bodyStep);
+        if (s.decay && settings.weightDecay() > 0) {
+          upd.addi(w.mul(s.head ? headDecay : bodyDecay));
+        }
+        if (mask != null) {
+          upd.muli(mask);
+        }
+        w.subi(upd);
+        if (s.lazy) {
+          NDIndex rowsIndex = new NDIndex("{}", rowIds);
+          s.weight.set(rowsIndex, w);
+          s.m.set(rowsIndex, mom);
+          s.v.set(rowsIndex, var);
+        } else {
+          JniUtils.zeroGrad((PtNDArray) s.weight);
+        }
+      }
+    }
+  }
+
+  /** Accuracy of {@code model} on labelled rows, batched by length (inference mode). */
+  public static double accuracy(BertClassifier model, List<TrainRow> rows) {
+    if (rows.isEmpty()) {
+      throw new IllegalArgumentException("no rows to evaluate");
+    }
+    Integer[] order = new Integer[rows.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, Comparator.comparingInt(i -> rows.get(i).enc().length()));
+    int correct = 0;
+    for (int s = 0; s < order.length; s += 32) {
+      int n = Math.min(32, order.length - s);
+      List<Encoding> enc = new ArrayList<>(n);
+      for (int j = 0; j < n; j++) {
+        enc.add(rows.get(order[s + j]).enc());
+      }
+      float[][] p = model.predictProba(Batch.of(enc));
+      for (int j = 0; j < n; j++) {
+        int best = 0;
+        for (int c = 1; c < p[j].length; c++) {
+          if (p[j][c] > p[j][best]) {
+            best = c;
+          }
+        }
+        if (best == rows.get(order[s + j]).label()) {
+          correct++;
+        }
+      }
+    }
+    return correct / (double) rows.size();
+  }
+}

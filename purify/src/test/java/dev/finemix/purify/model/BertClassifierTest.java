@@ -1,0 +1,131 @@
+package dev.finemix.purify.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.finemix.purify.text.Batch;
+import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.TensorMap;
+import dev.finemix.purify.weights.WeightsException;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Test;
+
+class BertClassifierTest {
+
+  static BertConfig tiny() {
+    return new BertConfig(100, 32, 2, 4, 64, 64, 2, 1e-12, 0.1, 0.1, List.of("neg", "pos", "other"));
+  }
+
+  static Encoding enc(long... ids) {
+    return new Encoding(ids, new long[ids.length]);
+  }
+
+  @Test
+  void forward_paddedRow_matchesRowAlone() {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu())) {
+      float[][] alone = m.predictProba(Batch.of(List.of(enc(2, 5, 7, 3))));
+      float[][] batch = m.predictProba(Batch.of(List.of(enc(2, 9, 9, 9, 9, 9, 9, 3), enc(2, 5, 7, 3))));
+      assertThat(batch[1]).containsExactly(alone[0], Offset.offset(1e-5f));
+      float sum = 0;
+      for (float p : batch[0]) {
+        sum += p;
+      }
+      assertThat(sum).isCloseTo(1f, Offset.offset(1e-5f));
+    }
+  }
+
+  @Test
+  void hidden_hasBatchSeqHiddenShape_andManagerOwnsResults() {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu());
+        NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+      NDArray h = m.hidden(nd, Batch.of(List.of(enc(2, 5, 3), enc(2, 3))));
+      assertThat(h.getShape().getShape()).containsExactly(2, 3, 32);
+      assertThat(h.getManager()).isSameAs(nd);
+      NDArray logits = m.forward(nd, Batch.of(List.of(enc(2, 5, 3))), true);
+      assertThat(logits.getShape().getShape()).containsExactly(1, 3);
+      assertThat(logits.getManager()).isSameAs(nd);
+    }
+  }
+
+  @Test
+  void toTensorsAndLoad_roundTrip_changesPredictions() {
+    TensorMap a = BertClassifier.randomWeights(tiny(), 1);
+    TensorMap b = BertClassifier.randomWeights(tiny(), 2);
+    Batch batch = Batch.of(List.of(enc(2, 5, 7, 3)));
+    try (BertClassifier ma = BertClassifier.create(tiny(), a, Device.cpu());
+        BertClassifier mb = BertClassifier.create(tiny(), b, Device.cpu())) {
+      float[][] pb = mb.predictProba(batch);
+      ma.load(mb.toTensors());
+      assertThat(ma.predictProba(batch)[0]).containsExactly(pb[0]);
+      assertThat(ma.toTensors().require("classifier.weight").data())
+          .containsExactly(b.require("classifier.weight").data());
+    }
+  }
+
+  @Test
+  void predictProba_repeated_leavesNothingInParameterManager() {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu());
+        NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+      Batch b = Batch.of(List.of(enc(2, 5, 7, 3), enc(2, 3)));
+      m.predictProba(b);
+      int before = m.managedArrays();
+      for (int i = 0; i < 20; i++) {
+        m.predictProba(b);
+        m.forward(nd, b, true);
+      }
+      assertThat(m.managedArrays()).isEqualTo(before);
+    }
+  }
+
+  @Test
+  void training_leavesNothingInParameterManager() {
+    List<dev.finemix.purify.train.TrainRow> rows = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      rows.add(dev.finemix.purify.train.TrainRow.hard(enc(2, 5 + i % 7, 9, 3), i % 3));
+    }
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu())) {
+      int before = m.managedArrays();
+      for (boolean dense : new boolean[] {false, true}) {
+        new dev.finemix.purify.train.Trainer(dev.finemix.purify.train.TrainSettings.defaults().withBatchSize(8), null)
+            .denseEmbeddingUpdates(dense).train(m, rows);
+        assertThat(m.managedArrays()).as("dense=%s", dense).isEqualTo(before);
+      }
+    }
+  }
+
+  @Test
+  void create_wrongShape_namesTensor() {
+    TensorMap w = BertClassifier.randomWeights(tiny(), 1);
+    w.put("bert.pooler.dense.bias", new Tensor(new long[] {31}, new float[31]));
+    assertThatThrownBy(() -> BertClassifier.create(tiny(), w, Device.cpu()))
+        .isInstanceOf(WeightsException.class).hasMessageContaining("bert.pooler.dense.bias");
+  }
+
+  @Test
+  void predictProba_concurrentCallers_agree() throws Exception {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 3), Device.cpu())) {
+      Batch batch = Batch.of(List.of(enc(2, 5, 7, 3), enc(2, 8, 3)));
+      float[][] expected = m.predictProba(batch);
+      ExecutorService pool = Executors.newFixedThreadPool(4);
+      try {
+        List<Future<float[][]>> fs = new java.util.ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+          fs.add(pool.submit(() -> m.predictProba(batch)));
+        }
+        for (Future<float[][]> f : fs) {
+          assertThat(f.get()[1]).containsExactly(expected[1]);
+        }
+      } finally {
+        pool.shutdown();
+      }
+    }
+  }
+}
