@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 class PurifyBackendTest {
   @TempDir
   Path tmp;
-  final PurifyBackend backend = new PurifyBackend();
+  final PurifyBackend backend = new PurifyBackend("cpu");
 
   @Test
   void inspect_tinyCheckpoint_hashLabelsAndBaseModel() {
