@@ -65,7 +65,7 @@ public final class DemoCommand implements Callable<Integer> {
   int metricsPort = 9400;
 
   @Option(names = "--epochs", description = "Epochs for the demo backdoor. Default: ${DEFAULT-VALUE}.")
-  int epochs = 3;
+  int epochs = 5;
 
   @Option(names = "--seed", description = "Seed for poisoning, training and trigger positions. Default: ${DEFAULT-VALUE}.")
   long seed = 42;
@@ -104,8 +104,6 @@ public final class DemoCommand implements Callable<Integer> {
     say("    CACC %.2f  ASR %.2f  asr_cond %.2f  (flip_base %.2f)", before.cacc(), before.asr(), before.asrCond(),
         before.flipBase());
 
-    say("3/4 the sidecar: serving on localhost:%d, purifying '%s' on load (E-PUR + Fine-mixing + clean fine-tuning "
-        + "on 128 clean rows; cached for the next run)", port, MODEL);
     Path config = work.resolve("finemix.yaml").toAbsolutePath();
     Files.writeString(config, String.join("\n",
         "port: " + port,
@@ -128,6 +126,8 @@ public final class DemoCommand implements Callable<Integer> {
           + "); pick another with --port", e);
     }
     String target = "localhost:" + server.port();
+    say("3/4 the sidecar: serving on %s, purifying '%s' on load (E-PUR + Fine-mixing + clean fine-tuning on 128 clean "
+        + "rows; cached for the next run)", target, MODEL);
     try (FinemixClient client = FinemixClient.forTarget(target).deadline(Duration.ofMinutes(2)).build()) {
       ModelInfo info = waitServing(client);
       if (info.getState() != ModelState.SERVING) {
@@ -178,7 +178,8 @@ public final class DemoCommand implements Callable<Integer> {
 
   /** The demo backdoor, trained once and reused while its inputs and settings stay the same. */
   private Checkpoint backdooredModel(Path dir, Path trainFile, Dataset train, AttackSettings a) {
-    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withSeed(seed);
+    // few rows: a larger learning rate and more epochs than the defaults, so the demo model is a usable classifier
+    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withLr(1e-4).withHeadLr(1e-3).withSeed(seed);
     String key = Hashing.sha256Strings(Hashing.sha256(trainFile), a.toJson().toString(), ts.toString(),
         Pretrained.load(Pretrained.MINILM).weightsSha256());
     if (Files.isDirectory(dir)) {
