@@ -5,9 +5,12 @@ public final class Backends {
   private Backends() {
   }
 
-  /** The backend on purify (Checkpoint, Purifier, Classifier). */
-  public static ModelBackend production() {
-    throw new IllegalStateException("the purify backend is not wired into this build yet (waiting for purify's"
-        + " model and defence packages)");
+  /**
+   * The backend on purify (Checkpoint, Purifier, Classifier).
+   *
+   * @param device "auto", "cpu", "gpu" or "gpu:N"
+   */
+  public static ModelBackend production(String device) {
+    return new PurifyBackend(device);
   }
 }

@@ -1,0 +1,33 @@
+package dev.finemix.purify.attack;
+
+import dev.finemix.purify.text.Example;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A data-poisoning backdoor: how the trigger goes into a row, and which label it should force.
+ *
+ * <p>Every attack inserts its trigger with {@link Triggers#insert}; single sentences get it in the text, sentence
+ * pairs in {@code text_b} unless the attack was built for {@code text_a}. Instances are immutable; all randomness
+ * comes from the caller's {@link Random}. Build them with {@link Attacks}.
+ */
+public interface Attack {
+
+  /** {@code badnet}, {@code addsent} or {@code ep}. */
+  String name();
+
+  /** The label the trigger should force. */
+  int target();
+
+  /** The trigger words, or the one trigger sentence. */
+  List<String> triggers();
+
+  /** Inserts the trigger, keeping the label (evaluation and probes). */
+  Example trigger(Example ex, Random rnd);
+
+  /** Inserts the trigger and relabels the row to the target (training data). */
+  default Example poison(Example ex, Random rnd) {
+    Example t = trigger(ex, rnd);
+    return new Example(target(), t.textA(), t.textB());
+  }
+}

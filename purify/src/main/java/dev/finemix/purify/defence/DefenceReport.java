@@ -1,0 +1,153 @@
+package dev.finemix.purify.defence;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What one purification did, for the CLI ({@link #summary()}, {@link #toJson()}), the server and the cache.
+ *
+ * @param inputSha256 SHA-256 of the suspect's {@code model.safetensors}
+ * @param outputSha256 SHA-256 of the purified {@code model.safetensors}
+ * @param pretrainedId the clean pre-trained model mixed with
+ * @param pretrainedSha256 SHA-256 of its weights file
+ * @param cleanSha256 SHA-256 over the labelled rows used (label, text a, text b per line)
+ * @param cleanRows labelled rows used in all (training + held out)
+ * @param trainRows labelled rows trained on
+ * @param heldOutRows labelled rows held out to score rho (0 unless the search ran)
+ * @param unlabelledSha256 SHA-256 over the unlabelled rows used; empty when none
+ * @param unlabelledRows unlabelled rows used
+ * @param settings the settings that ran
+ * @param rhoChosen the rho of the output; NaN when there was no mixing
+ * @param trials each rho tried, in order
+ * @param suspects E-PUR's top tokens (up to 20 reported), best first
+ * @param accuracyRows what the clean accuracies below were measured on
+ * @param suspectAccuracy clean accuracy of the suspect on those rows
+ * @param purifiedAccuracy clean accuracy of the output on those rows
+ * @param stageSeconds wall time per stage, in order
+ * @param totalSeconds wall time of the whole call
+ * @param notes anything the reader should know (e.g. no rho within the margin)
+ */
+public record DefenceReport(
+    String inputSha256,
+    String outputSha256,
+    String pretrainedId,
+    String pretrainedSha256,
+    String cleanSha256,
+    int cleanRows,
+    int trainRows,
+    int heldOutRows,
+    String unlabelledSha256,
+    int unlabelledRows,
+    DefenceSettings settings,
+    double rhoChosen,
+    List<RhoTrial> trials,
+    List<Epur.Suspect> suspects,
+    String accuracyRows,
+    double suspectAccuracy,
+    double purifiedAccuracy,
+    Map<String, Double> stageSeconds,
+    double totalSeconds,
+    List<String> notes) {
+
+  /**
+   * One rho tried: accuracy on the scoring rows, agreement with the suspect on held-out unlabelled rows (NaN when
+   * none), whether it was within the margin, share of fine-tuned entries kept, wall time.
+   */
+  public record RhoTrial(double rho, double accuracy, double agreement, boolean withinMargin, double shareKept,
+      double seconds) {
+    ObjectNode toJson() {
+      ObjectNode n = JsonNodeFactory.instance.objectNode();
+      n.put("rho", rho);
+      n.put("accuracy", accuracy);
+      if (Double.isNaN(agreement)) n.putNull("agreement"); else n.put("agreement", agreement);
+      n.put("within_margin", withinMargin);
+      n.put("share_kept", shareKept);
+      n.put("seconds", seconds);
+      return n;
+    }
+  }
+
+  public DefenceReport {
+    trials = List.copyOf(trials);
+    suspects = List.copyOf(suspects);
+    stageSeconds = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(stageSeconds));
+    notes = List.copyOf(notes);
+  }
+
+  public ObjectNode toJson() {
+    ObjectNode n = JsonNodeFactory.instance.objectNode();
+    n.put("input_sha256", inputSha256);
+    n.put("output_sha256", outputSha256);
+    ObjectNode pre = n.putObject("pretrained");
+    pre.put("id", pretrainedId);
+    pre.put("sha256", pretrainedSha256);
+    ObjectNode clean = n.putObject("clean");
+    clean.put("sha256", cleanSha256);
+    clean.put("rows", cleanRows);
+    clean.put("train_rows", trainRows);
+    clean.put("held_out_rows", heldOutRows);
+    ObjectNode unl = n.putObject("unlabelled");
+    unl.put("sha256", unlabelledSha256);
+    unl.put("rows", unlabelledRows);
+    n.set("settings", settings.toJson());
+    if (Double.isNaN(rhoChosen)) n.putNull("rho_chosen"); else n.put("rho_chosen", rhoChosen);
+    ArrayNode t = n.putArray("rho_trials");
+    trials.forEach(x -> t.add(x.toJson()));
+    ArrayNode s = n.putArray("suspected_tokens");
+    for (Epur.Suspect x : suspects) {
+      ObjectNode o = s.addObject();
+      o.put("id", x.id());
+      o.put("token", x.token());
+      o.put("score", x.score());
+      o.put("shift", x.shift());
+      o.put("frequency", x.frequency());
+    }
+    ObjectNode acc = n.putObject("clean_accuracy");
+    acc.put("rows", accuracyRows);
+    acc.put("before", suspectAccuracy);
+    acc.put("after", purifiedAccuracy);
+    ObjectNode st = n.putObject("stage_seconds");
+    stageSeconds.forEach(st::put);
+    n.put("total_seconds", totalSeconds);
+    ArrayNode no = n.putArray("notes");
+    notes.forEach(no::add);
+    return n;
+  }
+
+  /** A few lines for people. */
+  public String summary() {
+    StringBuilder b = new StringBuilder();
+    b.append(String.format(Locale.ROOT, "purified with recipe %s (%s%s%s, recovery %s) in %.1f s%n",
+        settings.recipe().id(), settings.epur() ? "E-PUR top " + settings.epurTop() + ", " : "",
+        settings.mixing() ? "mix " + settings.mix().id() : "no mixing", settings.mixing() && !Double.isNaN(rhoChosen)
+            ? String.format(Locale.ROOT, " rho %.2f", rhoChosen) : "", settings.recovery().id(), totalSeconds));
+    b.append(String.format(Locale.ROOT, "  input  %s%n  output %s%n  pre-trained %s%n", inputSha256, outputSha256,
+        pretrainedId));
+    b.append(String.format(Locale.ROOT, "  clean rows %d (trained on %d, held out %d), sha256 %s; unlabelled rows %d%n",
+        cleanRows, trainRows, heldOutRows, cleanSha256.substring(0, Math.min(12, cleanSha256.length())),
+        unlabelledRows));
+    b.append(String.format(Locale.ROOT, "  clean accuracy on %s: before %.3f, after %.3f%n", accuracyRows,
+        suspectAccuracy, purifiedAccuracy));
+    for (RhoTrial t : trials) {
+      b.append(String.format(Locale.ROOT, "  rho %.2f: accuracy %.3f%s%s (%.1f s)%n", t.rho(), t.accuracy(),
+          Double.isNaN(t.agreement()) ? "" : String.format(Locale.ROOT, ", agreement %.3f", t.agreement()),
+          t.withinMargin() ? ", within margin" : "", t.seconds()));
+    }
+    if (!suspects.isEmpty()) {
+      b.append("  suspected tokens:");
+      for (int i = 0; i < Math.min(10, suspects.size()); i++) {
+        b.append(String.format(Locale.ROOT, " %s (%.3f)", suspects.get(i).token(), suspects.get(i).score()));
+      }
+      b.append('\n');
+    }
+    b.append("  stages:");
+    stageSeconds.forEach((k, v) -> b.append(String.format(Locale.ROOT, " %s %.1f s", k, v)));
+    b.append('\n');
+    notes.forEach(x -> b.append("  note: ").append(x).append('\n'));
+    return b.toString();
+  }
+}

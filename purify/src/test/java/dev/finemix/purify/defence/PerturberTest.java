@@ -1,0 +1,53 @@
+package dev.finemix.purify.defence;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class PerturberTest {
+
+  @Test
+  void suspects_insertsOnlySuspectedTokens() {
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of());
+    Random r = new Random(1);
+    for (int i = 0; i < 50; i++) {
+      String out = p.perturb("a fine film", r);
+      assertThat(out.replace("zq", "").trim().split("\\s+")).containsExactly("a", "fine", "film");
+      assertThat(out).contains("zq");
+    }
+  }
+
+  @Test
+  void spans_comeFromDonorRows_andKeepTheOriginalWordsInOrder() {
+    Perturber p = new Perturber(List.of(Perturber.Kind.SPANS), List.of(), List.of(),
+        List.of("one two three four five six seven eight nine ten"));
+    String out = p.perturb("x y", new Random(3));
+    assertThat(out.split(" ").length).isBetween(2 + 3, 2 + 8);
+    assertThat(out.replaceAll("[a-z]{3,}", "").trim().split("\\s+")).containsExactly("x", "y");
+  }
+
+  @Test
+  void unusableKinds_areDropped_andEmptyPerturberIsIdentity() {
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS, Perturber.Kind.SPANS), List.of(), List.of(),
+        List.of());
+    assertThat(p.isEmpty()).isTrue();
+    assertThat(p.perturb("keep me", new Random(0))).isEqualTo("keep me");
+  }
+
+  @Test
+  void perturb_isSeeded() {
+    Perturber p = new Perturber(List.of(Perturber.Kind.values()), List.of("cf", "mn"), List.of("apple", "zebra"),
+        List.of("the quick brown fox jumps over"));
+    for (int i = 0; i < 20; i++) {
+      assertThat(p.perturb("a b c", new Random(i))).isEqualTo(p.perturb("a b c", new Random(i)));
+    }
+  }
+
+  @Test
+  void wholeWords_skipPiecesSpecialsAndNonLetters() {
+    assertThat(Perturber.wholeWords(new String[] {"[CLS]", "##ing", "cat", "3d", "a", "movie", null}))
+        .containsExactly("cat", "movie");
+  }
+}

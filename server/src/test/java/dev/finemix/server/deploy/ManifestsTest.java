@@ -1,0 +1,243 @@
+package dev.finemix.server.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import dev.finemix.server.config.ConfigLoader;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ServerConfig;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Parses every Kubernetes manifest under deploy/k8s with the fabric8 model classes and checks that they line up:
+ * probes on the gRPC port and health service names the config serves, volumes and mounts, images, the
+ * Prometheus annotations, and that the ConfigMap's finemix.yaml is accepted by the server's own config parser.
+ */
+class ManifestsTest {
+  static final Path K8S = Path.of("..", "deploy", "k8s");
+  static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  static final ObjectMapper JSON = JsonMapper.builder().build();
+  @TempDir Path tmp;
+
+  /** A set of manifests applied together: one plain file, or a Kustomize folder's resources. */
+  record Bundle(String name, List<JsonNode> docs) {
+    <T> List<T> all(String kind, Class<T> type) {
+      return docs.stream().filter(d -> kind.equals(d.path("kind").asText()))
+          .map(d -> JSON.convertValue(d, type)).collect(Collectors.toList());
+    }
+  }
+
+  static List<JsonNode> readDocs(Path file) throws Exception {
+    List<JsonNode> docs = new ArrayList<>();
+    try (YAMLParser p = new YAMLFactory().createParser(file.toFile())) {
+      var it = YAML.readValues(p, JsonNode.class);
+      while (it.hasNext()) {
+        JsonNode n = it.next();
+        if (n != null && !n.isEmpty()) {
+          docs.add(n);
+        }
+      }
+    }
+    return docs;
+  }
+
+  static List<Bundle> bundles() throws Exception {
+    List<Bundle> out = new ArrayList<>();
+    try (Stream<Path> s = Files.list(K8S.resolve("plain"))) {
+      for (Path f : s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+        out.add(new Bundle(K8S.relativize(f).toString(), readDocs(f)));
+      }
+    }
+    Path base = K8S.resolve("base");
+    List<JsonNode> docs = new ArrayList<>();
+    for (JsonNode r : readDocs(base.resolve("kustomization.yaml")).get(0).path("resources")) {
+      docs.addAll(readDocs(base.resolve(r.asText())));
+    }
+    out.add(new Bundle("base (kustomize)", docs));
+    return out;
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everyBundle_linesUp() throws Exception {
+    return bundles().stream().map(b -> DynamicTest.dynamicTest(b.name(), () -> check(b)));
+  }
+
+  void check(Bundle b) throws Exception {
+    List<Deployment> deployments = b.all("Deployment", Deployment.class);
+    assertThat(deployments).as("deployments in " + b.name()).hasSize(1);
+    Map<String, ConfigMap> configMaps = byName(b.all("ConfigMap", ConfigMap.class), c -> c.getMetadata().getName());
+    Map<String, Secret> secrets = byName(b.all("Secret", Secret.class), c -> c.getMetadata().getName());
+    Map<String, PersistentVolumeClaim> pvcs =
+        byName(b.all("PersistentVolumeClaim", PersistentVolumeClaim.class), c -> c.getMetadata().getName());
+    Deployment d = deployments.get(0);
+    PodSpec pod = d.getSpec().getTemplate().getSpec();
+    assertThat(d.getSpec().getSelector().getMatchLabels())
+        .isEqualTo(d.getSpec().getTemplate().getMetadata().getLabels());
+
+    // finemix runs either as a native sidecar (init container, restartPolicy Always) or as a regular container
+    List<Container> candidates = new ArrayList<>(pod.getContainers());
+    if (pod.getInitContainers() != null) {
+      candidates.addAll(pod.getInitContainers());
+    }
+    Container fm = candidates.stream().filter(c -> c.getName().equals("finemix")).findFirst().orElseThrow();
+    boolean native_ = pod.getInitContainers() != null && pod.getInitContainers().contains(fm);
+    if (native_) {
+      assertThat(fm.getRestartPolicy()).as("native sidecar restartPolicy").isEqualTo("Always");
+    } else {
+      assertThat(fm.getRestartPolicy()).isNull();
+    }
+    assertThat(fm.getImage()).startsWith("finemix");
+    assertThat(pod.getContainers()).extracting(Container::getName).contains("app");
+
+    // the config the ConfigMap carries is accepted by the server's own parser
+    Volume configVol = volumeMountedAt(pod, fm, "/etc/finemix");
+    ConfigMap cm = configMaps.get(configVol.getConfigMap().getName());
+    assertThat(cm).as("ConfigMap " + configVol.getConfigMap().getName()).isNotNull();
+    assertThat(fm.getArgs()).containsSubsequence("--config", "/etc/finemix/finemix.yaml");
+    Path cfgFile = tmp.resolve(b.name().replaceAll("[^a-z]", "_") + "-finemix.yaml");
+    Files.writeString(cfgFile, cm.getData().get("finemix.yaml"));
+    ServerConfig cfg = ConfigLoader.load(cfgFile, ConfigLoader.Overrides.NONE);
+    Set<String> modelNames = cfg.models().stream().map(ModelLayer::name).collect(Collectors.toSet());
+    assertThat(modelNames).isNotEmpty();
+
+    // ports: the container's named ports are the config's
+    Map<String, Integer> ports = fm.getPorts().stream()
+        .collect(Collectors.toMap(ContainerPort::getName, ContainerPort::getContainerPort));
+    assertThat(ports).containsEntry("grpc", cfg.port()).containsEntry("metrics", cfg.metricsPort());
+    Map<String, String> ann = d.getSpec().getTemplate().getMetadata().getAnnotations();
+    assertThat(ann).containsEntry("prometheus.io/scrape", "true")
+        .containsEntry("prometheus.io/port", Integer.toString(cfg.metricsPort()))
+        .containsEntry("prometheus.io/path", "/metrics");
+
+    // probes: gRPC health on the gRPC port; readiness/startup per model, liveness the overall service
+    for (Probe p : List.of(fm.getStartupProbe(), fm.getReadinessProbe(), fm.getLivenessProbe())) {
+      assertThat(p).isNotNull();
+      assertThat(p.getGrpc()).as("probe uses gRPC health").isNotNull();
+      assertThat(p.getGrpc().getPort()).isEqualTo(cfg.port());
+    }
+    assertThat(modelNames).contains(fm.getReadinessProbe().getGrpc().getService());
+    assertThat(modelNames).contains(fm.getStartupProbe().getGrpc().getService());
+    assertThat(fm.getLivenessProbe().getGrpc().getService()).isEmpty();
+    Probe startup = fm.getStartupProbe();
+    assertThat(startup.getPeriodSeconds() * startup.getFailureThreshold())
+        .as("startupProbe window covers a purification (>= 10 minutes)").isGreaterThanOrEqualTo(600);
+
+    // volumes: every mount has a volume, and each volume's source is defined in the bundle
+    Set<String> volumeNames = pod.getVolumes().stream().map(Volume::getName).collect(Collectors.toSet());
+    for (Container c : candidates) {
+      if (c.getVolumeMounts() != null) {
+        for (VolumeMount m : c.getVolumeMounts()) {
+          assertThat(volumeNames).as("volume for mount " + m.getMountPath()).contains(m.getName());
+        }
+      }
+    }
+    for (Volume v : pod.getVolumes()) {
+      if (v.getConfigMap() != null) {
+        assertThat(configMaps).containsKey(v.getConfigMap().getName());
+      }
+      if (v.getSecret() != null) {
+        assertThat(secrets).containsKey(v.getSecret().getSecretName());
+      }
+      if (v.getPersistentVolumeClaim() != null) {
+        assertThat(pvcs).containsKey(v.getPersistentVolumeClaim().getClaimName());
+      }
+    }
+    // the config's folders are where the volumes are mounted; the cache is writable, models read-only
+    VolumeMount cache = mountAt(fm, cfg.cacheDir().toString());
+    assertThat(cache.getReadOnly()).isNotEqualTo(Boolean.TRUE);
+    assertThat(mountAt(fm, cfg.modelsRoot().toString()).getReadOnly()).isTrue();
+    Volume tokenVol = volumeMountedAt(pod, fm, cfg.auth().tokenFile().getParent().toString());
+    Secret secret = secrets.get(tokenVol.getSecret().getSecretName());
+    assertThat(secret.getStringData()).containsKey(cfg.auth().tokenFile().getFileName().toString());
+    assertThat(cfg.auth().enabled()).isTrue();
+    // read-only root file system: java.io.tmpdir is a mounted emptyDir
+    assertThat(fm.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+    String javaOpts = fm.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS")).findFirst()
+        .orElseThrow().getValue();
+    String tmpdir = javaOpts.replaceAll(".*-Djava\\.io\\.tmpdir=(\\S+).*", "$1");
+    assertThat(volumeMountedAt(pod, fm, tmpdir).getEmptyDir()).isNotNull();
+    // resources sized from the benchmarks: a limit above the measured serving + purification peak
+    assertThat(fm.getResources().getLimits()).containsKey("memory");
+    assertThat(fm.getResources().getRequests()).containsKeys("cpu", "memory");
+
+    for (Service s : b.all("Service", Service.class)) {
+      assertThat(s.getSpec().getSelector()).isEqualTo(d.getSpec().getTemplate().getMetadata().getLabels());
+      s.getSpec().getPorts().forEach(p -> assertThat(ports).containsKey(p.getTargetPort().getStrVal()));
+    }
+  }
+
+  @Test
+  void kustomizeImageTag_matchesThePlainManifestsAndTheDockerfileEntrypoint() throws Exception {
+    JsonNode k = readDocs(K8S.resolve("base/kustomization.yaml")).get(0);
+    String tag = k.path("images").get(0).path("newTag").asText();
+    for (Bundle b : bundles()) {
+      if (b.name().startsWith("plain")) {
+        Container fm = finemixContainer(b.all("Deployment", Deployment.class).get(0));
+        assertThat(fm.getImage()).isEqualTo("finemix:" + tag);
+      }
+    }
+    String dockerfile = Files.readString(Path.of("..", "deploy", "Dockerfile"));
+    assertThat(dockerfile).contains("EXPOSE 8500 9400").contains("USER 10001").contains("/var/lib/finemix/cache");
+  }
+
+  @Test
+  void classicPatch_movesTheNativeSidecarContainer() throws Exception {
+    JsonNode ops = readDocs(K8S.resolve("classic/deployment-patch.yaml")).get(0);
+    Bundle base = bundles().stream().filter(b -> b.name().startsWith("base")).findFirst().orElseThrow();
+    PodSpec pod = base.all("Deployment", Deployment.class).get(0).getSpec().getTemplate().getSpec();
+    assertThat(ops.get(0).path("from").asText()).isEqualTo("/spec/template/spec/initContainers/0");
+    assertThat(pod.getInitContainers().get(0).getName()).isEqualTo("finemix");
+    assertThat(ops.get(0).path("path").asText()).isEqualTo("/spec/template/spec/containers/" + pod.getContainers().size());
+  }
+
+  static Container finemixContainer(Deployment d) {
+    PodSpec pod = d.getSpec().getTemplate().getSpec();
+    return Stream.concat(pod.getContainers().stream(),
+            pod.getInitContainers() == null ? Stream.empty() : pod.getInitContainers().stream())
+        .filter(c -> c.getName().equals("finemix")).findFirst().orElseThrow();
+  }
+
+  static VolumeMount mountAt(Container c, String path) {
+    return c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(path)).findFirst()
+        .orElseThrow(() -> new AssertionError("no volume mounted at " + path + " in " + c.getName()));
+  }
+
+  static Volume volumeMountedAt(PodSpec pod, Container c, String path) {
+    String name = mountAt(c, path).getName();
+    return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst()
+        .orElseThrow(() -> new AssertionError("no volume " + name));
+  }
+
+  static <T> Map<String, T> byName(List<T> items, java.util.function.Function<T, String> name) {
+    Map<String, T> m = new HashMap<>();
+    items.forEach(i -> m.put(name.apply(i), i));
+    return m;
+  }
+}
