@@ -28,6 +28,7 @@ import picocli.CommandLine.ScopeType;
         ExperimentCommand.class,
         BenchCommand.class,
         DoctorCommand.class,
+        DemoCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
