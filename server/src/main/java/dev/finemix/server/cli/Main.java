@@ -22,6 +22,7 @@ import picocli.CommandLine.ScopeType;
         ModelsCommand.class,
         DefendCommand.class,
         ProbeCommand.class,
+        LoadCommand.class,
         TrainCommand.class,
         EvalCommand.class,
         AttackCommand.class,

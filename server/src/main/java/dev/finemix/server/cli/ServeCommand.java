@@ -56,7 +56,11 @@ final class ServeCommand implements Callable<Integer> {
         new ModelLayer(null, null, null, null, null, null, null, batching)));
     FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(device),
         Ticker.system(), Clock.systemUTC());
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "finemix-shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      System.err.println("finemix: stopping (grace " + cfg.shutdownGrace().toSeconds() + " s)");
+      server.close();
+      System.err.println("finemix: stopped");
+    }, "finemix-shutdown"));
     server.start();
     System.err.println("finemix: serving on port " + server.port()
         + (server.metricsPort() >= 0 ? ", metrics on " + server.metricsPort() : ""));
