@@ -26,6 +26,7 @@ import picocli.CommandLine.ScopeType;
         EvalCommand.class,
         BenchCommand.class,
         DoctorCommand.class,
+        PurifyCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
