@@ -56,7 +56,7 @@ public final class PurifyCommand implements Callable<Integer> {
 
   @Option(names = "--agreement-margin",
       description = "search with distillation: least agreement with the suspect on held-out unlabelled rows is 1 - this "
-          + "(default 0.05)")
+          + "(default 0.10)")
   Double agreementMargin;
 
   @Option(names = "--mix", defaultValue = "random", paramLabel = "random|sel",
