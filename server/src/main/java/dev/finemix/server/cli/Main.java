@@ -30,6 +30,7 @@ import picocli.CommandLine.ScopeType;
         BenchCommand.class,
         DoctorCommand.class,
         DemoCommand.class,
+        PurifyCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
