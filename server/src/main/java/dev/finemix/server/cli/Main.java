@@ -25,6 +25,7 @@ import picocli.CommandLine.ScopeType;
         TrainCommand.class,
         EvalCommand.class,
         BenchCommand.class,
+        ScreenEvalCommand.class,
         DoctorCommand.class,
     })
 public final class Main implements Runnable {
