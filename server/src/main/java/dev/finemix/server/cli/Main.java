@@ -28,6 +28,7 @@ import picocli.CommandLine.ScopeType;
         AttackCommand.class,
         ExperimentCommand.class,
         BenchCommand.class,
+        ScreenEvalCommand.class,
         DoctorCommand.class,
         DemoCommand.class,
         PurifyCommand.class,
