@@ -28,8 +28,10 @@ import picocli.CommandLine.ScopeType;
         AttackCommand.class,
         ExperimentCommand.class,
         BenchCommand.class,
+        ScreenEvalCommand.class,
         DoctorCommand.class,
         DemoCommand.class,
+        PurifyCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
