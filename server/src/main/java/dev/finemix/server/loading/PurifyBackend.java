@@ -1,9 +1,18 @@
 package dev.finemix.server.loading;
 
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.attack.Triggers;
+import dev.finemix.purify.defence.DefenceSettings;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.model.Prediction;
+import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 /** The production {@link ModelBackend} on purify: Checkpoint, Pretrained, Purifier, Classifier, Triggers. */
@@ -11,9 +20,20 @@ final class PurifyBackend implements ModelBackend {
   /** Bump when the defence changes in a way that makes older purified weights stale. */
   static final String CODE_VERSION = "finemix-defence-1";
 
+  private final Device device;
+
+  /** @param device "auto", "cpu", "gpu" or "gpu:N" */
+  PurifyBackend(String device) {
+    this.device = Devices.choose(device);
+  }
+
   @Override
   public CheckpointInfo inspect(Path checkpointDir) {
     Checkpoint c = Checkpoint.read(checkpointDir);
+    if (c.config().labels().isEmpty()) {
+      throw new IllegalArgumentException("config.json of " + checkpointDir.getFileName() + " has no id2label: it is"
+          + " a bare encoder, not a classifier");
+    }
     return new CheckpointInfo(c.weightsSha256(), c.config().labels(), c.baseModelId());
   }
 
@@ -23,20 +43,49 @@ final class PurifyBackend implements ModelBackend {
   }
 
   @Override
+  public ObjectNode normalizeSettings(ObjectNode settings) {
+    return DefenceSettings.fromJson(settings).toJson();
+  }
+
+  @Override
   public String pretrainedSha256(String baseModelId) {
     return Pretrained.load(baseModelId).weightsSha256();
   }
 
   @Override
   public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) {
-    throw new IllegalStateException("purification is not wired into this build yet (purify's defence package has"
-        + " not landed); register with allow_unpurified to serve as is");
+    throw new IllegalStateException("purification is not wired into this build yet (purify's Purifier has not"
+        + " landed); register with allow_unpurified to serve as is");
   }
 
   @Override
   public Predictor open(Path checkpointDir) {
-    throw new IllegalStateException("serving is not wired into this build yet (purify's model package has not"
-        + " landed)");
+    Classifier c = Classifier.open(Checkpoint.read(checkpointDir), device);
+    return new Predictor() {
+      @Override
+      public List<Scores> predict(List<TextRow> rows) {
+        List<TextInput> in = new ArrayList<>(rows.size());
+        for (TextRow r : rows) {
+          in.add(new TextInput(r.textA(), r.textB()));
+        }
+        List<Prediction> p = c.predict(in);
+        List<Scores> out = new ArrayList<>(p.size());
+        for (Prediction x : p) {
+          out.add(new Scores(x.label(), x.probabilities()));
+        }
+        return out;
+      }
+
+      @Override
+      public List<String> labels() {
+        return c.labels();
+      }
+
+      @Override
+      public void close() {
+        c.close();
+      }
+    };
   }
 
   @Override

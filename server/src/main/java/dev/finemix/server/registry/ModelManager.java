@@ -104,8 +104,9 @@ public final class ModelManager implements AutoCloseable {
    *
    * @throws ServiceException INVALID_ARGUMENT for bad paths or checkpoints, ALREADY_EXISTS without replace
    */
-  public ModelView register(ModelSpec spec, boolean replace) {
-    requireOpen(spec.name());
+  public ModelView register(ModelSpec requested, boolean replace) {
+    requireOpen(requested.name());
+    ModelSpec spec = requested.withDefence(normalizeDefence(requested.defence()));
     Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
     SafeRoot.requireSafetensors("checkpoint_path", ckpt);
     Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
@@ -271,10 +272,10 @@ public final class ModelManager implements AutoCloseable {
       throw ServiceException.badRequest("name", "model '" + name + "' was registered without a clean subset;"
           + " register it again with clean_subset_path to defend it");
     }
+    ModelSpec spec = e.spec.withDefence(normalizeDefence(Json.merge(e.spec.defence(), override)));
     if (!e.working.compareAndSet(false, true)) {
       throw ServiceException.busy(name, "a load or Defend is already running; wait for it (GetModel)");
     }
-    ModelSpec spec = e.spec.withDefence(Json.merge(e.spec.defence(), override));
     setState(e, ModelState.PURIFYING);
     try {
       return CompletableFuture.supplyAsync(() -> load(e, spec, ignoreCache, sink, true), purifyPool);
@@ -381,6 +382,20 @@ public final class ModelManager implements AutoCloseable {
         throw se;
       }
       throw ServiceException.purificationFailed(e.name, reason, t);
+    }
+  }
+
+  /** Full canonical defence settings; a word-frequency file must lie inside the data root. */
+  private ObjectNode normalizeDefence(ObjectNode d) {
+    ObjectNode n = d.deepCopy();
+    var wf = n.get("word_frequencies");
+    if (wf != null && !wf.isNull()) {
+      n.put("word_frequencies", dataRoot.resolve("defence.word_frequencies", wf.asText()).toString());
+    }
+    try {
+      return Json.canonical(backend.normalizeSettings(n));
+    } catch (IllegalArgumentException ex) {
+      throw ServiceException.badRequest("defence", ex.getMessage());
     }
   }
 
