@@ -61,7 +61,9 @@ public final class FinemixServer implements AutoCloseable {
     this.grpcPool = new ThreadPoolExecutor(4, 4 * Math.max(2, Runtime.getRuntime().availableProcessors()), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(10_000), threads("finemix-grpc"));
     this.inferencePool = Executors.newFixedThreadPool(config.inferenceThreads(), threads("finemix-inference"));
-    this.purifyPool = Executors.newFixedThreadPool(config.purifyThreads(), threads("finemix-purify"));
+    // loads from the cache and unpurified loads must not wait behind a running purification: more workers than
+    // purification slots (ModelManager limits concurrent purifications to purify_threads)
+    this.purifyPool = Executors.newFixedThreadPool(config.purifyThreads() + 2, threads("finemix-work"));
     ModelManager[] self = new ModelManager[1];
     this.metrics = new ServerMetrics(() -> self[0] == null ? java.util.Map.of() : self[0].queueDepths());
     PurifiedCache cache = new PurifiedCache(config.cacheDir(), config.cacheMaxBytes(), clock,

@@ -43,6 +43,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
@@ -61,7 +62,9 @@ public final class ModelManager implements AutoCloseable {
   private final PurifiedCache cache;
   private final ServerMetrics metrics;
   private final Executor inferencePool;
-  private final ExecutorService purifyPool;
+  /** Loads, purifications, probes; purifications additionally take a {@link #purifySlots} permit. */
+  private final ExecutorService workPool;
+  private final Semaphore purifySlots;
   private final Ticker ticker;
   private final Clock clock;
   private final StateListener listener;
@@ -72,13 +75,14 @@ public final class ModelManager implements AutoCloseable {
   private volatile boolean closed;
 
   public ModelManager(ServerConfig config, ModelBackend backend, PurifiedCache cache, ServerMetrics metrics,
-      Executor inferencePool, ExecutorService purifyPool, Ticker ticker, Clock clock, StateListener listener) {
+      Executor inferencePool, ExecutorService workPool, Ticker ticker, Clock clock, StateListener listener) {
     this.config = Objects.requireNonNull(config, "config");
     this.backend = Objects.requireNonNull(backend, "backend");
     this.cache = Objects.requireNonNull(cache, "cache");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.inferencePool = Objects.requireNonNull(inferencePool, "inferencePool");
-    this.purifyPool = Objects.requireNonNull(purifyPool, "purifyPool");
+    this.workPool = Objects.requireNonNull(workPool, "workPool");
+    this.purifySlots = new Semaphore(config.purifyThreads(), true);
     this.ticker = Objects.requireNonNull(ticker, "ticker");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.listener = Objects.requireNonNull(listener, "listener");
@@ -169,7 +173,7 @@ public final class ModelManager implements AutoCloseable {
         + info.weightsSha256() + "), " + (spec.allowUnpurified() ? "serving UNPURIFIED as configured"
         : "purifying against " + baseId));
     try {
-      purifyPool.execute(() -> {
+      workPool.execute(() -> {
         try {
           load(entry, spec, false, Progress.Sink.NONE, false);
         } catch (RuntimeException e) {
@@ -287,7 +291,7 @@ public final class ModelManager implements AutoCloseable {
     }
     setState(e, ModelState.PURIFYING);
     try {
-      return CompletableFuture.supplyAsync(() -> load(e, spec, ignoreCache, sink, true), purifyPool);
+      return CompletableFuture.supplyAsync(() -> load(e, spec, ignoreCache, sink, true), workPool);
     } catch (RuntimeException ex) {
       e.working.set(false);
       setState(e, e.serving.get() != null ? ModelState.SERVING : ModelState.FAILED);
@@ -302,7 +306,7 @@ public final class ModelManager implements AutoCloseable {
     if (last != null && !refresh) {
       return CompletableFuture.completedFuture(last);
     }
-    return CompletableFuture.supplyAsync(() -> runProbe(e), purifyPool);
+    return CompletableFuture.supplyAsync(() -> runProbe(e), workPool);
   }
 
   private ModelView load(ModelEntry e, ModelSpec spec, boolean ignoreCache, Progress.Sink sink, boolean defend) {
@@ -335,8 +339,18 @@ public final class ModelManager implements AutoCloseable {
           sink.accept(Progress.of("cache", 85, "purified weights found in the cache (" + key.substring(0, 12) + ")"));
         } else {
           setState(e, ModelState.PURIFYING);
-          Path work = cache.newWorkDir();
+          if (!purifySlots.tryAcquire()) {
+            sink.accept(Progress.of("queued", 3, "waiting for another purification to finish"));
+            purifySlots.acquire();
+          }
           PurifyOutcome out;
+          Path work;
+          try {
+            work = cache.newWorkDir();
+          } catch (RuntimeException ex) {
+            purifySlots.release();
+            throw ex;
+          }
           try {
             out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, e.unlabelledFile,
                 spec.defence(), work),
@@ -345,6 +359,8 @@ public final class ModelManager implements AutoCloseable {
           } catch (Throwable t) {
             cache.abandon(work);
             throw t;
+          } finally {
+            purifySlots.release();
           }
           sink.accept(Progress.of("cache", 86, "storing purified weights (" + key.substring(0, 12) + ")"));
           ce = cache.commit(key, work, out.report(), out.suspectedTokens());
@@ -470,7 +486,7 @@ public final class ModelManager implements AutoCloseable {
 
   private void schedule(Runnable r) {
     try {
-      purifyPool.execute(() -> {
+      workPool.execute(() -> {
         try {
           r.run();
         } catch (RuntimeException ex) {

@@ -197,6 +197,20 @@ class FinemixServiceTest {
   }
 
   @Test
+  void register_unpurifiedModel_servesWhileAnotherModelPurifies() throws Exception {
+    FinemixClient c = startWithSst2();
+    backend.purifyGate = new CountDownLatch(1);
+    c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.5)).build());
+    await(() -> c.get("m2").getState() == ModelState.PURIFYING);
+    c.register(RegisterModelRequest.newBuilder().setName("raw").setCheckpointPath("sst2-badnet")
+        .setAllowUnpurified(true).build());
+    assertThat(c.awaitSettled("raw", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
+    assertThat(c.get("m2").getState()).isEqualTo(ModelState.PURIFYING);
+    backend.purifyGate.countDown();
+    assertThat(c.awaitSettled("m2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
+  }
+
+  @Test
   void classify_queueFull_resourceExhausted() throws Exception {
     Fixture f = new Fixture(tmp);
     FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv", null,
