@@ -163,7 +163,7 @@ final class BenchLoadCommand implements Callable<Integer> {
       throws Exception {
     Path root = ckpt.toAbsolutePath().normalize().getParent();
     BatchingLayer batching = new BatchingLayer(maxBatchSize, maxWaitMicros, queueCapacity, maxConcurrentBatches);
-    ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, true, null, null, batching);
+    ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, null, true, null, null, batching);
     ServerConfig cfg = new ServerConfig(0, -1, root, root, tmp.resolve("cache"), 1L << 30,
         new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
         ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(entry), inferenceThreads, 1, Duration.ofSeconds(2), 64);
