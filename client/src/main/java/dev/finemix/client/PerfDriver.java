@@ -43,11 +43,13 @@ public final class PerfDriver {
    * @param seconds wall time of the level
    * @param p50Millis latency percentiles of successful requests
    * @param processCpuSeconds CPU time of the whole process during the level (client + server when in-process)
+   * @param callerCpuSeconds CPU time the calling threads spent inside {@link Call#call} (the client side of gRPC; all
+   *     of the work for an in-process call)
    * @param loadAverage the 1-minute load average at the end of the level
    */
   public record Level(String mode, int concurrency, double targetRate, long requests, long rows, long errors,
       Map<String, Integer> errorsByCode, double seconds, double p50Millis, double p90Millis, double p99Millis,
-      double meanMillis, double maxMillis, double processCpuSeconds, double loadAverage) {
+      double meanMillis, double maxMillis, double processCpuSeconds, double callerCpuSeconds, double loadAverage) {
     public double requestsPerSecond() {
       return requests / seconds;
     }
@@ -62,6 +64,7 @@ public final class PerfDriver {
     }
   }
 
+  private static final java.lang.management.ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
   private final Call call;
   private final List<String> texts;
   private final int textsPerRequest;
@@ -115,6 +118,7 @@ public final class PerfDriver {
       fs.add(pool.submit(() -> {
         while (System.nanoTime() < end && budget.getAndDecrement() > 0) {
           List<String> t = nextTexts();
+          long c0 = THREADS.getCurrentThreadCpuTime();
           long t0 = System.nanoTime();
           try {
             call.call(t);
@@ -122,6 +126,7 @@ public final class PerfDriver {
           } catch (Exception e) {
             rec.fail(e);
           }
+          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
         }
         return null;
       }));
@@ -166,12 +171,14 @@ public final class PerfDriver {
       }
       List<String> t = nextTexts();
       fs.add(pool.submit(() -> {
+        long c0 = THREADS.getCurrentThreadCpuTime();
         try {
           call.call(t);
           rec.ok(System.nanoTime() - due, t.size());
         } catch (Exception e) {
           rec.fail(e);
         } finally {
+          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
           slots.release();
         }
         return null;
@@ -241,6 +248,11 @@ public final class PerfDriver {
     private long rows;
     private final Map<String, Integer> errors = new TreeMap<>();
     private long errorCount;
+    private long callerCpu;
+
+    synchronized void cpu(long nanos) {
+      callerCpu += Math.max(0, nanos);
+    }
 
     synchronized void ok(long nanos, int rowCount) {
       if (n == lat.length) {
@@ -271,7 +283,7 @@ public final class PerfDriver {
       mean = s.length == 0 ? Double.NaN : mean / s.length / 1e6;
       return new Level(mode, conc, rate, n, rows, errorCount, java.util.Collections.unmodifiableMap(new TreeMap<>(errors)), seconds, percentileMillis(s, 0.50),
           percentileMillis(s, 0.90), percentileMillis(s, 0.99), mean, s.length == 0 ? Double.NaN : s[s.length - 1] / 1e6,
-          cpuSeconds, loadAverage());
+          cpuSeconds, callerCpu / 1e9, loadAverage());
     }
   }
 }

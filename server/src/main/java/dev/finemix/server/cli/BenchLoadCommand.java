@@ -84,7 +84,7 @@ final class BenchLoadCommand implements Callable<Integer> {
   @Option(names = "--texts-per-request", defaultValue = "1", description = "Texts per request (default: ${DEFAULT-VALUE}).")
   int textsPerRequest;
 
-  @Option(names = "--warmup", defaultValue = "8", description = "Warm-up requests before the levels (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--warmup", defaultValue = "40", description = "Warm-up requests before the levels (default: ${DEFAULT-VALUE}).")
   int warmup;
 
   @Option(names = "--max-batch-size", defaultValue = "32", description = "Server batching (default: ${DEFAULT-VALUE}).")
@@ -182,14 +182,23 @@ final class BenchLoadCommand implements Callable<Integer> {
         out.put("serverLoadSeconds", (System.nanoTime() - loadStart) / 1e9);
         PerfDriver d = new PerfDriver(t -> client.classify(MODEL, t), texts, textsPerRequest);
         d.warmUp(warmup);
+        d.concurrency(4, warmup, Duration.ofSeconds(30)); // JIT the concurrent paths too
         Duration bound = Duration.ofMillis((long) (seconds * 1000));
         if (rates != null && !rates.isEmpty()) {
           for (double r : rates) {
-            levels.add(json(d.rate(r, maxInFlight, requests, bound)));
+            ThreadCpu before = ThreadCpu.snapshot();
+            PerfDriver.Level l = d.rate(r, maxInFlight, requests, bound);
+            ObjectNode n = json(l);
+            ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+            levels.add(n);
           }
         } else {
           for (int c : concurrency) {
-            levels.add(json(d.concurrency(c, requests, bound)));
+            ThreadCpu before = ThreadCpu.snapshot();
+            PerfDriver.Level l = d.concurrency(c, requests, bound);
+            ObjectNode n = json(l);
+            ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+            levels.add(n);
           }
         }
       } finally {
@@ -204,10 +213,18 @@ final class BenchLoadCommand implements Callable<Integer> {
       PerfDriver one = new PerfDriver(t -> c.predict(inputs(t)), texts, 1);
       one.warmUp(Math.max(3, warmup));
       Duration bound = Duration.ofMillis((long) (baselineSeconds * 1000));
-      out.set("batch1", json(one.concurrency(1, requests, bound)));
+      ThreadCpu b0 = ThreadCpu.snapshot();
+      PerfDriver.Level l1 = one.concurrency(1, requests, bound);
+      ObjectNode n1 = json(l1);
+      ThreadCpu.snapshot().putSince(b0, n1.putObject("cpuMsByThreadGroup"), l1.callerCpuSeconds());
+      out.set("batch1", n1);
       PerfDriver batched = new PerfDriver(t -> c.predict(inputs(t)), texts, maxBatchSize);
       batched.warmUp(1);
-      out.set("batched", json(batched.concurrency(1, requests, bound)));
+      ThreadCpu b1 = ThreadCpu.snapshot();
+      PerfDriver.Level lb = batched.concurrency(1, requests, bound);
+      ObjectNode nb = json(lb);
+      ThreadCpu.snapshot().putSince(b1, nb.putObject("cpuMsByThreadGroup"), lb.callerCpuSeconds());
+      out.set("batched", nb);
       out.put("batchedRows", maxBatchSize);
     }
   }

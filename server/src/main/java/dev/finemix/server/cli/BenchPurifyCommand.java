@@ -83,7 +83,9 @@ final class BenchPurifyCommand implements Callable<Integer> {
       out.put("setupCpuSeconds", (PerfDriver.processCpuNanos() - c0) / 1e9);
       ArrayNode arr = out.putArray("runs");
       for (String run : runs) {
-        arr.add(run(run, suspectDir, pre, cleanSet, unl, d, tmp));
+        ObjectNode r = run(run, suspectDir, pre, cleanSet, unl, d, tmp);
+        System.err.println("bench purify: " + r); // one line per run, so a cut-off run keeps what finished
+        arr.add(r);
       }
     } finally {
       deleteTree(tmp);

@@ -32,7 +32,8 @@ class BenchLoadCommandTest {
     System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
     try {
       rc = Main.run("bench", "load", "--model", model.toString(), "--data", data.toString(), "--concurrency", "1,4",
-          "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5", "--max-wait-us", "500", "--json");
+          "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5", "--max-wait-us", "500", "--warmup", "4",
+          "--json");
     } finally {
       System.setOut(old);
     }
@@ -46,6 +47,7 @@ class BenchLoadCommandTest {
       assertThat(l.get("p50Ms").asDouble()).isPositive().isLessThanOrEqualTo(l.get("p90Ms").asDouble());
       assertThat(l.get("p90Ms").asDouble()).isLessThanOrEqualTo(l.get("p99Ms").asDouble());
       assertThat(l.get("rowsPerSecond").asDouble()).isPositive();
+      assertThat(l.at("/cpuMsByThreadGroup/inference").asDouble()).isPositive();
     }
     assertThat(n.get("grpc").get(1).get("concurrency").asInt()).isEqualTo(4);
     assertThat(n.at("/inProcess/batch1/requests").asLong()).isPositive();
