@@ -24,7 +24,12 @@ public record BatchSettings(int maxBatchSize, long maxWaitMicros, int queueCapac
     }
   }
 
+  /**
+   * max batch 8: on CPU a MiniLM row cost 11.8 ms of CPU at batch 8 against 15.2 at batch 1 and 14.5-16.9 at batch
+   * 32 (padding to the longest row eats the gain), measured with {@code finemix bench load} (docs/performance.md);
+   * raise it on a GPU.
+   */
   public static BatchSettings defaults() {
-    return new BatchSettings(32, 2_000, 256, 1);
+    return new BatchSettings(8, 2_000, 256, 1);
   }
 }
