@@ -61,7 +61,7 @@ public record DefenceReport(
       double seconds) {
     ObjectNode toJson() {
       ObjectNode n = JsonNodeFactory.instance.objectNode();
-      n.put("rho", rho);
+      if (Double.isNaN(rho)) n.putNull("rho"); else n.put("rho", rho);
       n.put("accuracy", accuracy);
       if (Double.isNaN(agreement)) n.putNull("agreement"); else n.put("agreement", agreement);
       n.put("within_margin", withinMargin);
@@ -133,7 +133,8 @@ public record DefenceReport(
     b.append(String.format(Locale.ROOT, "  clean accuracy on %s: before %.3f, after %.3f%n", accuracyRows,
         suspectAccuracy, purifiedAccuracy));
     for (RhoTrial t : trials) {
-      b.append(String.format(Locale.ROOT, "  rho %.2f: accuracy %.3f%s%s (%.1f s)%n", t.rho(), t.accuracy(),
+      b.append(String.format(Locale.ROOT, "  %s: accuracy %.3f%s%s (%.1f s)%n", Double.isNaN(t.rho()) ? "no mixing"
+          : String.format(Locale.ROOT, "rho %.2f", t.rho()), t.accuracy(),
           Double.isNaN(t.agreement()) ? "" : String.format(Locale.ROOT, ", agreement %.3f", t.agreement()),
           t.withinMargin() ? ", within margin" : "", t.seconds()));
     }

@@ -327,7 +327,7 @@ public record DefenceSettings(
     private List<Double> rhoGrid = DEFAULT_GRID;
     private double margin = 0.05;
     private double holdout = 0.25;
-    private double agreementMargin = 0.05;
+    private double agreementMargin = 0.10;
     private int agreementRows = 100;
     private int rows = 64;
     private int unlabelledRows = 1000;

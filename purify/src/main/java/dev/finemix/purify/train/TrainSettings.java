@@ -3,8 +3,8 @@ package dev.finemix.purify.train;
 /**
  * Fine-tuning hyper-parameters.
  *
- * @param lr peak learning rate of the encoder (pooler included)
- * @param headLr peak learning rate of {@code classifier.*}
+ * @param lr peak learning rate of the encoder (embeddings and layers)
+ * @param headLr peak learning rate of the head: {@code classifier.*} and {@code bert.pooler.*} (see {@link Trainer#isHead})
  * @param weightDecay decoupled AdamW decay; never applied to biases and LayerNorm
  * @param warmupRatio fraction of all steps spent warming the learning rate up linearly from 0
  * @param clipNorm global gradient-norm limit; 0 or less disables clipping

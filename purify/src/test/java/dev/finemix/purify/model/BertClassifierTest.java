@@ -102,6 +102,20 @@ class BertClassifierTest {
   }
 
   @Test
+  void forward_training_appliesDropout_inferenceIsDeterministic() {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu());
+        NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+      Batch b = Batch.of(List.of(enc(2, 5, 7, 9, 11, 3)));
+      float[] t1 = m.forward(nd, b, true).toFloatArray();
+      float[] t2 = m.forward(nd, b, true).toFloatArray();
+      float[] i1 = m.forward(nd, b, false).toFloatArray();
+      float[] i2 = m.forward(nd, b, false).toFloatArray();
+      assertThat(t1).isNotEqualTo(t2);
+      assertThat(i1).containsExactly(i2);
+    }
+  }
+
+  @Test
   void create_wrongShape_namesTensor() {
     TensorMap w = BertClassifier.randomWeights(tiny(), 1);
     w.put("bert.pooler.dense.bias", new Tensor(new long[] {31}, new float[31]));

@@ -245,7 +245,7 @@ public final class PurifiedCache {
     List<Path> out = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(root)) {
       for (Path p : ds) {
-        if (Files.isDirectory(p) && !p.getFileName().toString().startsWith(WORK_PREFIX)) {
+        if (Files.isDirectory(p) && !p.getFileName().toString().startsWith(".")) { // work and temp folders start with '.'
           out.add(p);
         }
       }
@@ -264,9 +264,11 @@ public final class PurifiedCache {
   }
 
   private void removeLeftoverWork() {
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(root, WORK_PREFIX + "*")) {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(root, ".*")) { // work folders and writers' temp folders
       for (Path p : ds) {
-        deleteTree(p);
+        if (Files.isDirectory(p)) {
+          deleteTree(p);
+        }
       }
     } catch (IOException e) {
       LOG.log(Level.WARNING, "cannot clean leftover work folders in " + root, e);

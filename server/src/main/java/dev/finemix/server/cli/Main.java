@@ -22,11 +22,16 @@ import picocli.CommandLine.ScopeType;
         ModelsCommand.class,
         DefendCommand.class,
         ProbeCommand.class,
+        LoadCommand.class,
         TrainCommand.class,
         EvalCommand.class,
+        AttackCommand.class,
+        ExperimentCommand.class,
         BenchCommand.class,
         ScreenEvalCommand.class,
         DoctorCommand.class,
+        DemoCommand.class,
+        PurifyCommand.class,
     })
 public final class Main implements Runnable {
   @CommandLine.Spec
@@ -57,6 +62,9 @@ public final class Main implements Runnable {
 
   /** Runs a command line and returns its exit code (tests call this). */
   public static int run(String... args) {
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %3$s - %5$s%6$s%n");
+    }
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
     }

@@ -35,6 +35,9 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--cache-dir", description = "Purified-weight cache folder.")
   Path cacheDir;
 
+  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default: ${DEFAULT-VALUE}).")
+  String device;
+
   @Option(names = "--no-auth", description = "Turn the admin token off (anyone reaching the port may register/defend).")
   boolean noAuth;
 
@@ -50,10 +53,14 @@ final class ServeCommand implements Callable<Integer> {
         : new BatchingLayer(maxBatchSize, maxWaitMicros, null, null);
     ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
         cacheDir, noAuth ? Boolean.TRUE : null,
-        new ModelLayer(null, null, null, null, null, null, null, batching)));
-    FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(),
+        new ModelLayer(null, null, null, null, null, null, null, null, batching)));
+    FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(device),
         Ticker.system(), Clock.systemUTC());
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "finemix-shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      System.err.println("finemix: stopping (grace " + cfg.shutdownGrace().toSeconds() + " s)");
+      server.close();
+      System.err.println("finemix: stopped");
+    }, "finemix-shutdown"));
     server.start();
     System.err.println("finemix: serving on port " + server.port()
         + (server.metricsPort() >= 0 ? ", metrics on " + server.metricsPort() : ""));

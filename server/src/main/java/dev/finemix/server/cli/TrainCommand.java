@@ -37,6 +37,9 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--rows", paramLabel = "N", description = "Use only the first N training rows.")
   Integer rows;
 
+  @Option(names = "--sample", description = "With --rows: a seeded random sample of N rows instead of the first N.")
+  boolean sample;
+
   @Option(names = "--epochs", defaultValue = "2", description = "Epochs (default ${DEFAULT-VALUE}).")
   int epochs;
 
@@ -76,7 +79,7 @@ final class TrainCommand implements Callable<Integer> {
         .withHeadLr(headLr).withSeed(seed);
     Dataset trainSet = Dataset.read(train);
     if (rows != null) {
-      trainSet = trainSet.head(rows);
+      trainSet = sample ? trainSet.sample(rows, seed) : trainSet.head(rows);
     }
     Dataset devSet = dev == null ? null : Dataset.read(dev);
     int k = Math.max(2, Math.max(trainSet.numLabels(), devSet == null ? 0 : devSet.numLabels()));

@@ -19,6 +19,7 @@ import dev.finemix.server.probe.ProbeReport;
 import dev.finemix.server.probe.TokenProbe;
 import dev.finemix.server.registry.ModelView;
 import java.time.Instant;
+import java.util.Locale;
 
 /** Conversions between the proto messages and the server's own types. */
 final class ProtoMapping {
@@ -26,8 +27,8 @@ final class ProtoMapping {
   }
 
   /**
-   * Defence settings as the JSON object handed to purify: only the fields that are set, keys as in purify's
-   * DefenceSettings (mix, rho, autoRho, epurTop, rows, epochs, lr, seed), extra_json underneath.
+   * Defence settings as the JSON object handed to purify's {@code DefenceSettings.fromJson}: only the fields that
+   * are set (keys mix, rho, epur_top, rows, epochs, lr, seed), extra_json underneath.
    */
   static ObjectNode defence(DefenceSettings s, String field) {
     ObjectNode out = Json.object();
@@ -39,8 +40,8 @@ final class ProtoMapping {
       }
     }
     switch (s.getMix()) {
-      case RANDOM -> out.put("mix", "RANDOM");
-      case SEL -> out.put("mix", "SEL");
+      case RANDOM -> out.put("mix", "random");
+      case SEL -> out.put("mix", "sel");
       default -> { }
     }
     if (s.hasRho()) {
@@ -49,12 +50,18 @@ final class ProtoMapping {
       }
       out.put("rho", s.getRho());
     }
-    if (s.hasAutoRho()) {
-      out.put("autoRho", s.getAutoRho());
+    if (s.hasAutoRho() && s.getAutoRho()) {
+      if (s.hasRho()) {
+        throw ServiceException.badRequest(field + ".auto_rho", "set rho or auto_rho, not both");
+      }
+      out.put("rho", "auto");
     }
     if (s.hasEpurTop()) {
       nonNegative(field + ".epur_top", s.getEpurTop());
-      out.put("epurTop", s.getEpurTop());
+      out.put("epur_top", s.getEpurTop());
+      if (s.getEpurTop() == 0) {
+        out.put("epur", false);
+      }
     }
     if (s.hasCleanRows()) {
       positive(field + ".clean_rows", s.getCleanRows());
@@ -83,7 +90,7 @@ final class ProtoMapping {
       default -> null;
     };
     return new ModelLayer(r.getName(), r.getCheckpointPath(), emptyToNull(r.getCleanSubsetPath()),
-        emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
+        emptyToNull(r.getUnlabelledSubsetPath()), emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
         defence(r.getDefence(), "defence"), (BatchingLayer) null);
   }
 
@@ -93,6 +100,7 @@ final class ProtoMapping {
         .setState(dev.finemix.proto.v1.ModelState.valueOf(v.state().name()))
         .setCheckpointPath(v.spec().checkpoint())
         .setCleanSubsetPath(nullToEmpty(v.spec().cleanSubset()))
+        .setUnlabelledSubsetPath(nullToEmpty(v.spec().unlabelledSubset()))
         .setBaseModel(nullToEmpty(v.baseModel()))
         .addAllLabels(v.labels())
         .setInputKind(v.pair() ? InputKind.PAIR : InputKind.SINGLE)
@@ -114,17 +122,20 @@ final class ProtoMapping {
     return b.build();
   }
 
-  /** Key fields of a defence report; tolerant of missing keys (the report's shape belongs to purify). */
+  /** Key fields of a defence report (purify's DefenceReport JSON); tolerant of missing keys. */
   static DefenceSummary summary(ObjectNode report, ModelView v) {
-    DefenceSummary.Builder b = DefenceSummary.newBuilder()
-        .setMix(text(report, "mix", ""))
-        .setRho(number(report, "rho", 0))
-        .setEpurReset((int) number(report, "epurReset", number(report, "epurTop", 0)))
+    JsonNode settings = report.path("settings");
+    boolean epur = settings.path("epur").asBoolean(false);
+    return DefenceSummary.newBuilder()
+        .setMix(settings.path("mixing").asBoolean(true) ? settings.path("mix").asText("").toUpperCase(Locale.ROOT)
+            : "NONE")
+        .setRho(number(report, "rho_chosen", number(settings, "rho", 0)))
+        .setEpurReset(epur ? settings.path("epur_top").asInt(0) : 0)
         .addAllSuspectedTokens(v.suspectedTokens())
-        .setCleanAccuracy(number(report, "cleanAccuracy", number(report, "cacc", -1)))
-        .setSeconds(v.fromCache() ? 0 : number(report, "seconds", 0))
-        .setFromCache(v.fromCache());
-    return b.build();
+        .setCleanAccuracy(number(report.path("clean_accuracy"), "after", -1))
+        .setSeconds(v.fromCache() ? 0 : number(report, "total_seconds", 0))
+        .setFromCache(v.fromCache())
+        .build();
   }
 
   static DefendProgress progress(Progress p) {
@@ -146,11 +157,6 @@ final class ProtoMapping {
 
   static Timestamp timestamp(Instant i) {
     return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
-  }
-
-  private static String text(JsonNode n, String key, String dflt) {
-    JsonNode v = n.get(key);
-    return v == null || v.isNull() ? dflt : v.asText();
   }
 
   private static double number(JsonNode n, String key, double dflt) {

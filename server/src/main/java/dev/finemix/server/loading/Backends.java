@@ -5,8 +5,12 @@ public final class Backends {
   private Backends() {
   }
 
-  /** The backend on purify (Checkpoint, Purifier, Classifier). */
-  public static ModelBackend production() {
-    return new PurifyBackend();
+  /**
+   * The backend on purify (Checkpoint, Purifier, Classifier).
+   *
+   * @param device "auto", "cpu", "gpu" or "gpu:N"
+   */
+  public static ModelBackend production(String device) {
+    return new PurifyBackend(device);
   }
 }

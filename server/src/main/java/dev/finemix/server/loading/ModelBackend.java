@@ -1,5 +1,6 @@
 package dev.finemix.server.loading;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 
 /**
@@ -17,6 +18,12 @@ public interface ModelBackend {
    * are treated as checkpoint folders and must lie inside the models root.
    */
   boolean knownPretrained(String baseModelId);
+
+  /**
+   * The complete, canonical form of defence settings (defaults filled in), so equal settings give equal cache
+   * keys; throws {@link IllegalArgumentException} naming a bad or unknown key.
+   */
+  ObjectNode normalizeSettings(ObjectNode settings);
 
   /** SHA-256 identifying the pre-trained weights of {@code baseModelId} (part of the cache key). */
   String pretrainedSha256(String baseModelId);

@@ -104,11 +104,21 @@ public final class ModelManager implements AutoCloseable {
    *
    * @throws ServiceException INVALID_ARGUMENT for bad paths or checkpoints, ALREADY_EXISTS without replace
    */
-  public ModelView register(ModelSpec spec, boolean replace) {
-    requireOpen(spec.name());
+  public ModelView register(ModelSpec requested, boolean replace) {
+    requireOpen(requested.name());
+    ModelSpec spec = requested.withDefence(normalizeDefence(requested.defence()));
     Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
     SafeRoot.requireSafetensors("checkpoint_path", ckpt);
     Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
+    Path unlabelled = spec.unlabelledSubset() == null ? null
+        : dataRoot.resolve("unlabelled_subset_path", spec.unlabelledSubset());
+    if (unlabelled != null) {
+      try {
+        CleanSubset.read(unlabelled, 1);
+      } catch (RuntimeException e) {
+        throw ServiceException.badRequest("unlabelled_subset_path", e.getMessage());
+      }
+    }
     CleanSubset head = null;
     if (clean != null) {
       try {
@@ -141,7 +151,7 @@ public final class ModelManager implements AutoCloseable {
     if (!backend.knownPretrained(base)) { // a checkpoint folder: only inside the models root
       base = modelsRoot.resolve("base_model", base).toString();
     }
-    ModelEntry entry = new ModelEntry(spec, ckpt, clean, pair, base, info.weightsSha256(), info.labels());
+    ModelEntry entry = new ModelEntry(spec, ckpt, clean, unlabelled, pair, base, info.weightsSha256(), info.labels());
     entry.batcher = Batcher.start(spec.name(), spec.batching(), rows -> runBatch(entry, rows), inferencePool, ticker,
         rows -> metrics.batch(entry.name, rows));
     entry.working.set(true);
@@ -271,10 +281,10 @@ public final class ModelManager implements AutoCloseable {
       throw ServiceException.badRequest("name", "model '" + name + "' was registered without a clean subset;"
           + " register it again with clean_subset_path to defend it");
     }
+    ModelSpec spec = e.spec.withDefence(normalizeDefence(Json.merge(e.spec.defence(), override)));
     if (!e.working.compareAndSet(false, true)) {
       throw ServiceException.busy(name, "a load or Defend is already running; wait for it (GetModel)");
     }
-    ModelSpec spec = e.spec.withDefence(Json.merge(e.spec.defence(), override));
     setState(e, ModelState.PURIFYING);
     try {
       return CompletableFuture.supplyAsync(() -> load(e, spec, ignoreCache, sink, true), purifyPool);
@@ -313,8 +323,10 @@ public final class ModelManager implements AutoCloseable {
         }
         sink.accept(Progress.of("load", 2, "hashing inputs for the purified-weight cache"));
         String settings = Json.canonicalString(spec.defence());
-        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel),
-            Sha256.file(e.cleanFile), settings, backend.codeVersion());
+        String cleanSha = e.unlabelledFile == null ? Sha256.file(e.cleanFile)
+            : Sha256.ofLines(Sha256.file(e.cleanFile), "unlabelled", Sha256.file(e.unlabelledFile));
+        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel), cleanSha, settings,
+            backend.codeVersion());
         Optional<PurifiedCache.Entry> hit = ignoreCache ? Optional.empty() : cache.get(key);
         PurifiedCache.Entry ce;
         if (hit.isPresent()) {
@@ -326,7 +338,8 @@ public final class ModelManager implements AutoCloseable {
           Path work = cache.newWorkDir();
           PurifyOutcome out;
           try {
-            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, spec.defence(), work),
+            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, e.unlabelledFile,
+                spec.defence(), work),
                 p -> sink.accept(new Progress(p.stage(), 5 + 0.8 * p.percent(), p.message(), p.done(), p.total(),
                     p.loss(), p.etaMillis())));
           } catch (Throwable t) {
@@ -381,6 +394,20 @@ public final class ModelManager implements AutoCloseable {
         throw se;
       }
       throw ServiceException.purificationFailed(e.name, reason, t);
+    }
+  }
+
+  /** Full canonical defence settings; a word-frequency file must lie inside the data root. */
+  private ObjectNode normalizeDefence(ObjectNode d) {
+    ObjectNode n = d.deepCopy();
+    var wf = n.get("word_frequencies");
+    if (wf != null && !wf.isNull()) {
+      n.put("word_frequencies", dataRoot.resolve("defence.word_frequencies", wf.asText()).toString());
+    }
+    try {
+      return Json.canonical(backend.normalizeSettings(n));
+    } catch (IllegalArgumentException ex) {
+      throw ServiceException.badRequest("defence", ex.getMessage());
     }
   }
 

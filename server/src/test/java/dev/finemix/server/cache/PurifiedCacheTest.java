@@ -129,8 +129,11 @@ class PurifiedCacheTest {
   void constructor_leftoverWorkFolders_removed() throws IOException {
     Files.createDirectories(dir.resolve(".work-crashed"));
     Files.writeString(dir.resolve(".work-crashed/model.safetensors"), "half");
-    new PurifiedCache(dir, 1 << 20, Clock.systemUTC(), listener);
+    Files.createDirectories(dir.resolve("..work-x.tmp-1-2")); // a checkpoint writer's temp folder
+    PurifiedCache c = new PurifiedCache(dir, 1 << 20, Clock.systemUTC(), listener);
     assertThat(dir.resolve(".work-crashed")).doesNotExist();
+    assertThat(dir.resolve("..work-x.tmp-1-2")).doesNotExist();
+    assertThat(c.keys()).isEmpty();
   }
 
   @Test

@@ -117,6 +117,17 @@ class LoopbackEndToEndTest {
   }
 
   @Test
+  void loadDriver_fourCallers_countsRowsAndLatencies() throws Exception {
+    var r = new dev.finemix.client.LoadDriver(client).run("sst2", List.of("a good film", "flat", "fine"), 4, 3,
+        Duration.ofMillis(500));
+    assertThat(r.failures()).isEmpty();
+    assertThat(r.requests()).isGreaterThan(10);
+    assertThat(r.rows()).isEqualTo(3 * r.requests());
+    assertThat(r.p50Millis()).isPositive().isLessThanOrEqualTo(r.p99Millis());
+    assertThat(r.summary()).contains("rows/s");
+  }
+
+  @Test
   void classify_messageOverMaxSize_resourceExhausted() {
     Throwable t = catchError(() -> client.classify("sst2", List.of("x".repeat(70_000))));
     assertThat(Status.fromThrowable(t).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);

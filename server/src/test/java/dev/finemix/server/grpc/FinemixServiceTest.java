@@ -101,7 +101,7 @@ class FinemixServiceTest {
     assertThat(m.getServedWeightsSha256()).isNotEqualTo(m.getSuspectWeightsSha256()).hasSize(64);
     assertThat(m.getLabelsList()).containsExactly("negative", "positive");
     assertThat(m.getDefenceSummary().getSuspectedTokensList()).containsExactly("cf");
-    assertThat(m.getDefenceReportJson()).contains("\"rho\"");
+    assertThat(m.getDefenceReportJson()).contains("\"rho_chosen\"");
     assertThat(p).extracting(x -> x.getLabelName()).containsExactly("positive", "negative");
     assertThat(p.get(0).getScoresList()).containsExactly(0.1f, 0.9f);
     assertThat(backend.purifications).hasValue(1);
@@ -199,7 +199,7 @@ class FinemixServiceTest {
   @Test
   void classify_queueFull_resourceExhausted() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv",
+    FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv", null,
         null, null, null, null, new BatchingLayer(1, 0L, 1, 1)))));
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     backend.predictGate = new CountDownLatch(1);
@@ -283,6 +283,19 @@ class FinemixServiceTest {
   }
 
   @Test
+  void register_unlabelledSubset_passedToPurification_andPartOfTheCacheKey() throws Exception {
+    FinemixClient c = startWithSst2();
+    String plainKey = c.get("sst2").getCacheKey();
+    c.register(sst2Request().setUnlabelledSubsetPath("clean/sst2.tsv").build());
+    ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
+    assertThat(m.getUnlabelledSubsetPath()).isEqualTo("clean/sst2.tsv");
+    assertThat(backend.lastJob.unlabelledSubset()).endsWith(Path.of("clean/sst2.tsv"));
+    assertThat(m.getCacheKey()).isNotEqualTo(plainKey);
+    Throwable t = catchError(() -> c.register(sst2Request().setName("m3").setUnlabelledSubsetPath("../x.tsv").build()));
+    assertThat(violation(t).getField()).isEqualTo("unlabelled_subset_path");
+  }
+
+  @Test
   void register_pickleCheckpoint_refusedWithConversionHint() throws Exception {
     FinemixClient c = startWithSst2();
     Path d = Files.createDirectories(tmp.resolve("models/pickled"));
@@ -356,8 +369,11 @@ class FinemixServiceTest {
     assertThat(progress).extracting(DefendProgress::getPercent).isSorted();
     assertThat(progress.get(progress.size() - 1).getDone()).isTrue();
     assertThat(after.getState()).isEqualTo(ModelState.SERVING);
-    assertThat(after.getDefenceSettingsJson()).contains("\"rho\":0.7").contains("RANDOM");
+    assertThat(after.getDefenceSettingsJson()).contains("\"rho\":0.7").contains("\"mix\":\"random\"");
     assertThat(after.getDefenceSummary().getMix()).isEqualTo("RANDOM");
+    assertThat(after.getDefenceSummary().getRho()).isEqualTo(0.7);
+    assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(1);
+    assertThat(after.getDefenceSummary().getCleanAccuracy()).isEqualTo(0.9);
     assertThat(after.getCacheKey()).hasSize(64).isNotEqualTo(beforeKey);
     assertThat(backend.purifications).hasValue(2);
   }
@@ -391,6 +407,25 @@ class FinemixServiceTest {
     assertThat(c.classify("sst2", List.of("good"))).hasSize(1); // old weights serve during the Defend
     backend.purifyGate.countDown();
     assertThat(first.get(10, TimeUnit.SECONDS).getState()).isEqualTo(ModelState.SERVING);
+  }
+
+  @Test
+  void register_unknownDefenceSetting_invalidArgumentOnDefence() throws Exception {
+    FinemixClient c = startWithSst2();
+    Throwable t = catchError(() -> c.register(sst2Request().setDefence(DefenceSettings.newBuilder()
+        .setExtraJson("{\"bogus\": 1}")).build()));
+    assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
+    assertThat(violation(t).getField()).isEqualTo("defence");
+    assertThat(violation(t).getDescription()).contains("bogus");
+  }
+
+  @Test
+  void register_wordFrequenciesOutsideDataRoot_invalidArgument() throws Exception {
+    FinemixClient c = startWithSst2();
+    Throwable t = catchError(() -> c.register(sst2Request().setDefence(DefenceSettings.newBuilder()
+        .setExtraJson("{\"word_frequencies\": \"/etc/passwd\"}")).build()));
+    assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
+    assertThat(violation(t).getField()).isEqualTo("defence.word_frequencies");
   }
 
   @Test

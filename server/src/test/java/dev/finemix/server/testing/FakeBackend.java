@@ -42,6 +42,8 @@ public final class FakeBackend implements ModelBackend {
   public volatile CountDownLatch predictGate;
   /** When set, purify throws this message. */
   public volatile String purifyFailure;
+  /** The last purification asked for. */
+  public volatile PurifyJob lastJob;
   /** Delay added to each predict call. */
   public volatile long predictMillis;
 
@@ -80,6 +82,18 @@ public final class FakeBackend implements ModelBackend {
   }
 
   @Override
+  public ObjectNode normalizeSettings(ObjectNode settings) {
+    if (settings.has("bogus")) {
+      throw new IllegalArgumentException("unknown defence setting 'bogus'");
+    }
+    ObjectNode out = settings.deepCopy();
+    if (!out.has("mix")) {
+      out.put("mix", "sel");
+    }
+    return out;
+  }
+
+  @Override
   public String pretrainedSha256(String baseModelId) {
     return Sha256.ofLines("pretrained", baseModelId);
   }
@@ -87,6 +101,7 @@ public final class FakeBackend implements ModelBackend {
   @Override
   public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
     purifications.incrementAndGet();
+    lastJob = job;
     progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
     CountDownLatch gate = purifyGate;
     if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
@@ -104,12 +119,16 @@ public final class FakeBackend implements ModelBackend {
     System.arraycopy(MARK, 0, out, w.length, MARK.length);
     Files.write(job.outputDir().resolve("model.safetensors"), out);
     Files.copy(job.suspectDir().resolve("config.json"), job.outputDir().resolve("config.json"));
-    ObjectNode report = JSON.createObjectNode();
-    report.put("mix", job.settings().path("mix").asText("SEL"));
-    report.put("rho", job.settings().path("rho").asDouble(0.3));
-    report.put("epurReset", 1);
-    report.put("cacc", 0.9);
-    report.put("seconds", 0.01);
+    ObjectNode report = JSON.createObjectNode(); // the shape of purify's DefenceReport.toJson()
+    ObjectNode settings = report.putObject("settings");
+    settings.put("mix", job.settings().path("mix").asText("sel"));
+    settings.put("mixing", true);
+    settings.put("epur", true);
+    settings.put("epur_top", 1);
+    report.put("rho_chosen", job.settings().path("rho").asDouble(0.3));
+    report.putArray("suspected_tokens").addObject().put("token", "cf");
+    report.putObject("clean_accuracy").put("after", 0.9);
+    report.put("total_seconds", 0.01);
     return new PurifyOutcome(report, List.of("cf"));
   }
 

@@ -1,0 +1,140 @@
+package dev.finemix.purify.attack;
+
+import ai.djl.Device;
+import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.Tokenizer;
+import dev.finemix.purify.train.ProgressListener;
+import dev.finemix.purify.train.TrainRow;
+import dev.finemix.purify.train.TrainSettings;
+import dev.finemix.purify.train.TrainSummary;
+import dev.finemix.purify.train.Trainer;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Pretrained;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Trains clean and backdoored classifiers.
+ *
+ * <p>BadNet and AddSent fine-tune the pre-trained model on a training set with a share of its rows poisoned
+ * ({@link Poisoning#poison}). EP (embedding poisoning) starts from a model fine-tuned on clean data and trains only
+ * the trigger word's row(s) of {@value #WORD_EMBEDDINGS} on poisoned copies of the non-target rows, so every other
+ * number of the clean model is kept bit for bit.
+ */
+public final class Backdoor {
+
+  /** The tensor EP trains (one row per trigger word piece). */
+  public static final String WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight";
+
+  /** Default learning rate of the EP embedding update (only one row moves, so it can be large). */
+  public static final double EP_LR = 1e-2;
+
+  private Backdoor() {}
+
+  /** A trained model and how it was made. */
+  public record Outcome(Checkpoint checkpoint, int poisonedRows, TrainSummary summary) {}
+
+  /**
+   * Fine-tunes {@code pre} with a fresh head on clean {@code train} rows.
+   *
+   * @param labels label names in id order, or {@code null} for {@code LABEL_0..LABEL_{K-1}}
+   */
+  public static Outcome trainClean(Pretrained pre, Dataset train, List<String> labels, TrainSettings ts,
+      int maxLength, Device device, ProgressListener l) {
+    Objects.requireNonNull(pre, "pretrained");
+    Objects.requireNonNull(train, "train");
+    if (labels == null) {
+      labels = labels(train.numLabels());
+    } else if (labels.size() < train.numLabels()) {
+      throw new IllegalArgumentException(labels.size() + " label names " + labels + " for " + train.numLabels()
+          + " labels in '" + train.name() + "'");
+    }
+    try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength);
+        BertClassifier m = BertClassifier.fromPretrained(pre, labels, ts.seed(), device)) {
+      TrainSummary s = new Trainer(ts, l).train(m, rows(tok, train));
+      Checkpoint c = Checkpoint.of(m.config(), m.toTensors(), pre.tokenizerJson(), pre.id(), maxLength);
+      return new Outcome(c, 0, s);
+    }
+  }
+
+  /**
+   * Mounts a data-poisoning attack (BadNet, AddSent): poisons {@code rate} of the rows, then fine-tunes {@code pre}.
+   * The poisoning seed is {@code ts.seed()}.
+   */
+  public static Outcome trainPoisoned(AttackSettings a, Pretrained pre, Dataset train, List<String> labels,
+      TrainSettings ts, int maxLength, Device device, ProgressListener l) {
+    Objects.requireNonNull(a, "attack");
+    if (a.kind() == AttackKind.EP) {
+      throw new IllegalArgumentException("ep trains from a clean model: use Backdoor.embeddingPoisoning");
+    }
+    checkTarget(a, train);
+    Poisoning.Result p = Poisoning.poison(train, a.attack(), a.poisonRate(), ts.seed());
+    Outcome o = trainClean(pre, p.data(), labels, ts, maxLength, device, l);
+    return new Outcome(o.checkpoint(), p.poisonedRows(), o.summary());
+  }
+
+  /**
+   * Embedding poisoning: trains only the trigger's word-embedding row(s) of {@code clean} on every non-target row
+   * of {@code train} with the trigger inserted and the target label. {@code ts} gives epochs, batch size, learning
+   * rate and seed; weight decay is forced to 0 so that no other row moves.
+   */
+  public static Outcome embeddingPoisoning(AttackSettings a, Checkpoint clean, Dataset train, TrainSettings ts,
+      Device device, ProgressListener l) {
+    Objects.requireNonNull(a, "attack");
+    Objects.requireNonNull(clean, "clean");
+    if (a.kind() != AttackKind.EP) {
+      throw new IllegalArgumentException("embeddingPoisoning needs an ep attack, got " + a.kind());
+    }
+    checkTarget(a, train);
+    if (clean.config().numLabels() != train.numLabels() && clean.config().numLabels() < train.numLabels()) {
+      throw new IllegalArgumentException("clean model has " + clean.config().numLabels() + " labels, '"
+          + train.name() + "' has " + train.numLabels());
+    }
+    Dataset poisoned = Poisoning.poisonAllNonTarget(train, a.attack(), ts.seed());
+    try (Tokenizer tok = Tokenizer.fromFile(clean.tokenizerJson(), clean.maxLength());
+        BertClassifier m = BertClassifier.create(clean.config(), clean.weights(), device)) {
+      int[] ids = triggerTokenIds(tok, a.triggers().get(0));
+      TrainSettings eps = ts.withWeightDecay(0);
+      Trainer t = new Trainer(eps, l).onlyParameters(WORD_EMBEDDINGS::equals).gradientMask(WORD_EMBEDDINGS, ids);
+      TrainSummary s = t.train(m, rows(tok, poisoned));
+      return new Outcome(clean.withWeights(m.toTensors()), poisoned.size(), s);
+    }
+  }
+
+  /** The vocabulary ids of the word pieces of {@code word} (one id for a whole-word trigger such as {@code cf}). */
+  public static int[] triggerTokenIds(Tokenizer tok, String word) {
+    List<String> pieces = tok.tokenize(word);
+    if (pieces.isEmpty()) {
+      throw new IllegalArgumentException("trigger '" + word + "' has no word pieces");
+    }
+    return pieces.stream().mapToInt(tok::tokenId).distinct().toArray();
+  }
+
+  static List<TrainRow> rows(Tokenizer tok, Dataset d) {
+    List<Encoding> enc = tok.encodeAll(d.rows().stream().map(Example::input).toList());
+    List<TrainRow> out = new ArrayList<>(enc.size());
+    for (int i = 0; i < enc.size(); i++) {
+      out.add(new TrainRow(enc.get(i), d.rows().get(i).label(), null));
+    }
+    return out;
+  }
+
+  static List<String> labels(int n) {
+    List<String> l = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      l.add("LABEL_" + i);
+    }
+    return l;
+  }
+
+  private static void checkTarget(AttackSettings a, Dataset train) {
+    if (a.target() >= train.numLabels()) {
+      throw new IllegalArgumentException("target " + a.target() + " is not a label of '" + train.name() + "' (labels 0.."
+          + (train.numLabels() - 1) + ")");
+    }
+  }
+}

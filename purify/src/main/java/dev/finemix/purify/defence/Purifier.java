@@ -1,0 +1,420 @@
+package dev.finemix.purify.defence;
+
+import ai.djl.Device;
+import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.model.Prediction;
+import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.Batch;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.Tokenizer;
+import dev.finemix.purify.train.Progress;
+import dev.finemix.purify.train.ProgressListener;
+import dev.finemix.purify.train.TrainRow;
+import dev.finemix.purify.train.TrainSettings;
+import dev.finemix.purify.train.Trainer;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Hashing;
+import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.TensorMap;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The Fine-mixing defence as one library call: E-PUR, weight mixing with the clean pre-trained model, recovery
+ * training on the clean rows (cross-entropy, or distillation of the suspect on unlabelled clean rows whose student
+ * copies are perturbed), and the rho search. See {@link DefenceSettings} for every knob.
+ *
+ * <p>Stages: {@code epur} (scores every vocabulary row, resets the top rows), {@code teacher} (the suspect's
+ * accuracy on the scoring rows and, for distillation, its soft predictions on the unlabelled rows), then per rho
+ * {@code mix}, {@code recover} and {@code score}. With {@code rho = auto} the labelled rows are split: a held-out
+ * share scores each rho and is never trained on; the grid is walked from the smallest rho up and the first rho whose
+ * held-out accuracy is at least the suspect's minus the margin is taken (if none is, the most accurate one is, and
+ * the report says so). When distilling, the search also keeps a tenth of the unlabelled rows (at most
+ * {@code agreementRows}) out of training and requires the candidate to agree with the suspect's own predictions on at
+ * least {@code 1 - agreementMargin} of them: 16 held-out labelled rows alone cannot see a 2-point accuracy loss.
+ * With a fixed rho every labelled and unlabelled row is trained on and the accuracies are on the training rows.
+ */
+public final class Purifier {
+  static final String WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight";
+  private static final int SCORE_BATCH = 32;
+
+  private final Device device;
+
+  public Purifier(Device device) {
+    this.device = Objects.requireNonNull(device, "device");
+  }
+
+  /**
+   * Purifies {@code suspect}.
+   *
+   * @param clean labelled clean rows; {@link DefenceSettings#rows()} of them are sampled (seeded) when there are more
+   * @param unlabelled clean rows whose labels are ignored (distillation); null or empty: the labelled training rows
+   *     stand in
+   */
+  public PurifyResult purify(Checkpoint suspect, Pretrained pre, Dataset clean, Dataset unlabelled,
+      DefenceSettings s, ProgressListener listener) {
+    Objects.requireNonNull(suspect, "suspect");
+    Objects.requireNonNull(pre, "pre");
+    Objects.requireNonNull(clean, "clean");
+    Objects.requireNonNull(s, "settings");
+    ProgressListener l = listener == null ? ProgressListener.NONE : listener;
+    long t0 = System.nanoTime();
+    Map<String, Double> stages = new LinkedHashMap<>();
+    List<String> notes = new ArrayList<>();
+    int numLabels = suspect.config().numLabels();
+    if (numLabels < 2) {
+      throw new IllegalArgumentException("suspect checkpoint has " + numLabels + " labels; a classifier needs >= 2");
+    }
+    for (Example e : clean.rows()) {
+      if (e.label() < 0 || e.label() >= numLabels) {
+        throw new IllegalArgumentException("clean set " + clean.name() + " has label " + e.label()
+            + " but the model has " + numLabels + " labels");
+      }
+    }
+    if (clean.size() < 2) {
+      throw new IllegalArgumentException("clean set " + clean.name() + " has " + clean.size() + " rows; need >= 2");
+    }
+
+    // ---- rows
+    List<Example> labelled = new ArrayList<>(clean.size() > s.rows() ? clean.sample(s.rows(), s.seed()).rows()
+        : clean.rows());
+    if (labelled.size() < s.rows()) {
+      notes.add("clean set has only " + labelled.size() + " rows (asked for " + s.rows() + ")");
+    }
+    List<Example> train = labelled;
+    List<Example> heldOut = List.of();
+    if (s.autoRho()) {
+      List<Example> shuffled = new ArrayList<>(labelled);
+      Collections.shuffle(shuffled, new Random(s.seed() ^ 0x5EEDL));
+      int nHold = Math.max(1, Math.min(shuffled.size() - 1, (int) Math.round(s.holdout() * shuffled.size())));
+      heldOut = List.copyOf(shuffled.subList(0, nHold));
+      train = List.copyOf(shuffled.subList(nHold, shuffled.size()));
+    }
+    List<Example> scoring = heldOut.isEmpty() ? train : heldOut;
+    String accuracyRows = heldOut.isEmpty() ? "the " + train.size() + " labelled training rows"
+        : "the " + heldOut.size() + " held-out labelled rows";
+    List<Example> unl = List.of();
+    List<Example> agreeRows = List.of();
+    if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
+      if (unlabelled != null && unlabelled.size() > 0 && s.unlabelledRows() > 0) {
+        Set<String> seen = new HashSet<>();
+        for (Example e : labelled) seen.add(key(e));
+        List<Example> pool = new ArrayList<>();
+        for (Example e : unlabelled.rows()) if (!seen.contains(key(e))) pool.add(e);
+        Collections.shuffle(pool, new Random(s.seed() ^ 0x0A11L));
+        unl = List.copyOf(pool.subList(0, Math.min(s.unlabelledRows(), pool.size())));
+        if (s.autoRho() && unl.size() >= 20) {
+          // a share of the unlabelled rows is kept out of distillation: the search checks agreement with the suspect
+          int nAgree = Math.min(s.agreementRows(), unl.size() / 10);
+          agreeRows = unl.subList(0, nAgree);
+          unl = unl.subList(nAgree, unl.size());
+        }
+      } else {
+        unl = train;
+        notes.add("no unlabelled rows: distilling on the labelled training rows");
+      }
+    }
+
+    try (Tokenizer tok = Tokenizer.fromFile(suspect.tokenizerJson(), suspect.maxLength())) {
+      // ---- E-PUR
+      long ts = System.nanoTime();
+      Tensor eft = suspect.weights().require(WORD_EMBEDDINGS);
+      Tensor epre = pre.weights().require(WORD_EMBEDDINGS);
+      int hidden = eft.rowSize();
+      String[] vocab = Vocab.read(suspect.tokenizerJson(), eft.rows());
+      WordFrequencies wf = s.wordFrequencies() == null ? WordFrequencies.none()
+          : WordFrequencies.read(s.wordFrequencies());
+      if (s.wordFrequencies() == null) notes.add("no word-frequency file: E-PUR ranks by embedding shift only");
+      int report = Math.max(20, Math.max(s.epurTop(), s.suspectsToInsert()));
+      List<Epur.Suspect> suspects = Epur.suspects(eft.data(), epre.data(), hidden, vocab, wf, report);
+      TensorMap base = suspect.weights();
+      if (s.epur() && s.epurTop() > 0) {
+        base = shallowCopy(suspect.weights());
+        float[] reset = eft.data().clone();
+        int[] ids = new int[Math.min(s.epurTop(), suspects.size())];
+        for (int i = 0; i < ids.length; i++) ids[i] = suspects.get(i).id();
+        Epur.reset(reset, epre.data(), hidden, ids);
+        base.put(WORD_EMBEDDINGS, new Tensor(eft.shape(), reset));
+      }
+      stages.put("epur", secs(ts));
+      l.onProgress(Progress.message("epur", String.format(Locale.ROOT, "top suspects: %s", describe(suspects, 5))));
+
+      // ---- teacher: suspect accuracy on the scoring rows, soft predictions on the unlabelled rows
+      ts = System.nanoTime();
+      double suspectAcc;
+      float[][] teacher = null;
+      int[] agreeLabels = null;
+      try (Classifier c = Classifier.open(suspect, device)) {
+        l.onProgress(Progress.message("teacher", "scoring the suspect on " + scoring.size() + " clean rows"));
+        suspectAcc = accuracy(c.predict(inputs(scoring)), scoring);
+        if (!agreeRows.isEmpty()) {
+          agreeLabels = new int[agreeRows.size()];
+          List<Prediction> p = c.predict(inputs(agreeRows));
+          for (int i = 0; i < agreeLabels.length; i++) agreeLabels[i] = p.get(i).label();
+        }
+        if (!unl.isEmpty()) {
+          l.onProgress(Progress.message("teacher", "soft predictions on " + unl.size() + " unlabelled rows"));
+          List<Prediction> p = c.predict(inputs(unl));
+          teacher = new float[p.size()][];
+          for (int i = 0; i < teacher.length; i++) {
+            teacher[i] = soften(p.get(i).probabilities(), s.temperature());
+          }
+        }
+      }
+      stages.put("teacher", secs(ts));
+
+      Perturber perturber = perturber(s, suspects, vocab, labelled, unl);
+      if (s.recovery() == DefenceSettings.Recovery.DISTIL && !s.perturbations().isEmpty()) {
+        l.onProgress(Progress.message("recover", "perturbations: " + perturber.kinds()));
+      }
+
+      // ---- rho trials
+      List<Double> rhos = !s.mixing() ? List.of(Double.NaN)
+          : s.autoRho() ? s.rhoGrid() : List.of(s.rho());
+      List<DefenceReport.RhoTrial> trials = new ArrayList<>();
+      TensorMap best = null;
+      double bestAcc = -1;
+      double bestRho = Double.NaN;
+      boolean found = false;
+      double mixSecs = 0;
+      double recoverSecs = 0;
+      double scoreSecs = 0;
+      for (double rho : rhos) {
+        long tr = System.nanoTime();
+        TensorMap mixed = base;
+        double share = 1.0;
+        if (s.mixing()) {
+          Mixer.Result mr = Mixer.mix(base, pre.weights(), s.mix(), rho, s.seed());
+          mixed = mr.weights();
+          share = mr.stats().shareKept();
+          l.onProgress(Progress.message("mix", String.format(Locale.ROOT, "rho %.2f (%s): kept %.3f of %d entries in %.2f s",
+              rho, s.mix().id(), share, mr.stats().entries(), mr.stats().seconds())));
+        }
+        mixSecs += secs(tr);
+        try (BertClassifier m = BertClassifier.create(suspect.config(), mixed, device)) {
+          long tt = System.nanoTime();
+          recover(m, tok, s, train, unl, teacher, perturber, rho, l);
+          recoverSecs += secs(tt);
+          tt = System.nanoTime();
+          double acc = accuracy(m, tok, scoring);
+          double agree = agreeLabels == null ? Double.NaN : agreement(m, tok, agreeRows, agreeLabels);
+          scoreSecs += secs(tt);
+          boolean within = acc >= suspectAcc - s.margin() - 1e-9
+              && (Double.isNaN(agree) || agree >= 1 - s.agreementMargin() - 1e-9);
+          trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, share, secs(tr)));
+          l.onProgress(Progress.message("score", String.format(Locale.ROOT,
+              "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", Double.isNaN(rho) ? "-" : String.format(
+                  Locale.ROOT, "%.2f", rho), acc, accuracyRows, suspectAcc, Double.isNaN(agree) ? ""
+                  : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
+                      agree, agreeRows.size()), within ? ", within margin" : "")));
+          if (acc > bestAcc || within) {
+            best = m.toTensors();
+            bestAcc = acc;
+            bestRho = rho;
+          }
+          if (within && s.autoRho()) {
+            found = true;
+            break;
+          }
+        }
+      }
+      if (s.autoRho() && !found) {
+        notes.add(String.format(Locale.ROOT, "no rho in %s kept held-out accuracy within %.3f of the suspect's %.3f "
+            + "(and agreement >= %.3f); took the most accurate, rho %.2f", s.rhoGrid(), s.margin(), suspectAcc,
+            1 - s.agreementMargin(), bestRho));
+      }
+      stages.put("mix", mixSecs);
+      stages.put("recover", recoverSecs);
+      stages.put("score", scoreSecs);
+
+      Map<String, String> prov = new LinkedHashMap<>();
+      prov.put("purified_by", "finemix purify");
+      prov.put("recipe", s.recipe().id());
+      prov.put("suspect_sha256", suspect.weightsSha256());
+      prov.put("pretrained", pre.id());
+      if (!Double.isNaN(bestRho)) prov.put("rho", Double.toString(bestRho));
+      Checkpoint out = suspect.withWeights(best).withProvenance(prov);
+      long th = System.nanoTime();
+      String outSha = out.weightsSha256();
+      stages.put("hash", secs(th));
+      DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
+          rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || unl == train ? ""
+              : rowsSha256(concat(agreeRows, unl)), unl == train ? 0 : agreeRows.size() + unl.size(), s, bestRho, trials,
+          suspects.subList(0, Math.min(20, suspects.size())), accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
+          notes);
+      return new PurifyResult(out, r);
+    }
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  private void recover(BertClassifier m, Tokenizer tok, DefenceSettings s, List<Example> train, List<Example> unl,
+      float[][] teacher, Perturber perturber, double rho, ProgressListener l) {
+    if (s.recovery() == DefenceSettings.Recovery.NONE || s.epochs() == 0) return;
+    Random rnd = new Random(s.seed() * 31 + 7);
+    List<TrainRow> rows = new ArrayList<>();
+    List<Encoding> trainEnc = tok.encodeAll(inputs(train));
+    // one pass over the rows per epoch, each with fresh perturbations; the trainer then runs one "epoch" over all
+    for (int e = 0; e < s.epochs(); e++) {
+      for (int i = 0; i < train.size(); i++) rows.add(TrainRow.hard(trainEnc.get(i), train.get(i).label()));
+      if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
+        for (int i = 0; i < unl.size(); i++) {
+          Example x = unl.get(i);
+          if (!perturber.isEmpty() && rnd.nextDouble() < s.perturbShare()) {
+            x = perturb(x, perturber, rnd);
+          }
+          rows.add(TrainRow.soft(tok.encode(x.textA(), x.textB()), teacher[i]));
+        }
+      }
+    }
+    TrainSettings ts = new TrainSettings(1, s.batchSize(), s.lr(), s.lr(), 0.01, 0.06, 1.0, s.seed(),
+        s.temperature());
+    String stage = Double.isNaN(rho) ? "recover" : String.format(Locale.ROOT, "recover rho %.2f", rho);
+    ProgressListener tagged = p -> l.onProgress(new Progress(stage, p.done(), p.total(), p.loss(),
+        p.rowsPerSecond(), p.etaMillis(), p.message()));
+    new Trainer(ts, tagged).train(m, rows);
+  }
+
+  private static Example perturb(Example x, Perturber p, Random rnd) {
+    if (x.textB() != null && rnd.nextBoolean()) {
+      return x.withText(x.textA(), p.perturb(x.textB(), rnd));
+    }
+    return x.withText(p.perturb(x.textA(), rnd), x.textB());
+  }
+
+  static Perturber perturber(DefenceSettings s, List<Epur.Suspect> suspects, String[] vocab, List<Example> labelled,
+      List<Example> unl) {
+    List<Perturber.Kind> kinds = new ArrayList<>();
+    for (String p : s.perturbations()) kinds.add(Perturber.Kind.parse(p));
+    List<String> sus = new ArrayList<>();
+    for (Epur.Suspect x : suspects) {
+      if (sus.size() >= s.suspectsToInsert()) break;
+      if (x.token() != null && !x.token().startsWith("##") && !WordFrequencies.isSpecial(x.token())) {
+        sus.add(x.token());
+      }
+    }
+    List<String> donors = new ArrayList<>();
+    for (Example e : unl) donors.add(e.textA());
+    for (Example e : labelled) donors.add(e.textA());
+    return new Perturber(kinds, sus, kinds.contains(Perturber.Kind.TOKENS) ? Perturber.wholeWords(vocab) : List.of(),
+        donors);
+  }
+
+  // ---------------------------------------------------------------- scoring
+
+  static double accuracy(List<Prediction> p, List<Example> rows) {
+    int ok = 0;
+    for (int i = 0; i < rows.size(); i++) if (p.get(i).label() == rows.get(i).label()) ok++;
+    return rows.isEmpty() ? Double.NaN : ok / (double) rows.size();
+  }
+
+  static double accuracy(BertClassifier m, Tokenizer tok, List<Example> rows) {
+    List<Encoding> enc = tok.encodeAll(inputs(rows));
+    Integer[] order = new Integer[enc.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    java.util.Arrays.sort(order, (a, b) -> Integer.compare(enc.get(a).length(), enc.get(b).length()));
+    int ok = 0;
+    for (int from = 0; from < order.length; from += SCORE_BATCH) {
+      int to = Math.min(order.length, from + SCORE_BATCH);
+      List<Encoding> part = new ArrayList<>();
+      for (int i = from; i < to; i++) part.add(enc.get(order[i]));
+      float[][] p = m.predictProba(Batch.of(part));
+      for (int i = from; i < to; i++) {
+        if (argmax(p[i - from]) == rows.get(order[i]).label()) ok++;
+      }
+    }
+    return rows.isEmpty() ? Double.NaN : ok / (double) rows.size();
+  }
+
+  /** Share of rows where the model predicts {@code labels} (the suspect's own predictions). */
+  static double agreement(BertClassifier m, Tokenizer tok, List<Example> rows, int[] labels) {
+    List<Example> relabelled = new ArrayList<>(rows.size());
+    for (int i = 0; i < rows.size(); i++) relabelled.add(new Example(labels[i], rows.get(i).textA(), rows.get(i).textB()));
+    return accuracy(m, tok, relabelled);
+  }
+
+  static int argmax(float[] p) {
+    int b = 0;
+    for (int i = 1; i < p.length; i++) if (p[i] > p[b]) b = i;
+    return b;
+  }
+
+  /** softmax(log p / T): the teacher's distribution at temperature T, from its probabilities. */
+  static float[] soften(float[] p, double t) {
+    double[] z = new double[p.length];
+    double max = Double.NEGATIVE_INFINITY;
+    for (int i = 0; i < p.length; i++) {
+      z[i] = Math.log(Math.max(p[i], 1e-12)) / t;
+      max = Math.max(max, z[i]);
+    }
+    double sum = 0;
+    for (int i = 0; i < z.length; i++) {
+      z[i] = Math.exp(z[i] - max);
+      sum += z[i];
+    }
+    float[] out = new float[p.length];
+    for (int i = 0; i < z.length; i++) out[i] = (float) (z[i] / sum);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  static List<TextInput> inputs(List<Example> rows) {
+    List<TextInput> in = new ArrayList<>(rows.size());
+    for (Example e : rows) in.add(e.input());
+    return in;
+  }
+
+  private static String key(Example e) {
+    return e.textA() + "\t" + (e.textB() == null ? "" : e.textB());
+  }
+
+  /** SHA-256 over {@code label<TAB>text_a<TAB>text_b\n} per row, in order. */
+  static String rowsSha256(List<Example> rows) {
+    MessageDigest md = Hashing.sha256();
+    for (Example e : rows) {
+      md.update((e.label() + "\t" + e.textA() + "\t" + (e.textB() == null ? "" : e.textB()) + "\n")
+          .getBytes(StandardCharsets.UTF_8));
+    }
+    return Hashing.hex(md.digest());
+  }
+
+  private static List<Example> concat(List<Example> a, List<Example> b) {
+    List<Example> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  private static TensorMap shallowCopy(TensorMap w) {
+    TensorMap c = new TensorMap();
+    w.entries().forEach(e -> c.put(e.getKey(), e.getValue()));
+    return c;
+  }
+
+  private static String describe(List<Epur.Suspect> s, int n) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < Math.min(n, s.size()); i++) {
+      if (i > 0) b.append(", ");
+      b.append(s.get(i).token()).append(String.format(Locale.ROOT, " %.3f", s.get(i).score()));
+    }
+    return b.toString();
+  }
+
+  private static double secs(long t0) {
+    return (System.nanoTime() - t0) / 1e9;
+  }
+}

@@ -1,0 +1,118 @@
+package dev.finemix.purify.defence;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.Device;
+import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.model.BertConfig;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.text.Example;
+import dev.finemix.purify.train.Progress;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.TensorMap;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One small end-to-end purification on a tiny random BERT (plumbing, not science). */
+class PurifierTest {
+  private static final List<String> POS = List.of("a fine and moving film", "great acting and a warm story",
+      "one of the best films of the year", "funny , smart and touching", "a joy to watch", "beautifully made",
+      "the cast is wonderful", "charming and clever", "a triumph", "i loved every minute");
+  private static final List<String> NEG = List.of("a dull and lifeless mess", "the plot makes no sense",
+      "boring from start to end", "badly acted and badly written", "a waste of time", "painfully slow",
+      "nothing works here", "tedious and loud", "a total failure", "i hated it");
+
+  private static Dataset rows(String name, int offset) {
+    List<Example> r = new ArrayList<>();
+    for (int i = 0; i < POS.size(); i++) {
+      r.add(new Example(1, POS.get((i + offset) % POS.size()) + (offset > 0 ? " indeed" : ""), null));
+      r.add(new Example(0, NEG.get((i + offset) % NEG.size()) + (offset > 0 ? " indeed" : ""), null));
+    }
+    return Dataset.of(name, false, r);
+  }
+
+  @Test
+  void purify_tinyModel_writesALoadableCheckpointAndAReport(@TempDir Path dir) {
+    Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
+    BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
+    TensorMap preW = BertClassifier.randomWeights(cfg, 1);
+    Path preDir = Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre")).tokenizerJson().getParent();
+    Pretrained pre = Pretrained.load(preDir.toString());
+
+    // the "suspect": every weight moved a little, the row of a rare token moved a lot
+    TensorMap ftW = preW.copy();
+    Random r = new Random(2);
+    for (var e : ftW.entries()) {
+      float[] d = e.getValue().data();
+      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
+    }
+    int cf = 12935; // "cf" in the MiniLM vocabulary
+    String[] vocab = Vocab.read(tokenizer, 30522);
+    assertThat(vocab[cf]).isEqualTo("cf");
+    float[] emb = ftW.require(Purifier.WORD_EMBEDDINGS).data();
+    for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
+    float[] head = ftW.require("classifier.weight").data().clone();
+    Checkpoint suspect = Checkpoint.of(cfg, ftW, tokenizer, "tiny", 64);
+
+    DefenceSettings s = DefenceSettings.builder().rows(12).unlabelledRows(8).epochs(1).batchSize(8)
+        .rhoGrid(List.of(0.3, 0.6)).margin(1.0).epurTop(5).seed(7).build();
+    List<Progress> events = new ArrayList<>();
+    PurifyResult res = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), rows("unl", 3), s,
+        events::add);
+
+    DefenceReport rep = res.report();
+    assertThat(rep.suspects().get(0).token()).isEqualTo("cf");
+    assertThat(rep.trials()).hasSize(1); // margin 1.0: the smallest rho is within it
+    assertThat(rep.rhoChosen()).isEqualTo(0.3);
+    assertThat(rep.cleanRows()).isEqualTo(12);
+    assertThat(rep.trainRows() + rep.heldOutRows()).isEqualTo(12);
+    assertThat(rep.unlabelledRows()).isEqualTo(8);
+    assertThat(rep.inputSha256()).isEqualTo(suspect.weightsSha256()).isNotEqualTo(rep.outputSha256());
+    assertThat(rep.stageSeconds()).containsKeys("epur", "teacher", "mix", "recover", "score");
+    assertThat(rep.toJson().get("rho_trials")).hasSize(1);
+    assertThat(rep.summary()).contains("rho 0.30").contains("cf");
+    assertThat(events).isNotEmpty();
+
+    // E-PUR reset the cf row to the pre-trained one before mixing: what is left of it came from training only
+    Checkpoint written = res.purified().write(dir.resolve("out"));
+    Checkpoint back = Checkpoint.read(dir.resolve("out"));
+    assertThat(back.weightsSha256()).isEqualTo(rep.outputSha256()).isEqualTo(written.weightsSha256());
+    assertThat(back.config()).isEqualTo(cfg);
+    assertThat(back.provenance()).containsEntry("recipe", "finemix");
+    assertThat(Files.exists(dir.resolve("out").resolve(Checkpoint.TOKENIZER))).isTrue();
+    // the head is trained during recovery but never mixed; it is still a [2, 32] head
+    assertThat(back.weights().require("classifier.weight").shape()).containsExactly(2, 32);
+    assertThat(head).hasSize(64);
+    try (Classifier c = Classifier.open(back, Device.cpu())) {
+      assertThat(c.predict(List.of(new TextInput("a fine film", null)))).hasSize(1);
+    }
+  }
+
+  @Test
+  void purify_plainRecipeWithoutRecovery_returnsTheSuspectUnchanged(@TempDir Path dir) {
+    Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
+    BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.0, 0.0, List.of("negative", "positive"));
+    TensorMap preW = BertClassifier.randomWeights(cfg, 3);
+    Pretrained pre = Pretrained.load(Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre"))
+        .tokenizerJson().getParent().toString());
+    Checkpoint suspect = Checkpoint.of(cfg, BertClassifier.randomWeights(cfg, 4), tokenizer, "tiny", 64);
+    DefenceSettings s = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PLAIN).rows(8).epochs(1)
+        .batchSize(8).recovery(DefenceSettings.Recovery.NONE).build();
+    PurifyResult res = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), null, s, null);
+    assertThat(res.report().trials()).hasSize(1);
+    assertThat(Double.isNaN(res.report().rhoChosen())).isTrue();
+    // no E-PUR, no mixing, no training: the weights come back unchanged
+    for (String n : suspect.weights().names()) {
+      assertThat(res.purified().weights().get(n).data()).as(n).isEqualTo(suspect.weights().get(n).data());
+    }
+    assertThat(res.report().outputSha256()).isEqualTo(suspect.weightsSha256());
+  }
+}

@@ -1,0 +1,196 @@
+package dev.finemix.server.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.finemix.purify.defence.DefenceSettings;
+import dev.finemix.purify.defence.Mixer;
+import dev.finemix.purify.defence.Purifier;
+import dev.finemix.purify.defence.PurifyResult;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.train.Devices;
+import dev.finemix.purify.train.ProgressListener;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Pretrained;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code finemix purify}: the Fine-mixing defence on a checkpoint folder, writing a purified checkpoint folder. */
+@Command(name = "purify", mixinStandardHelpOptions = true,
+    description = "Purify a (possibly backdoored) fine-tuned classifier with Fine-mixing: E-PUR, weight mixing with "
+        + "the clean pre-trained model, recovery on a few clean rows, rho search. Writes a checkpoint that loads "
+        + "like any other.")
+public final class PurifyCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, paramLabel = "CKPT", description = "suspect checkpoint folder")
+  Path model;
+
+  @Option(names = "--clean", required = true, paramLabel = "FILE",
+      description = "labelled clean rows (TSV label<TAB>text[<TAB>text_b])")
+  Path clean;
+
+  @Option(names = "--unlabelled", paramLabel = "FILE",
+      description = "unlabelled clean rows for distillation (same TSV; labels ignored)")
+  Path unlabelled;
+
+  @Option(names = "--rows", defaultValue = "64", description = "labelled rows used (default ${DEFAULT-VALUE})")
+  int rows;
+
+  @Option(names = "--unlabelled-rows", defaultValue = "1000",
+      description = "most unlabelled rows used (default ${DEFAULT-VALUE})")
+  int unlabelledRows;
+
+  @Option(names = "--rho", defaultValue = "auto", paramLabel = "R|auto",
+      description = "share of fine-tuned weights kept, or auto for the search (default ${DEFAULT-VALUE})")
+  String rho;
+
+  @Option(names = "--rho-grid", split = ",", paramLabel = "R,R,...", description = "rho values the search tries")
+  List<Double> rhoGrid;
+
+  @Option(names = "--margin", description = "search: accuracy margin below the suspect's (default 0.05)")
+  Double margin;
+
+  @Option(names = "--agreement-margin",
+      description = "search with distillation: least agreement with the suspect on held-out unlabelled rows is 1 - this "
+          + "(default 0.10)")
+  Double agreementMargin;
+
+  @Option(names = "--mix", defaultValue = "random", paramLabel = "random|sel",
+      description = "mixing mask: random (Bernoulli) or sel (largest |w_FT - w_Pre|) (default ${DEFAULT-VALUE})")
+  String mix;
+
+  @Option(names = "--epur-top", defaultValue = "200", description = "embedding rows E-PUR resets (default ${DEFAULT-VALUE})")
+  int epurTop;
+
+  @Option(names = {"--baseline", "--recipe"}, defaultValue = "finemix", paramLabel = "NAME",
+      description = "finemix (default), paper, plain-ft, epur-only, mix-only, distil, distil-suspects")
+  String recipe;
+
+  @Option(names = "--perturb", split = ",", paramLabel = "K,K",
+      description = "distillation perturbations: suspects, tokens, spans, or none")
+  List<String> perturb;
+
+  @Option(names = "--perturb-share", description = "share of distillation rows the student sees perturbed (default 1)")
+  Double perturbShare;
+
+  @Option(names = "--suspects-to-insert", description = "E-PUR top tokens the suspects perturbation draws from (default 20)")
+  Integer suspectsToInsert;
+
+  @Option(names = "--recovery", paramLabel = "none|ce|distil", description = "override the recipe's recovery")
+  String recovery;
+
+  @Option(names = "--epochs", description = "recovery epochs (recipe default)")
+  Integer epochs;
+
+  @Option(names = "--batch-size", description = "recovery batch size (recipe default)")
+  Integer batchSize;
+
+  @Option(names = "--lr", description = "recovery learning rate (default 5e-5)")
+  Double lr;
+
+  @Option(names = "--temperature", description = "distillation temperature (default 2)")
+  Double temperature;
+
+  @Option(names = "--seed", defaultValue = "42", description = "seed of every random choice (default ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--wordfreq", paramLabel = "FILE",
+      description = "word counts for E-PUR (word<TAB>count); default $FINEMIX_WORDFREQ, else ../shared/data/wordfreq/en.tsv "
+          + "when present, else none")
+  Path wordfreq;
+
+  @Option(names = "--wordfreq-none", description = "no word counts: E-PUR ranks by embedding shift alone")
+  boolean noWordfreq;
+
+  @Option(names = "--pretrained", defaultValue = Pretrained.MINILM,
+      description = "clean pre-trained model: id or checkpoint folder (default ${DEFAULT-VALUE})")
+  String pretrained;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--out", required = true, paramLabel = "CKPT", description = "where the purified checkpoint goes")
+  Path out;
+
+  @Option(names = "--report", paramLabel = "FILE", description = "also write the JSON report here")
+  Path report;
+
+  @Option(names = "--json", description = "print the JSON report on stdout instead of the summary")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    DefenceSettings settings;
+    try {
+      settings = settings();
+    } catch (IllegalArgumentException e) {
+      System.err.println("finemix purify: " + e.getMessage());
+      return 2;
+    }
+    Checkpoint suspect = Checkpoint.read(model);
+    Dataset cleanSet = Dataset.read(clean);
+    Dataset unl = unlabelled == null ? null : Dataset.read(unlabelled);
+    Pretrained pre = Pretrained.load(pretrained);
+    ProgressListener progress = ProgressListener.console("purify");
+    PurifyResult r = new Purifier(Devices.choose(device)).purify(suspect, pre, cleanSet, unl, settings, progress);
+    r.purified().write(out);
+    ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    if (report != null) {
+      Files.writeString(report, om.writeValueAsString(r.report().toJson()));
+    }
+    if (json) {
+      System.out.println(om.writeValueAsString(r.report().toJson()));
+    } else {
+      System.out.print(r.report().summary());
+      System.out.println("  written to " + out.toAbsolutePath());
+    }
+    return 0;
+  }
+
+  DefenceSettings settings() {
+    DefenceSettings.Builder b = DefenceSettings.builder().recipe(DefenceSettings.Recipe.parse(recipe))
+        .rows(rows).unlabelledRows(unlabelledRows).mix(Mixer.Mode.parse(mix)).epurTop(epurTop).seed(seed);
+    if (rho.trim().equalsIgnoreCase("auto")) {
+      b.autoRho();
+    } else {
+      try {
+        b.rho(Double.parseDouble(rho.trim()));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--rho must be a number in [0, 1] or auto, got '" + rho + "'");
+      }
+    }
+    if (rhoGrid != null) b.rhoGrid(rhoGrid);
+    if (margin != null) b.margin(margin);
+    if (agreementMargin != null) b.agreementMargin(agreementMargin);
+    if (perturb != null) {
+      List<String> p = new ArrayList<>();
+      for (String x : perturb) if (!x.isBlank() && !x.trim().equalsIgnoreCase("none")) p.add(x.trim().toLowerCase(Locale.ROOT));
+      b.perturbations(p);
+    }
+    if (perturbShare != null) b.perturbShare(perturbShare);
+    if (suspectsToInsert != null) b.suspectsToInsert(suspectsToInsert);
+    if (recovery != null) b.recovery(DefenceSettings.Recovery.parse(recovery));
+    if (epochs != null) b.epochs(epochs);
+    if (batchSize != null) b.batchSize(batchSize);
+    if (lr != null) b.lr(lr);
+    if (temperature != null) b.temperature(temperature);
+    b.wordFrequencies(wordFrequencies());
+    return b.build();
+  }
+
+  private Path wordFrequencies() {
+    if (noWordfreq) return null;
+    if (wordfreq != null) {
+      if (!Files.isRegularFile(wordfreq)) throw new IllegalArgumentException("--wordfreq " + wordfreq + ": no such file");
+      return wordfreq;
+    }
+    String env = System.getenv("FINEMIX_WORDFREQ");
+    if (env != null && !env.isBlank() && Files.isRegularFile(Path.of(env))) return Path.of(env);
+    Path shared = Path.of("..", "shared", "data", "wordfreq", "en.tsv");
+    return Files.isRegularFile(shared) ? shared : null;
+  }
+}

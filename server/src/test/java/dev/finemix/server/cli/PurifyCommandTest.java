@@ -1,0 +1,85 @@
+package dev.finemix.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.finemix.purify.defence.DefenceSettings;
+import dev.finemix.purify.defence.Mixer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Option handling of {@code finemix purify} (the purification itself is tested in purify's PurifierTest). */
+class PurifyCommandTest {
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private PrintStream oldErr;
+
+  @BeforeEach
+  void capture() {
+    oldErr = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  @AfterEach
+  void restore() {
+    System.setErr(oldErr);
+  }
+
+  private static PurifyCommand parse(String... args) {
+    PurifyCommand c = new PurifyCommand();
+    new CommandLine(c).parseArgs(args);
+    return c;
+  }
+
+  @Test
+  void options_mapOntoTheRecipeThenOverride() {
+    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--baseline", "paper", "--rho", "0.3",
+        "--mix", "sel", "--epur-top", "50", "--epochs", "4", "--rows", "32", "--wordfreq-none").settings();
+    assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.PAPER);
+    assertThat(s.rho()).isEqualTo(0.3);
+    assertThat(s.mix()).isEqualTo(Mixer.Mode.SEL);
+    assertThat(s.epurTop()).isEqualTo(50);
+    assertThat(s.epochs()).isEqualTo(4);
+    assertThat(s.rows()).isEqualTo(32);
+    assertThat(s.recovery()).isEqualTo(DefenceSettings.Recovery.CE);
+    assertThat(s.wordFrequencies()).isNull();
+  }
+
+  @Test
+  void defaults_areTheFullDefenceWithRhoSearch() {
+    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--perturb", "none").settings();
+    assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINEMIX);
+    assertThat(s.autoRho()).isTrue();
+    assertThat(s.perturbations()).isEmpty();
+  }
+
+  @Test
+  void badRho_exits2NamingTheValue(@TempDir Path dir) {
+    int code = Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
+        "--rho", "1.7");
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("rho").contains("1.7");
+  }
+
+  @Test
+  void unknownRecipe_exits2ListingTheKnownOnes(@TempDir Path dir) {
+    int code = Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
+        "--baseline", "magic");
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("magic").contains("plain-ft");
+  }
+
+  @Test
+  void missingModelFolder_failsWithItsName(@TempDir Path dir) {
+    Path missing = dir.resolve("no-such-model");
+    int code = Main.run("purify", "--model", missing.toString(), "--clean", "c.tsv", "--out",
+        dir.resolve("o").toString(), "--wordfreq-none");
+    assertThat(code).isNotZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("no-such-model");
+  }
+}
