@@ -19,8 +19,6 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -98,13 +96,8 @@ class FaultInjectionTest {
     return ckpt.resolve("model.safetensors");
   }
 
-  /** Sets the first float of the first tensor in a safetensors file (F32 data). */
   private static void poisonFirstFloat(Path safetensors, float value) throws IOException {
-    byte[] b = Files.readAllBytes(safetensors);
-    long headerLen = ByteBuffer.wrap(b, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-    int at = (int) (8 + headerLen);
-    ByteBuffer.wrap(b, at, 4).order(ByteOrder.LITTLE_ENDIAN).putFloat(value);
-    Files.write(safetensors, b);
+    Rig.setFirstFloat(safetensors, value);
   }
 
   @Test
@@ -123,6 +116,12 @@ class FaultInjectionTest {
     for (String f : List.of("garbage", "truncated", "header-only", "empty", "nan", "inf", "bad-config",
         "no-tokenizer")) {
       bad.put(f, "checkpoint_path");
+    }
+    for (String f : List.of("garbage", "truncated", "header-only", "empty")) { // no finemix.json hash to catch it
+      Path bare = rig.copyTiny(f + "-bare");
+      Files.copy(weights(rig.models.resolve(f)), weights(bare), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      Files.delete(bare.resolve("finemix.json"));
+      bad.put(f + "-bare", "checkpoint_path");
     }
     Files.writeString(rig.models.resolve("bad-label.tsv"), Rig.SINGLE_TSV + "banana\ta film\n");
     Files.writeString(rig.models.resolve("bad-columns.tsv"), Rig.SINGLE_TSV + "1\ta\tb\tc\n");
@@ -162,6 +161,7 @@ class FaultInjectionTest {
       client.unregister("x");
       return;
     }
+    System.out.println("[reliability] refused " + what + ": " + Status.fromThrowable(t).getDescription());
     Rig.assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
     assertThat(ClientErrors.badRequest(t).orElseThrow().getFieldViolations(0).getField()).as("%s", t)
         .isEqualTo(field);

@@ -86,6 +86,21 @@ final class Rig {
     return new FinemixServer(builder, cfg, backend, Ticker.system(), Clock.systemUTC()).start();
   }
 
+  /** Sets the first float of the first tensor in a safetensors file (F32 data). */
+  static void setFirstFloat(Path safetensors, float value) throws IOException {
+    byte[] b = Files.readAllBytes(safetensors);
+    long headerLen = java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    java.nio.ByteBuffer.wrap(b, (int) (8 + headerLen), 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(value);
+    Files.write(safetensors, b);
+    Path meta = safetensors.resolveSibling("finemix.json"); // keep the checkpoint's own hash consistent
+    if (Files.isRegularFile(meta)) {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper();
+      ObjectNode m = (ObjectNode) json.readTree(meta.toFile());
+      m.put("weights_sha256", dev.finemix.server.cache.Sha256.file(safetensors));
+      json.writeValue(meta.toFile(), m);
+    }
+  }
+
   /** Asserts a finemix error: the code, ErrorInfo in domain finemix.dev with the reason. */
   static void assertError(Throwable t, Status.Code code, String reason) {
     assertThat(Status.fromThrowable(t).getCode()).as(String.valueOf(t)).isEqualTo(code);
@@ -138,12 +153,18 @@ final class Rig {
       if (h != null) {
         h.run(job);
       }
+      boolean perturb = false;
       try (Stream<Path> s = Files.list(job.suspectDir())) {
         for (Path f : s.toList()) {
-          if (!Files.exists(job.outputDir().resolve(f.getFileName()))) { // a hook may have written it
-            Files.copy(f, job.outputDir().resolve(f.getFileName()));
+          Path to = job.outputDir().resolve(f.getFileName());
+          if (!Files.exists(to)) { // a hook may have written it
+            Files.copy(f, to);
+            perturb |= f.getFileName().toString().equals("model.safetensors");
           }
         }
+      }
+      if (perturb) {
+        setFirstFloat(job.outputDir().resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
       }
       ObjectNode report = JsonNodeFactory.instance.objectNode();
       ObjectNode acc = report.putObject("clean_accuracy");
