@@ -39,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("reliability")
 class ConcurrencyStressTest {
   static final int CALLERS = 8;
-  static final int CALLS_PER_CALLER = 120;
+  static final int CALLS_PER_CALLER = 1_000;
+  static final int ADMIN_ROUNDS = 6;
   static final Duration BUDGET = Duration.ofSeconds(20);
 
   @RegisterExtension
@@ -74,7 +75,8 @@ class ConcurrencyStressTest {
     for (int k = 0; k < CALLERS; k++) {
       int id = k;
       callers.add(pool.submit(() -> {
-        for (int i = 0; i < CALLS_PER_CALLER && System.nanoTime() - start < BUDGET.toNanos(); i++) {
+        for (int i = 0; i < CALLS_PER_CALLER && !adminDone.get() && System.nanoTime() - start < BUDGET.toNanos();
+            i++) {
           String model = (i + id) % 2 == 0 ? "stable" : "steady";
           try {
             var p = FinemixClient.of(ch, null).classify(model, List.of("a good film " + i, "a dull film"));
@@ -92,7 +94,7 @@ class ConcurrencyStressTest {
     }
     Future<?> adminLoop = pool.submit(() -> {
       int round = 0;
-      while (!adminDone.get() && System.nanoTime() - start < BUDGET.toNanos() && round < 12) {
+      while (System.nanoTime() - start < BUDGET.toNanos() && round < ADMIN_ROUNDS) {
         String churn = "churn-" + (round % 3);
         try {
           c.defend(round % 2 == 0 ? "stable" : "steady", null, round % 4 < 2, p -> { });
@@ -121,12 +123,13 @@ class ConcurrencyStressTest {
         }
         round++;
       }
+      adminDone.set(true); // callers run for as long as the admin churn does
     });
+    adminLoop.get(BUDGET.toSeconds() + 60, TimeUnit.SECONDS);
+    adminDone.set(true);
     for (Future<?> f : callers) {
       f.get(BUDGET.toSeconds() + 30, TimeUnit.SECONDS);
     }
-    adminDone.set(true);
-    adminLoop.get(60, TimeUnit.SECONDS);
     pool.shutdown();
     assertThat(pool.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     long elapsedMs = (System.nanoTime() - start) / 1_000_000;
