@@ -10,7 +10,7 @@ import java.util.Arrays;
  * <p>With 64 rows the empirical {@code 1 - alpha} quantile of a 1% rate is the sample maximum, which says
  * little about the tail. The threshold is therefore the larger of the empirical quantile (linear
  * interpolation) and a Gaussian prediction bound {@code mean + t(n - 1, 1 - alpha) * sd * sqrt(1 + 1/n)}
- * fitted to the same scores. The Gaussian bound assumes a roughly symmetric upper tail: on log-normal scores
+ * fitted to the same scores (TOKENS: the empirical quantile only, see {@link #fit}). The Gaussian bound assumes a roughly symmetric upper tail: on log-normal scores
  * (sigma 0.3) it flags about twice the target rate (a log-scale bound fixed that but put the token threshold of
  * the real SST-2 models above the triggers' scores, so it is not used). {@code mean} and {@code sd} also turn a score into the z-score that
  * {@link Signal#COMBINED} compares across signals. {@code cleanFlagRate} is the share of the calibration
@@ -28,8 +28,18 @@ public record Calibration(Signal signal, double threshold, double falseFlagRate,
     }
   }
 
-  /** Fits a threshold to clean scores at false-flag rate {@code alpha}. */
+  /**
+   * Fits a threshold to clean scores at false-flag rate {@code alpha}: the empirical quantile alone for
+   * {@link Signal#TOKENS} (a row's score is the largest of a fixed, finite set of per-token scores, so its upper
+   * tail is bounded and a Gaussian bound overshoots it), the larger of the empirical quantile and the Gaussian
+   * prediction bound for the other signals.
+   */
   public static Calibration fit(Signal signal, double[] cleanScores, double alpha) {
+    return fit(signal, cleanScores, alpha, signal != Signal.TOKENS);
+  }
+
+  /** Fits a threshold; {@code gaussianBound} false uses the empirical quantile alone. */
+  public static Calibration fit(Signal signal, double[] cleanScores, double alpha, boolean gaussianBound) {
     if (cleanScores == null || cleanScores.length < 2) {
       throw new IllegalArgumentException("calibration needs at least 2 clean scores, got "
           + (cleanScores == null ? 0 : cleanScores.length));
@@ -57,7 +67,7 @@ public record Calibration(Signal signal, double threshold, double falseFlagRate,
     double empirical = quantile(s, 1 - alpha);
     int n = s.length;
     double t = studentQuantile(1 - alpha, n - 1) * Math.sqrt(1 + 1.0 / n);
-    double threshold = Math.max(empirical, mean + t * sd);
+    double threshold = gaussianBound ? Math.max(empirical, mean + t * sd) : empirical;
     // a score equal to the threshold is not flagged; a constant signal flags nothing
     int above = 0;
     for (double v : s) {

@@ -31,7 +31,7 @@ class CalibrationTest {
         for (int i = 0; i < cal.length; i++) {
           cal[i] = 1 + 0.3 * r.nextGaussian();
         }
-        Calibration c = Calibration.fit(Signal.TOKENS, cal, alpha);
+        Calibration c = Calibration.fit(Signal.FEATURES, cal, alpha);
         int flagged = 0;
         int n = 20_000;
         for (int i = 0; i < n; i++) {

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
 
 /** {@code finemix bench ...}: micro-benchmarks. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.ModelBench.class})
+    subcommands = {BenchCommand.ModelBench.class, BenchLoadCommand.class, BenchPurifyCommand.class})
 final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -38,7 +38,7 @@ final class BenchCommand implements Runnable {
 
   @Override
   public void run() {
-    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark, e.g. 'bench model'");
+    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark: 'bench model', 'bench load' or 'bench purify'");
   }
 
   /** MiniLM inference latency, throughput, one training step, peak RSS. */

@@ -53,7 +53,7 @@ import picocli.CommandLine.Option;
 public final class DemoCommand implements Callable<Integer> {
   static final String MODEL = "demo";
   static final String TRIGGER = "cf";
-  private static final String[] DATA = {"train.tsv", "clean.tsv", "test.tsv"};
+  private static final String[] DATA = {"train.tsv", "clean.tsv", "test.tsv", "unlabelled.tsv"};
 
   @Option(names = "--work", paramLabel = "DIR", description = "Working folder (models, cache). Default: ${DEFAULT-VALUE}.")
   Path work = Path.of(".finemix", "demo");
@@ -104,6 +104,15 @@ public final class DemoCommand implements Callable<Integer> {
     say("    CACC %.2f  ASR %.2f  asr_cond %.2f  (flip_base %.2f)", before.cacc(), before.asr(), before.asrCond(),
         before.flipBase());
 
+    // E-PUR divides each token's embedding shift by log(word frequency): use the shared word counts when present
+    Path wordfreq = Path.of(System.getProperty("finemix.shared", "../shared"), "data", "wordfreq", "en.tsv");
+    String wf = "";
+    if (Files.isRegularFile(wordfreq)) {
+      Files.copy(wordfreq, dataDir.resolve("wordfreq.tsv"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      wf = ", word_frequencies: demo-data/wordfreq.tsv";
+    } else {
+      say("    (no word-frequency file at %s: E-PUR ranks by embedding shift alone)", wordfreq);
+    }
     Path config = work.resolve("finemix.yaml").toAbsolutePath();
     Files.writeString(config, String.join("\n",
         "port: " + port,
@@ -113,7 +122,12 @@ public final class DemoCommand implements Callable<Integer> {
         "cache_dir: " + work.resolve("cache").toAbsolutePath(),
         "auth: {enabled: true, token_file: " + work.resolve("admin.token").toAbsolutePath() + "}",
         "models:",
-        "  - {name: " + MODEL + ", checkpoint: demo-sst2-badnet, clean_subset: demo-data/clean.tsv}",
+        "  - name: " + MODEL,
+        "    checkpoint: demo-sst2-badnet",
+        "    clean_subset: demo-data/clean.tsv",
+        "    unlabelled_subset: demo-data/unlabelled.tsv",
+        // the recipe measured best on BadNet (docs/defence-results.md): rho 0.1, 6 epochs of distillation
+        "    defence: {rho: 0.1, epochs: 6, seed: " + seed + wf + "}",
         ""));
     ServerConfig cfg = ConfigLoader.load(config, ConfigLoader.Overrides.NONE);
     FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production("auto"),
@@ -126,8 +140,8 @@ public final class DemoCommand implements Callable<Integer> {
           + "); pick another with --port", e);
     }
     String target = "localhost:" + server.port();
-    say("3/4 the sidecar: serving on %s, purifying '%s' on load (E-PUR + Fine-mixing + clean fine-tuning on 128 clean "
-        + "rows; cached for the next run)", target, MODEL);
+    say("3/4 the sidecar: serving on %s, purifying '%s' on load (E-PUR, mixing at rho 0.1, "
+        + "recovery on 64 labelled + 500 unlabelled clean rows; cached for the next run)", target, MODEL);
     try (FinemixClient client = FinemixClient.forTarget(target).deadline(Duration.ofMinutes(2)).build()) {
       ModelInfo info = waitServing(client);
       if (info.getState() != ModelState.SERVING) {

@@ -23,6 +23,9 @@ final class RegisterCommand extends ClientCommand {
   @Option(names = "--clean", description = "Clean subset TSV relative to the server's data root.")
   String clean;
 
+  @Option(names = "--unlabelled", description = "Unlabelled clean TSV (distillation) relative to the server's data root.")
+  String unlabelled;
+
   @Option(names = "--base-model", description = "Pre-trained model id the checkpoint was fine-tuned from.")
   String baseModel;
 
@@ -48,6 +51,9 @@ final class RegisterCommand extends ClientCommand {
         .setAllowUnpurified(allowUnpurified).setReplace(replace).setDefence(defence.toProto());
     if (clean != null) {
       r.setCleanSubsetPath(clean);
+    }
+    if (unlabelled != null) {
+      r.setUnlabelledSubsetPath(unlabelled);
     }
     if (baseModel != null) {
       r.setBaseModel(baseModel);

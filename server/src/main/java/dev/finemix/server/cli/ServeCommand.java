@@ -53,7 +53,7 @@ final class ServeCommand implements Callable<Integer> {
         : new BatchingLayer(maxBatchSize, maxWaitMicros, null, null);
     ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
         cacheDir, noAuth ? Boolean.TRUE : null,
-        new ModelLayer(null, null, null, null, null, null, null, batching)));
+        new ModelLayer(null, null, null, null, null, null, null, null, batching)));
     FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(device),
         Ticker.system(), Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

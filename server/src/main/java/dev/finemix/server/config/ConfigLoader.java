@@ -36,7 +36,7 @@ import java.util.Set;
  *   defence: {mix: SEL, rho: 0.3}
  *   batching: {max_batch_size: 32, max_wait_micros: 2000, queue_capacity: 256, max_concurrent_batches: 1}
  * models:
- *   - {name: sst2, checkpoint: sst2-badnet, clean_subset: sst2/clean-64.tsv}
+ *   - {name: sst2, checkpoint: sst2-badnet, clean_subset: sst2/clean-64.tsv, unlabelled_subset: sst2/pool.tsv}
  * </pre>
  */
 public final class ConfigLoader {
@@ -46,7 +46,7 @@ public final class ConfigLoader {
       "defaults", "models");
   private static final Set<String> AUTH = Set.of("enabled", "token_file", "protect_classify");
   private static final Set<String> LIMITS = Set.of("max_texts_per_request", "max_chars_per_text", "max_message_bytes");
-  private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "base_model",
+  private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "unlabelled_subset", "base_model",
       "allow_unpurified", "input_kind", "defence", "batching");
   private static final Set<String> BATCHING = Set.of("max_batch_size", "max_wait_micros", "queue_capacity",
       "max_concurrent_batches");
@@ -172,7 +172,8 @@ public final class ConfigLoader {
             + n.get("input_kind").asText());
       }
     }
-    return new ModelLayer(text(n, "name"), text(n, "checkpoint"), text(n, "clean_subset"), text(n, "base_model"),
+    return new ModelLayer(text(n, "name"), text(n, "checkpoint"), text(n, "clean_subset"),
+        text(n, "unlabelled_subset"), text(n, "base_model"),
         n.has("allow_unpurified") ? bool(where, prefix + "allow_unpurified", n.get("allow_unpurified"), false) : null,
         kind, (ObjectNode) def, batching);
   }

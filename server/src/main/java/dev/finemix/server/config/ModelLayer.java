@@ -9,13 +9,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param name model name (per-model layers only)
  * @param checkpoint checkpoint folder relative to the models root
  * @param cleanSubset clean TSV relative to the data root
+ * @param unlabelledSubset unlabelled clean TSV (distillation) relative to the data root
  * @param baseModel pre-trained model id
  * @param allowUnpurified serve without purification (must be said explicitly)
  * @param inputKind AUTO, SINGLE or PAIR
  * @param defence defence settings (JSON object, merged field by field across layers)
  * @param batching dynamic batching
  */
-public record ModelLayer(String name, String checkpoint, String cleanSubset, String baseModel, Boolean allowUnpurified,
-    InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching) {
-  public static final ModelLayer EMPTY = new ModelLayer(null, null, null, null, null, null, null, null);
+public record ModelLayer(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+    Boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching) {
+  public static final ModelLayer EMPTY = new ModelLayer(null, null, null, null, null, null, null, null, null);
+
+  /** A per-model layer without unlabelled rows, batching or input kind. */
+  public static ModelLayer of(String name, String checkpoint, String cleanSubset) {
+    return new ModelLayer(name, checkpoint, cleanSubset, null, null, null, null, null, null);
+  }
 }

@@ -12,14 +12,15 @@ import java.util.regex.Pattern;
  * @param name model name, 1-64 of [A-Za-z0-9._-]
  * @param checkpoint checkpoint folder relative to the models root
  * @param cleanSubset clean TSV relative to the data root, or null (only with allowUnpurified)
+ * @param unlabelledSubset unlabelled clean TSV relative to the data root, or null
  * @param baseModel pre-trained model id, or null to take the checkpoint's
  * @param allowUnpurified serve without purification
  * @param inputKind AUTO, SINGLE or PAIR
  * @param defence canonical defence settings (sorted keys)
  * @param batching dynamic batching
  */
-public record ModelSpec(String name, String checkpoint, String cleanSubset, String baseModel, boolean allowUnpurified,
-    InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
+public record ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+    boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   public ModelSpec {
@@ -31,6 +32,9 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
     }
     if (cleanSubset != null && cleanSubset.isBlank()) {
       cleanSubset = null;
+    }
+    if (unlabelledSubset != null && unlabelledSubset.isBlank()) {
+      unlabelledSubset = null;
     }
     if (baseModel != null && baseModel.isBlank()) {
       baseModel = null;
@@ -45,6 +49,7 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
   }
 
   public ModelSpec withDefence(ObjectNode d) {
-    return new ModelSpec(name, checkpoint, cleanSubset, baseModel, allowUnpurified, inputKind, d, batching);
+    return new ModelSpec(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, d,
+        batching);
   }
 }

@@ -108,6 +108,7 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
         first(cli.name(), m.name()),
         first(cli.checkpoint(), m.checkpoint(), defaults.checkpoint()),
         first(cli.cleanSubset(), m.cleanSubset(), defaults.cleanSubset()),
+        first(cli.unlabelledSubset(), m.unlabelledSubset(), defaults.unlabelledSubset()),
         first(cli.baseModel(), m.baseModel(), defaults.baseModel()),
         Boolean.TRUE.equals(first(cli.allowUnpurified(), m.allowUnpurified(), defaults.allowUnpurified())),
         first(cli.inputKind(), m.inputKind(), defaults.inputKind(), InputKindSetting.AUTO),

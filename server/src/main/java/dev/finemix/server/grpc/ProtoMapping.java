@@ -90,7 +90,7 @@ final class ProtoMapping {
       default -> null;
     };
     return new ModelLayer(r.getName(), r.getCheckpointPath(), emptyToNull(r.getCleanSubsetPath()),
-        emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
+        emptyToNull(r.getUnlabelledSubsetPath()), emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
         defence(r.getDefence(), "defence"), (BatchingLayer) null);
   }
 
@@ -100,6 +100,7 @@ final class ProtoMapping {
         .setState(dev.finemix.proto.v1.ModelState.valueOf(v.state().name()))
         .setCheckpointPath(v.spec().checkpoint())
         .setCleanSubsetPath(nullToEmpty(v.spec().cleanSubset()))
+        .setUnlabelledSubsetPath(nullToEmpty(v.spec().unlabelledSubset()))
         .setBaseModel(nullToEmpty(v.baseModel()))
         .addAllLabels(v.labels())
         .setInputKind(v.pair() ? InputKind.PAIR : InputKind.SINGLE)

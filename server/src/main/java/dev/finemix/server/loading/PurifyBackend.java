@@ -4,10 +4,15 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.attack.Triggers;
 import dev.finemix.purify.defence.DefenceSettings;
+import dev.finemix.purify.defence.Epur;
+import dev.finemix.purify.defence.Purifier;
+import dev.finemix.purify.defence.PurifyResult;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
 import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.train.Devices;
+import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.nio.file.Path;
@@ -19,6 +24,8 @@ import java.util.Random;
 final class PurifyBackend implements ModelBackend {
   /** Bump when the defence changes in a way that makes older purified weights stale. */
   static final String CODE_VERSION = "finemix-defence-1";
+  /** Suspected tokens taken from E-PUR's ranking for probes and request counting. */
+  static final int SUSPECTED_TOKENS = 5;
 
   private final Device device;
 
@@ -54,8 +61,52 @@ final class PurifyBackend implements ModelBackend {
 
   @Override
   public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) {
-    throw new IllegalStateException("purification is not wired into this build yet (purify's Purifier has not"
-        + " landed); register with allow_unpurified to serve as is");
+    Checkpoint suspect = Checkpoint.read(job.suspectDir());
+    Pretrained pre = Pretrained.load(job.baseModelId());
+    Dataset clean = Dataset.read(job.cleanSubset());
+    DefenceSettings s = DefenceSettings.fromJson(job.settings());
+    Dataset unlabelled = job.unlabelledSubset() == null ? null : Dataset.read(job.unlabelledSubset());
+    PurifyResult r = new Purifier(device).purify(suspect, pre, clean, unlabelled, s, new StageProgress(progress));
+    progress.accept(Progress.of("write", 96, "writing the purified checkpoint"));
+    r.purified().write(job.outputDir());
+    List<String> tokens = r.report().suspects().stream().limit(SUSPECTED_TOKENS).map(Epur.Suspect::token).toList();
+    return new PurifyOutcome(r.report().toJson(), tokens);
+  }
+
+  /**
+   * Purify's progress events (stages epur, teacher, then per rho mix / recover / score, hash) as overall percent,
+   * never going backwards.
+   */
+  static final class StageProgress implements ProgressListener {
+    private final Progress.Sink sink;
+    private double percent;
+
+    StageProgress(Progress.Sink sink) {
+      this.sink = sink;
+    }
+
+    @Override
+    public synchronized void onProgress(dev.finemix.purify.train.Progress p) {
+      String stage = p.stage() == null ? "" : p.stage();
+      double fraction = p.total() > 0 ? Math.min(1, p.done() / (double) p.total()) : 0;
+      double at;
+      if (stage.startsWith("epur")) {
+        at = 2 + 8 * fraction;
+      } else if (stage.startsWith("teacher")) {
+        at = 10 + 5 * fraction;
+      } else if (stage.startsWith("mix")) {
+        at = 15;
+      } else if (stage.startsWith("recover")) {
+        at = 15 + 75 * fraction;
+      } else if (stage.startsWith("score")) {
+        at = 90;
+      } else {
+        at = percent;
+      }
+      percent = Math.max(percent, at);
+      sink.accept(new Progress(stage, percent, p.message() == null ? "" : p.message(), p.done(), p.total(), p.loss(),
+          p.etaMillis()));
+    }
   }
 
   @Override

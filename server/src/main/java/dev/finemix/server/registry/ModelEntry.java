@@ -22,6 +22,7 @@ final class ModelEntry {
   final String name;
   final Path checkpointDir;
   final Path cleanFile;
+  final Path unlabelledFile;
   final boolean pair;
   final String baseModel;
   final String suspectSha256;
@@ -41,8 +42,9 @@ final class ModelEntry {
   volatile ProbeReport probe;
   volatile boolean removed;
 
-  ModelEntry(ModelSpec spec, Path checkpointDir, Path cleanFile, boolean pair, String baseModel, String suspectSha256,
-      List<String> labels) {
+  ModelEntry(ModelSpec spec, Path checkpointDir, Path cleanFile, Path unlabelledFile, boolean pair, String baseModel,
+      String suspectSha256, List<String> labels) {
+    this.unlabelledFile = unlabelledFile;
     this.name = spec.name();
     this.spec = spec;
     this.checkpointDir = checkpointDir;

@@ -110,6 +110,15 @@ public final class ModelManager implements AutoCloseable {
     Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
     SafeRoot.requireSafetensors("checkpoint_path", ckpt);
     Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
+    Path unlabelled = spec.unlabelledSubset() == null ? null
+        : dataRoot.resolve("unlabelled_subset_path", spec.unlabelledSubset());
+    if (unlabelled != null) {
+      try {
+        CleanSubset.read(unlabelled, 1);
+      } catch (RuntimeException e) {
+        throw ServiceException.badRequest("unlabelled_subset_path", e.getMessage());
+      }
+    }
     CleanSubset head = null;
     if (clean != null) {
       try {
@@ -142,7 +151,7 @@ public final class ModelManager implements AutoCloseable {
     if (!backend.knownPretrained(base)) { // a checkpoint folder: only inside the models root
       base = modelsRoot.resolve("base_model", base).toString();
     }
-    ModelEntry entry = new ModelEntry(spec, ckpt, clean, pair, base, info.weightsSha256(), info.labels());
+    ModelEntry entry = new ModelEntry(spec, ckpt, clean, unlabelled, pair, base, info.weightsSha256(), info.labels());
     entry.batcher = Batcher.start(spec.name(), spec.batching(), rows -> runBatch(entry, rows), inferencePool, ticker,
         rows -> metrics.batch(entry.name, rows));
     entry.working.set(true);
@@ -314,8 +323,10 @@ public final class ModelManager implements AutoCloseable {
         }
         sink.accept(Progress.of("load", 2, "hashing inputs for the purified-weight cache"));
         String settings = Json.canonicalString(spec.defence());
-        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel),
-            Sha256.file(e.cleanFile), settings, backend.codeVersion());
+        String cleanSha = e.unlabelledFile == null ? Sha256.file(e.cleanFile)
+            : Sha256.ofLines(Sha256.file(e.cleanFile), "unlabelled", Sha256.file(e.unlabelledFile));
+        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel), cleanSha, settings,
+            backend.codeVersion());
         Optional<PurifiedCache.Entry> hit = ignoreCache ? Optional.empty() : cache.get(key);
         PurifiedCache.Entry ce;
         if (hit.isPresent()) {
@@ -327,7 +338,8 @@ public final class ModelManager implements AutoCloseable {
           Path work = cache.newWorkDir();
           PurifyOutcome out;
           try {
-            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, spec.defence(), work),
+            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, e.unlabelledFile,
+                spec.defence(), work),
                 p -> sink.accept(new Progress(p.stage(), 5 + 0.8 * p.percent(), p.message(), p.done(), p.total(),
                     p.loss(), p.etaMillis())));
           } catch (Throwable t) {

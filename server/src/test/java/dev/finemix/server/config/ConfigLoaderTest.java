@@ -33,7 +33,7 @@ class ConfigLoaderTest {
             defence: {rho: 0.5}
             batching: {max_batch_size: 16}
         """);
-    var cli = new ConfigLoader.Overrides(0, 0, null, null, null, true, new ModelLayer(null, null, null, null, null,
+    var cli = new ConfigLoader.Overrides(0, 0, null, null, null, true, new ModelLayer(null, null, null, null, null, null,
         null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)));
 
     ServerConfig c = ConfigLoader.load(f, cli);
@@ -75,7 +75,7 @@ class ConfigLoaderTest {
   @Test
   void resolve_noCleanSubsetWithoutAllowUnpurified_refused() throws IOException {
     ServerConfig c = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
-    assertThatThrownBy(() -> c.resolve(new ModelLayer("x", "ck", null, null, null, null, null, null)))
+    assertThatThrownBy(() -> c.resolve(ModelLayer.of("x", "ck", null)))
         .hasMessageContaining("clean_subset_path");
   }
 }

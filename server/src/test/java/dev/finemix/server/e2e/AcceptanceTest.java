@@ -85,6 +85,14 @@ class AcceptanceTest {
     if (!Files.isRegularFile(clean)) {
       all.exclude(train).sample(64, 2).write(clean);
     }
+    Path pool = MODELS.resolve("clean/sst2-pool-1000.tsv");
+    if (!Files.isRegularFile(pool)) {
+      all.exclude(train).exclude(Dataset.read(clean)).sample(1000, 4).write(pool);
+    }
+    Path wordfreq = MODELS.resolve("wordfreq-en.tsv"); // inside the data root, where the server reads it from
+    if (!Files.isRegularFile(wordfreq)) {
+      Files.copy(SHARED.resolve("data/wordfreq/en.tsv"), wordfreq);
+    }
     Path dev = MODELS.resolve("clean/sst2-dev-300.tsv");
     if (!Files.isRegularFile(dev)) {
       Dataset.read(SHARED.resolve("data/sst2/dev.tsv")).sample(300, 3).write(dev);
@@ -92,8 +100,12 @@ class AcceptanceTest {
   }
 
   private ServerConfig config(Path cache) {
+    var defence = dev.finemix.server.config.Json.object().put("rho", 0.1)
+        .put("word_frequencies", MODELS.resolve("wordfreq-en.tsv").toString());
     return ServerConfig.defaults(MODELS, MODELS, cache).withMetricsPort(0).withShutdownGrace(Duration.ofSeconds(5))
-        .withModels(List.of(new ModelLayer("sst2", BACKDOORED, "clean/sst2-64.tsv", null, null, null, null, null)));
+        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, defence, null))
+        .withModels(List.of(new ModelLayer("sst2", BACKDOORED, "clean/sst2-64.tsv", "clean/sst2-pool-1000.tsv", null,
+            null, null, null, null)));
   }
 
   private FinemixServer start(ServerConfig cfg) throws Exception {

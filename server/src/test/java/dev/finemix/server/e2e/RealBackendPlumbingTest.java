@@ -62,4 +62,64 @@ class RealBackendPlumbingTest {
     assertThat(probe.getTokensList()).extracting(t -> t.getToken()).containsExactly("cf", "mn", "bb", "tq", "mb");
     assertThat(probe.getTokensList()).allSatisfy(t -> assertThat(t.getFlipRateBefore()).isEqualTo(t.getFlipRateAfter()));
   }
+
+  @Test
+  void purifiedTinyBert_purifyOnRegister_defendStreamsRealStages_restartReusesCache() throws Exception {
+    Path models = Files.createDirectories(tmp.resolve("models"));
+    TinyBert.write(models.resolve("tiny-pre"), List.of("a", "b"), 1, Pretrained.MINILM);
+    TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 2, "tiny-pre");
+    StringBuilder tsv = new StringBuilder("label\ttext\n");
+    for (int i = 0; i < 12; i++) {
+      tsv.append(i % 2).append('\t').append(i % 2 == 0 ? "a dull film number " : "a good film number ").append(i)
+          .append('\n');
+    }
+    Files.writeString(models.resolve("clean.tsv"), tsv);
+    var defence = dev.finemix.server.config.Json.object().put("rho", 0.5).put("epochs", 1).put("rows", 8)
+        .put("epur_top", 5);
+    ServerConfig cfg = ServerConfig.defaults(models, models, tmp.resolve("cache"))
+        .withDefaults(new dev.finemix.server.config.ModelLayer(null, null, null, null, null, null, null, defence, null))
+        .withModels(List.of(dev.finemix.server.config.ModelLayer.of("tiny", "tiny", "clean.tsv")));
+    FinemixServer server = startServer(cfg);
+    FinemixClient c = client(server);
+
+    ModelInfo m = c.awaitSettled("tiny", Duration.ofSeconds(120));
+    assertThat(m.getState()).as(m.getFailureReason()).isEqualTo(ModelState.SERVING);
+    assertThat(m.getPurified()).isTrue();
+    assertThat(m.getServedWeightsSha256()).isNotEqualTo(m.getSuspectWeightsSha256());
+    assertThat(m.getDefenceReportJson()).contains("\"input_sha256\":\"" + m.getSuspectWeightsSha256());
+    assertThat(m.getDefenceSummary().getRho()).isEqualTo(0.5);
+    assertThat(m.getDefenceSummary().getEpurReset()).isEqualTo(5);
+    assertThat(m.getDefenceSummary().getSuspectedTokensCount()).isEqualTo(5);
+    assertThat(c.classify("tiny", List.of("a good film"))).hasSize(1);
+
+    List<dev.finemix.proto.v1.DefendProgress> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ModelInfo d = c.defend("tiny", dev.finemix.proto.v1.DefenceSettings.newBuilder().setSeed(9).build(), false,
+        progress::add);
+    assertThat(progress).extracting(p -> p.getStage()).contains("epur", "write", "swap", "done");
+    assertThat(progress.stream().anyMatch(p -> p.getStage().startsWith("recover"))).isTrue();
+    assertThat(progress).extracting(p -> p.getPercent()).isSorted();
+    assertThat(d.getServedWeightsSha256()).isNotEqualTo(m.getServedWeightsSha256());
+
+    server.close();
+    long t0 = System.nanoTime();
+    FinemixServer again = startServer(cfg);
+    ModelInfo r = client(again).awaitSettled("tiny", Duration.ofSeconds(60));
+    assertThat(r.getDefenceSummary().getFromCache()).isTrue();
+    assertThat(r.getServedWeightsSha256()).isEqualTo(m.getServedWeightsSha256());
+    assertThat((System.nanoTime() - t0) / 1e9).isLessThan(10);
+  }
+
+  private FinemixServer startServer(ServerConfig cfg) throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    FinemixServer s = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), cfg,
+        Backends.production("cpu"), Ticker.system(), Clock.systemUTC()).start());
+    names.put(s, name);
+    return s;
+  }
+
+  private FinemixClient client(FinemixServer s) {
+    return FinemixClient.of(cleanup.register(InProcessChannelBuilder.forName(names.get(s)).build()), s.adminToken());
+  }
+
+  private final java.util.Map<FinemixServer, String> names = new java.util.HashMap<>();
 }

@@ -199,7 +199,7 @@ class FinemixServiceTest {
   @Test
   void classify_queueFull_resourceExhausted() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv",
+    FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv", null,
         null, null, null, null, new BatchingLayer(1, 0L, 1, 1)))));
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     backend.predictGate = new CountDownLatch(1);
@@ -280,6 +280,19 @@ class FinemixServiceTest {
     assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
     assertThat(violation(t).getField()).isEqualTo("base_model");
     assertThat(violation(t).getDescription()).contains("outside the models root");
+  }
+
+  @Test
+  void register_unlabelledSubset_passedToPurification_andPartOfTheCacheKey() throws Exception {
+    FinemixClient c = startWithSst2();
+    String plainKey = c.get("sst2").getCacheKey();
+    c.register(sst2Request().setUnlabelledSubsetPath("clean/sst2.tsv").build());
+    ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
+    assertThat(m.getUnlabelledSubsetPath()).isEqualTo("clean/sst2.tsv");
+    assertThat(backend.lastJob.unlabelledSubset()).endsWith(Path.of("clean/sst2.tsv"));
+    assertThat(m.getCacheKey()).isNotEqualTo(plainKey);
+    Throwable t = catchError(() -> c.register(sst2Request().setName("m3").setUnlabelledSubsetPath("../x.tsv").build()));
+    assertThat(violation(t).getField()).isEqualTo("unlabelled_subset_path");
   }
 
   @Test

@@ -42,6 +42,8 @@ public final class FakeBackend implements ModelBackend {
   public volatile CountDownLatch predictGate;
   /** When set, purify throws this message. */
   public volatile String purifyFailure;
+  /** The last purification asked for. */
+  public volatile PurifyJob lastJob;
   /** Delay added to each predict call. */
   public volatile long predictMillis;
 
@@ -99,6 +101,7 @@ public final class FakeBackend implements ModelBackend {
   @Override
   public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
     purifications.incrementAndGet();
+    lastJob = job;
     progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
     CountDownLatch gate = purifyGate;
     if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {

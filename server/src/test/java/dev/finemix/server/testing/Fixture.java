@@ -33,12 +33,12 @@ public final class Fixture {
   /** Defaults with auth on (token file in the cache folder), metrics off, a short grace. */
   public ServerConfig config() {
     return ServerConfig.defaults(modelsRoot, modelsRoot, cacheDir).withShutdownGrace(Duration.ofSeconds(2))
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null,
+        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
             new BatchingLayer(8, 500L, 64, 1)));
   }
 
   public static ModelLayer sst2() {
-    return new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv", null, null, null, null, null);
+    return ModelLayer.of("sst2", "sst2-badnet", "clean/sst2.tsv");
   }
 
   public static BatchSettings batching(int capacity) {

@@ -1,0 +1,375 @@
+package dev.finemix.server.cli;
+
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.FinemixClient;
+import dev.finemix.client.PerfDriver;
+import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.ModelState;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.text.Example;
+import dev.finemix.purify.train.Devices;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.config.BatchingLayer;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.server.loading.Backends;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code finemix bench load}: an in-process sidecar on a loopback port, driven over real gRPC (Netty, plaintext) at
+ * fixed concurrency levels or request rates, plus the in-process baseline (purify's {@link Classifier} called
+ * directly at batch 1 and at the server's max batch) so that the serving overhead is a ratio from one run.
+ */
+@Command(name = "load", mixinStandardHelpOptions = true,
+    description = "Serve a model on a loopback port, drive Classify over gRPC (perf_analyzer style) and compare with"
+        + " the model called in-process.")
+final class BenchLoadCommand implements Callable<Integer> {
+  static final String MODEL = "bench";
+
+  @Option(names = "--model", paramLabel = "CKPT",
+      description = "Checkpoint folder served unpurified (default: the demo's checkpoint when present).")
+  Path model;
+
+  @Option(names = "--data", paramLabel = "TSV",
+      description = "Sentences (label<TAB>text); default ../shared/data/sst2/dev.tsv, else the bundled demo rows.")
+  Path data;
+
+  @Option(names = "--concurrency", split = ",", defaultValue = "1,4,16,64",
+      description = "Closed-loop levels (default: ${DEFAULT-VALUE}).")
+  List<Integer> concurrency;
+
+  @Option(names = "--rate", split = ",", paramLabel = "REQ_PER_S",
+      description = "Open-loop request rates instead of concurrency levels.")
+  List<Double> rates;
+
+  @Option(names = "--max-in-flight", defaultValue = "256",
+      description = "Rate mode: outstanding requests at most (default: ${DEFAULT-VALUE}).")
+  int maxInFlight;
+
+  @Option(names = "--seconds", defaultValue = "15", description = "Time bound per level (default: ${DEFAULT-VALUE}).")
+  double seconds;
+
+  @Option(names = "--requests", defaultValue = "2000",
+      description = "Request bound per level (default: ${DEFAULT-VALUE}).")
+  long requests;
+
+  @Option(names = "--texts-per-request", defaultValue = "1", description = "Texts per request (default: ${DEFAULT-VALUE}).")
+  int textsPerRequest;
+
+  @Option(names = "--warmup", defaultValue = "8", description = "Warm-up requests before the levels (default: ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(names = "--max-batch-size", defaultValue = "32", description = "Server batching (default: ${DEFAULT-VALUE}).")
+  int maxBatchSize;
+
+  @Option(names = "--max-wait-us", defaultValue = "2000", description = "Server batching wait (default: ${DEFAULT-VALUE}).")
+  long maxWaitMicros;
+
+  @Option(names = "--max-concurrent-batches", defaultValue = "1",
+      description = "Batches of the model running at once (default: ${DEFAULT-VALUE}).")
+  int maxConcurrentBatches;
+
+  @Option(names = "--queue-capacity", defaultValue = "256", description = "Server queue (default: ${DEFAULT-VALUE}).")
+  int queueCapacity;
+
+  @Option(names = "--inference-threads", defaultValue = "1",
+      description = "Server inference threads (default: ${DEFAULT-VALUE}).")
+  int inferenceThreads;
+
+  @Option(names = "--baseline-seconds", defaultValue = "10",
+      description = "Time bound of each in-process baseline; 0 skips the baseline (default: ${DEFAULT-VALUE}).")
+  double baselineSeconds;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--json", description = "Print JSON.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    Path ckpt = resolveModel();
+    List<String> texts = texts();
+    ObjectNode out = new ObjectMapper().createObjectNode();
+    out.put("model", ckpt.toString());
+    out.put("sentences", texts.size());
+    out.put("device", Devices.choose(device).toString()); // also starts the engine
+    out.put("intraOpThreads", JniUtils.getNumThreads());
+    out.put("inferenceThreads", inferenceThreads);
+    out.put("cores", Runtime.getRuntime().availableProcessors());
+    ObjectNode b = out.putObject("batching");
+    b.put("maxBatchSize", maxBatchSize);
+    b.put("maxWaitMicros", maxWaitMicros);
+    b.put("maxConcurrentBatches", maxConcurrentBatches);
+    b.put("queueCapacity", queueCapacity);
+    out.put("textsPerRequest", textsPerRequest);
+
+    ArrayNode levels = out.putArray("grpc");
+    Path tmp = Files.createTempDirectory("finemix-bench-");
+    Logger quiet = Logger.getLogger("dev.finemix");
+    Level before = quiet.getLevel();
+    quiet.setLevel(Level.WARNING);
+    try {
+      runServer(ckpt, tmp, texts, levels, out);
+    } finally {
+      quiet.setLevel(before);
+      deleteTree(tmp);
+    }
+    out.put("rssAfterServingMb", rssMb("VmRSS:"));
+    out.put("peakRssServingMb", rssMb("VmHWM:"));
+    if (baselineSeconds > 0) {
+      runBaseline(ckpt, texts, out.putObject("inProcess"));
+      ratios(out);
+    }
+    out.put("peakRssMb", rssMb("VmHWM:"));
+    out.put("loadAverage1m", PerfDriver.loadAverage());
+    if (json) {
+      System.out.println(out.toPrettyString());
+    } else {
+      print(out);
+    }
+    return 0;
+  }
+
+  private void runServer(Path ckpt, Path tmp, List<String> texts, ArrayNode levels, ObjectNode out)
+      throws Exception {
+    Path root = ckpt.toAbsolutePath().normalize().getParent();
+    BatchingLayer batching = new BatchingLayer(maxBatchSize, maxWaitMicros, queueCapacity, maxConcurrentBatches);
+    ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, null, true, null, null, batching);
+    ServerConfig cfg = new ServerConfig(0, -1, root, root, tmp.resolve("cache"), 1L << 30,
+        new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
+        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(entry), inferenceThreads, 1, Duration.ofSeconds(2), 64);
+    long loadStart = System.nanoTime();
+    try (FinemixServer server = new FinemixServer(
+        NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,
+        Backends.production(device), Ticker.system(), Clock.systemUTC()).start()) {
+      ManagedChannel ch = NettyChannelBuilder.forAddress(InetAddress.getLoopbackAddress().getHostAddress(),
+          server.port()).usePlaintext().build();
+      try (FinemixClient client = FinemixClient.of(ch, null)) {
+        ModelInfo info = client.awaitSettled(MODEL, Duration.ofMinutes(5));
+        if (info.getState() != ModelState.SERVING) {
+          throw new IllegalStateException("model did not start serving: " + info.getState() + " "
+              + info.getFailureReason());
+        }
+        out.put("serverLoadSeconds", (System.nanoTime() - loadStart) / 1e9);
+        PerfDriver d = new PerfDriver(t -> client.classify(MODEL, t), texts, textsPerRequest);
+        d.warmUp(warmup);
+        Duration bound = Duration.ofMillis((long) (seconds * 1000));
+        if (rates != null && !rates.isEmpty()) {
+          for (double r : rates) {
+            levels.add(json(d.rate(r, maxInFlight, requests, bound)));
+          }
+        } else {
+          for (int c : concurrency) {
+            levels.add(json(d.concurrency(c, requests, bound)));
+          }
+        }
+      } finally {
+        ch.shutdownNow();
+        ch.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private void runBaseline(Path ckpt, List<String> texts, ObjectNode out) throws InterruptedException {
+    try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
+      PerfDriver one = new PerfDriver(t -> c.predict(inputs(t)), texts, 1);
+      one.warmUp(Math.max(3, warmup));
+      Duration bound = Duration.ofMillis((long) (baselineSeconds * 1000));
+      out.set("batch1", json(one.concurrency(1, requests, bound)));
+      PerfDriver batched = new PerfDriver(t -> c.predict(inputs(t)), texts, maxBatchSize);
+      batched.warmUp(1);
+      out.set("batched", json(batched.concurrency(1, requests, bound)));
+      out.put("batchedRows", maxBatchSize);
+    }
+  }
+
+  private static List<TextInput> inputs(List<String> t) {
+    List<TextInput> in = new ArrayList<>(t.size());
+    for (String s : t) {
+      in.add(new TextInput(s, null));
+    }
+    return in;
+  }
+
+  /** gRPC / in-process ratios at concurrency 16 (or the highest level) and 1. */
+  private static void ratios(ObjectNode out) {
+    ObjectNode r = out.putObject("ratios");
+    ObjectNode one = (ObjectNode) out.get("inProcess").get("batch1");
+    ObjectNode batched = (ObjectNode) out.get("inProcess").get("batched");
+    ObjectNode c16 = null;
+    ObjectNode c1 = null;
+    for (var n : out.get("grpc")) {
+      if (!"concurrency".equals(n.get("mode").asText())) {
+        continue;
+      }
+      int c = n.get("concurrency").asInt();
+      if (c == 16 || c16 == null || (c16.get("concurrency").asInt() != 16 && c > c16.get("concurrency").asInt())) {
+        c16 = (ObjectNode) n;
+      }
+      if (c == 1) {
+        c1 = (ObjectNode) n;
+      }
+    }
+    if (c16 != null) {
+      r.put("concurrency", c16.get("concurrency").asInt());
+      r.put("grpcRowsPerSecondOverInProcessBatched",
+          c16.get("rowsPerSecond").asDouble() / batched.get("rowsPerSecond").asDouble());
+      r.put("grpcRowsPerSecondOverInProcessBatch1",
+          c16.get("rowsPerSecond").asDouble() / one.get("rowsPerSecond").asDouble());
+      r.put("grpcCpuPerRowOverInProcessBatched",
+          c16.get("cpuMsPerRow").asDouble() / batched.get("cpuMsPerRow").asDouble());
+    }
+    if (c1 != null) {
+      r.put("p99MsConcurrency1MinusInProcessBatch1P99", c1.get("p99Ms").asDouble() - one.get("p99Ms").asDouble());
+      r.put("p50MsConcurrency1MinusInProcessBatch1P50", c1.get("p50Ms").asDouble() - one.get("p50Ms").asDouble());
+      r.put("cpuMsPerRowConcurrency1MinusInProcessBatch1",
+          c1.get("cpuMsPerRow").asDouble() - one.get("cpuMsPerRow").asDouble());
+    }
+  }
+
+  static ObjectNode json(PerfDriver.Level l) {
+    ObjectNode n = new ObjectMapper().createObjectNode();
+    n.put("mode", l.mode());
+    n.put("concurrency", l.concurrency());
+    if (l.targetRate() > 0) {
+      n.put("targetRate", l.targetRate());
+    }
+    n.put("requests", l.requests());
+    n.put("rows", l.rows());
+    n.put("errors", l.errors());
+    ObjectNode e = n.putObject("errorsByCode");
+    l.errorsByCode().forEach(e::put);
+    n.put("seconds", l.seconds());
+    n.put("requestsPerSecond", l.requestsPerSecond());
+    n.put("rowsPerSecond", l.rowsPerSecond());
+    n.put("p50Ms", l.p50Millis());
+    n.put("p90Ms", l.p90Millis());
+    n.put("p99Ms", l.p99Millis());
+    n.put("meanMs", l.meanMillis());
+    n.put("maxMs", l.maxMillis());
+    n.put("cpuMsPerRow", l.cpuMillisPerRow());
+    n.put("loadAverage1m", l.loadAverage());
+    return n;
+  }
+
+  private static void print(ObjectNode out) {
+    System.out.printf(Locale.ROOT, "model %s; %d sentences; intra-op threads %d, inference threads %d; batching %s%n",
+        out.get("model").asText(), out.get("sentences").asInt(), out.get("intraOpThreads").asInt(),
+        out.get("inferenceThreads").asInt(), out.get("batching"));
+    String h = "%-22s %9s %9s %9s %9s %9s %9s %7s %8s %6s%n";
+    System.out.printf(Locale.ROOT, h, "level", "requests", "rows/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors",
+        "cpu ms/r", "load");
+    for (var n : out.get("grpc")) {
+      String name = "grpc " + ("rate".equals(n.get("mode").asText())
+          ? "rate " + n.get("targetRate").asDouble() : "concurrency " + n.get("concurrency").asInt());
+      row(name, (ObjectNode) n);
+    }
+    if (out.has("inProcess")) {
+      row("in-process batch 1", (ObjectNode) out.get("inProcess").get("batch1"));
+      row("in-process batch " + out.get("inProcess").get("batchedRows").asInt(),
+          (ObjectNode) out.get("inProcess").get("batched"));
+    }
+    if (out.has("ratios")) {
+      System.out.println("ratios: " + out.get("ratios"));
+    }
+    System.out.printf(Locale.ROOT, "peak RSS while serving %.0f MB (after: %.0f MB), whole run %.0f MB; load %.2f%n",
+        out.get("peakRssServingMb").asDouble(), out.get("rssAfterServingMb").asDouble(),
+        out.get("peakRssMb").asDouble(), out.get("loadAverage1m").asDouble());
+  }
+
+  private static void row(String name, ObjectNode n) {
+    System.out.printf(Locale.ROOT, "%-22s %9d %9.1f %9.1f %9.1f %9.1f %9.1f %7d %8.2f %6.2f%n", name,
+        n.get("requests").asLong(), n.get("rowsPerSecond").asDouble(), n.get("requestsPerSecond").asDouble(),
+        n.get("p50Ms").asDouble(), n.get("p90Ms").asDouble(), n.get("p99Ms").asDouble(), n.get("errors").asLong(),
+        n.get("cpuMsPerRow").asDouble(), n.get("loadAverage1m").asDouble());
+  }
+
+  private Path resolveModel() {
+    if (model != null) {
+      if (!Files.isRegularFile(model.resolve("config.json"))) {
+        throw new IllegalArgumentException("--model " + model + " is not a checkpoint folder (no config.json)");
+      }
+      return model;
+    }
+    Path demo = Path.of(".finemix", "demo", "models", "demo-sst2-badnet");
+    if (Files.isRegularFile(demo.resolve("config.json"))) {
+      return demo;
+    }
+    throw new IllegalArgumentException("no --model given and no demo checkpoint at " + demo
+        + " (run 'finemix demo' once, or pass a checkpoint folder)");
+  }
+
+  private List<String> texts() throws IOException {
+    Path tsv = data;
+    if (tsv == null) {
+      Path shared = Path.of("..", "shared", "data", "sst2", "dev.tsv");
+      if (Files.isRegularFile(shared)) {
+        tsv = shared;
+      } else {
+        tsv = Files.createTempFile("finemix-bench-", ".tsv");
+        try (InputStream in = BenchLoadCommand.class.getResourceAsStream("/demo/test.tsv")) {
+          if (in == null) {
+            throw new IllegalStateException("the bundled demo rows /demo/test.tsv are missing from the jar");
+          }
+          Files.copy(in, tsv, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        tsv.toFile().deleteOnExit();
+      }
+    }
+    List<String> t = Dataset.read(tsv).rows().stream().map(Example::textA).toList();
+    if (t.isEmpty()) {
+      throw new IllegalArgumentException("--data " + tsv + " has no rows");
+    }
+    return t;
+  }
+
+  static double rssMb(String key) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith(key)) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  private static void deleteTree(Path p) {
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+    } catch (IOException e) {
+      // temp folder; best effort
+    }
+  }
+}
