@@ -75,11 +75,12 @@ final class Rig {
 
   ServerConfig config() {
     return ServerConfig.defaults(models, models, cache).withShutdownGrace(Duration.ofSeconds(2))
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, new BatchingLayer(16, 500L, 256, 1)));
+        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
+            new BatchingLayer(16, 500L, 256, 1)));
   }
 
   static ModelLayer model(String name, String checkpoint, String clean, Boolean unpurified) {
-    return new ModelLayer(name, checkpoint, clean, null, unpurified, null, null, null);
+    return new ModelLayer(name, checkpoint, clean, null, null, unpurified, null, null, null);
   }
 
   FinemixServer start(io.grpc.ServerBuilder<?> builder, ServerConfig cfg, ModelBackend backend) throws IOException {
