@@ -1,0 +1,194 @@
+package dev.finemix.server.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.ClientErrors;
+import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.config.BatchingLayer;
+import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.server.loading.Backends;
+import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.ModelBackend;
+import dev.finemix.server.loading.Predictor;
+import dev.finemix.server.loading.Progress;
+import dev.finemix.server.loading.PurifyJob;
+import dev.finemix.server.loading.PurifyOutcome;
+import dev.finemix.server.testing.TinyBert;
+import io.grpc.Status;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * Shared parts of the reliability group: a models root with tiny random BERT checkpoints (real safetensors read by
+ * purify's Checkpoint), clean subsets, and a backend that reads, checks and serves them with the real purify code
+ * but "purifies" cheaply (copies the suspect checkpoint, optionally perturbed), with fault hooks.
+ */
+final class Rig {
+  static final List<String> LABELS = List.of("negative", "positive");
+  static final String SINGLE_TSV = "label\ttext\n1\ta good film\n0\ta dull film\n1\tgood acting\n0\tflat\n";
+  static final String PAIR_TSV = "label\ttext_a\ttext_b\n0\twho?\tthe man.\n1\twhere?\there.\n";
+
+  final Path tmp;
+  final Path models;
+  final Path cache;
+
+  Rig(Path tmp) {
+    this.tmp = tmp;
+    try {
+      models = Files.createDirectories(tmp.resolve("models"));
+      cache = tmp.resolve("cache");
+      TinyBert.write(models.resolve("tiny"), LABELS, 7, Pretrained.MINILM);
+      Files.writeString(models.resolve("single.tsv"), SINGLE_TSV);
+      Files.writeString(models.resolve("pair.tsv"), PAIR_TSV);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A copy of the tiny checkpoint under another folder name. */
+  Path copyTiny(String name) {
+    Path dst = models.resolve(name);
+    try {
+      Files.createDirectories(dst);
+      try (Stream<Path> s = Files.list(models.resolve("tiny"))) {
+        for (Path f : s.toList()) {
+          Files.copy(f, dst.resolve(f.getFileName()));
+        }
+      }
+      return dst;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  ServerConfig config() {
+    return ServerConfig.defaults(models, models, cache).withShutdownGrace(Duration.ofSeconds(2))
+        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
+            new BatchingLayer(16, 500L, 256, 1)));
+  }
+
+  static ModelLayer model(String name, String checkpoint, String clean, Boolean unpurified) {
+    return new ModelLayer(name, checkpoint, clean, null, null, unpurified, null, null, null);
+  }
+
+  FinemixServer start(io.grpc.ServerBuilder<?> builder, ServerConfig cfg, ModelBackend backend) throws IOException {
+    return new FinemixServer(builder, cfg, backend, Ticker.system(), Clock.systemUTC()).start();
+  }
+
+  /** Sets the first float of the first tensor in a safetensors file (F32 data). */
+  static void setFirstFloat(Path safetensors, float value) throws IOException {
+    byte[] b = Files.readAllBytes(safetensors);
+    long headerLen = java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    java.nio.ByteBuffer.wrap(b, (int) (8 + headerLen), 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(value);
+    Files.write(safetensors, b);
+    Path meta = safetensors.resolveSibling("finemix.json"); // keep the checkpoint's own hash consistent
+    if (Files.isRegularFile(meta)) {
+      var json = new com.fasterxml.jackson.databind.ObjectMapper();
+      ObjectNode m = (ObjectNode) json.readTree(meta.toFile());
+      m.put("weights_sha256", dev.finemix.server.cache.Sha256.file(safetensors));
+      json.writeValue(meta.toFile(), m);
+    }
+  }
+
+  /** Asserts a finemix error: the code, ErrorInfo in domain finemix.dev with the reason. */
+  static void assertError(Throwable t, Status.Code code, String reason) {
+    assertThat(Status.fromThrowable(t).getCode()).as(String.valueOf(t)).isEqualTo(code);
+    assertThat(ClientErrors.errorInfo(t)).as("ErrorInfo of " + t).isPresent();
+    assertThat(ClientErrors.errorInfo(t).get().getDomain()).isEqualTo("finemix.dev");
+    assertThat(ClientErrors.errorInfo(t).get().getReason()).isEqualTo(reason);
+  }
+
+  /**
+   * The real purify backend for reading, checking and serving checkpoints; purify copies the suspect checkpoint into
+   * the output (or calls {@link #purifyHook} first, which may throw or write partial output).
+   */
+  static final class CheapPurifyBackend implements ModelBackend {
+    interface Hook {
+      void run(PurifyJob job) throws Exception;
+    }
+
+    final ModelBackend real = Backends.production("cpu");
+    final AtomicInteger purifications = new AtomicInteger();
+    volatile Hook purifyHook;
+    /** Clean accuracy numbers the fake report carries (before = suspect, after = purified). */
+    volatile double accBefore = 0.9;
+    volatile double accAfter = 0.9;
+
+    @Override
+    public CheckpointInfo inspect(Path dir) {
+      return real.inspect(dir);
+    }
+
+    @Override
+    public boolean knownPretrained(String id) {
+      return real.knownPretrained(id);
+    }
+
+    @Override
+    public ObjectNode normalizeSettings(ObjectNode s) {
+      return real.normalizeSettings(s);
+    }
+
+    @Override
+    public String pretrainedSha256(String id) {
+      return real.pretrainedSha256(id);
+    }
+
+    @Override
+    public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
+      purifications.incrementAndGet();
+      dev.finemix.purify.text.Dataset.read(job.cleanSubset()); // the real TSV reader: bad rows throw here
+      Hook h = purifyHook;
+      if (h != null) {
+        h.run(job);
+      }
+      boolean perturb = false;
+      try (Stream<Path> s = Files.list(job.suspectDir())) {
+        for (Path f : s.toList()) {
+          Path to = job.outputDir().resolve(f.getFileName());
+          if (!Files.exists(to)) { // a hook may have written it
+            Files.copy(f, to);
+            perturb |= f.getFileName().toString().equals("model.safetensors");
+          }
+        }
+      }
+      if (perturb) {
+        setFirstFloat(job.outputDir().resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
+      }
+      ObjectNode report = JsonNodeFactory.instance.objectNode();
+      ObjectNode acc = report.putObject("clean_accuracy");
+      acc.put("rows", 4);
+      acc.put("before", accBefore);
+      acc.put("after", accAfter);
+      report.putArray("suspected_tokens");
+      return new PurifyOutcome(report, List.of());
+    }
+
+    @Override
+    public Predictor open(Path dir) {
+      return real.open(dir);
+    }
+
+    @Override
+    public String insertTrigger(String text, String token, long seed) {
+      return real.insertTrigger(text, token, seed);
+    }
+
+    @Override
+    public String codeVersion() {
+      return "reliability-cheap-1";
+    }
+  }
+}
