@@ -189,16 +189,7 @@ final class BenchCommand implements Runnable {
     }
 
     static double peakRssMb() {
-      try {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-          if (line.startsWith("VmHWM:")) {
-            return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-          }
-        }
-      } catch (IOException | RuntimeException e) {
-        return -1;
-      }
-      return -1;
+      return BenchLoadCommand.rssMb("VmHWM:");
     }
   }
 }
