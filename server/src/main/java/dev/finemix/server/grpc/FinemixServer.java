@@ -127,10 +127,11 @@ public final class FinemixServer implements AutoCloseable {
         guarded.add(GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName());
       }
       AuthInterceptor auth = new AuthInterceptor(adminToken, guarded, GrpcErrors::toStatusException);
-      builder.addService(ServerInterceptors.intercept(finemix, auth));
-      builder.addService(ServerInterceptors.intercept(inference, auth));
+      builder.addService(StrictParsing.wrap(ServerInterceptors.intercept(finemix, auth)));
+      builder.addService(StrictParsing.wrap(ServerInterceptors.intercept(inference, auth)));
     } else {
-      builder.addService(finemix).addService(inference);
+      builder.addService(StrictParsing.wrap(finemix.bindService()))
+          .addService(StrictParsing.wrap(inference.bindService()));
     }
     this.server = builder.build();
   }
