@@ -76,6 +76,35 @@ public final class SafeRoot {
   }
 
   /**
+   * Checks that nothing inside {@code dir} (a folder already resolved inside the root) is a symbolic link leading
+   * outside the root: a checkpoint folder whose model.safetensors links to a file elsewhere is refused.
+   *
+   * @throws ServiceException INVALID_ARGUMENT naming {@code field} and the offending entry
+   */
+  public void requireContained(String field, Path dir) {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> entries = Files.walk(dir, 4)) {
+      for (Path p : (Iterable<Path>) entries::iterator) {
+        Path real;
+        try {
+          real = p.toRealPath();
+        } catch (IOException e) {
+          throw ServiceException.badRequest(field, "'" + root.relativize(dir) + "' holds " + dir.relativize(p)
+              + ", which cannot be resolved (a dangling link?)");
+        }
+        if (!real.startsWith(root)) {
+          throw ServiceException.badRequest(field, "'" + root.relativize(dir) + "' holds " + dir.relativize(p)
+              + ", a symbolic link leading outside the " + what + " " + root);
+        }
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      throw ServiceException.badRequest(field, "'" + root.relativize(dir) + "' cannot be listed: " + e.getMessage());
+    }
+  }
+
+  /**
    * Checks that {@code dir} is a safetensors checkpoint folder; pickle checkpoints get a refusal that says how
    * to convert them.
    */

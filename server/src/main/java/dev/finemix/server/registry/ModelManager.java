@@ -113,6 +113,7 @@ public final class ModelManager implements AutoCloseable {
     ModelSpec spec = requested.withDefence(normalizeDefence(requested.defence()));
     Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
     SafeRoot.requireSafetensors("checkpoint_path", ckpt);
+    modelsRoot.requireContained("checkpoint_path", ckpt);
     Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
     Path unlabelled = spec.unlabelledSubset() == null ? null
         : dataRoot.resolve("unlabelled_subset_path", spec.unlabelledSubset());
@@ -153,7 +154,9 @@ public final class ModelManager implements AutoCloseable {
         : info.baseModelId() != null && !info.baseModelId().isBlank() ? info.baseModelId()
         : ServerConfig.DEFAULT_BASE_MODEL;
     if (!backend.knownPretrained(base)) { // a checkpoint folder: only inside the models root
-      base = modelsRoot.resolve("base_model", base).toString();
+      Path baseDir = modelsRoot.resolve("base_model", base);
+      modelsRoot.requireContained("base_model", baseDir);
+      base = baseDir.toString();
     }
     ModelEntry entry = new ModelEntry(spec, ckpt, clean, unlabelled, pair, base, info.weightsSha256(), info.labels());
     entry.batcher = Batcher.start(spec.name(), spec.batching(), rows -> runBatch(entry, rows), inferencePool, ticker,
