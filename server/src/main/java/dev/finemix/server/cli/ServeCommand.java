@@ -47,22 +47,36 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-wait-us", description = "Batching wait in microseconds, for every model (overrides the config).")
   Long maxWaitMicros;
 
+  @Option(names = "--tls-cert", description = "PEM certificate chain: serve gRPC over TLS (needs --tls-key).")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM PKCS#8 private key of --tls-cert.")
+  Path tlsKey;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
+    }
     BatchingLayer batching = maxBatchSize == null && maxWaitMicros == null ? null
         : new BatchingLayer(maxBatchSize, maxWaitMicros, null, null);
     ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
         cacheDir, noAuth ? Boolean.TRUE : null,
         new ModelLayer(null, null, null, null, null, null, null, null, batching)));
-    FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production(device),
-        Ticker.system(), Clock.systemUTC());
+    NettyServerBuilder builder = tlsCert == null ? NettyServerBuilder.forPort(cfg.port())
+        : NettyServerBuilder.forPort(cfg.port(), io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
+    FinemixServer server = new FinemixServer(builder, cfg, Backends.production(device), Ticker.system(),
+        Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       System.err.println("finemix: stopping (grace " + cfg.shutdownGrace().toSeconds() + " s)");
       server.close();
       System.err.println("finemix: stopped");
     }, "finemix-shutdown"));
     server.start();
-    System.err.println("finemix: serving on port " + server.port()
+    System.err.println("finemix: serving on port " + server.port() + (tlsCert != null ? " (TLS)" : "")
         + (server.metricsPort() >= 0 ? ", metrics on " + server.metricsPort() : ""));
     server.awaitTermination();
     return 0;
