@@ -28,6 +28,7 @@ public final class ServerMetrics implements AutoCloseable {
   private final Gauge flipRate;
   private final Counter suspectedRequests;
   private final Counter cacheEvents;
+  private final Counter utilityGateRefusals;
   private final Map<String, String> servedHash = new ConcurrentHashMap<>();
   private HTTPServer http;
 
@@ -59,6 +60,9 @@ public final class ServerMetrics implements AutoCloseable {
     cacheEvents = Counter.builder().name("finemix_purified_cache_events")
         .help("Purified-weight cache lookups and repairs by event (hit, miss, corrupt, evicted)")
         .labelNames("event").register(registry);
+    utilityGateRefusals = Counter.builder().name("finemix_utility_gate_refusals")
+        .help("Purified weights not swapped in because their clean accuracy fell more than the margin below the"
+            + " suspect's").labelNames("model").register(registry);
   }
 
   /** Starts the HTTP exporter on {@code port} (0 = ephemeral). */
@@ -105,6 +109,10 @@ public final class ServerMetrics implements AutoCloseable {
 
   public void suspectedTriggerRequest(String model) {
     suspectedRequests.labelValues(model).inc();
+  }
+
+  public void utilityGateRefused(String model) {
+    utilityGateRefusals.labelValues(model).inc();
   }
 
   public void cacheEvent(String event) {

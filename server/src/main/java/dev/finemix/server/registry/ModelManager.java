@@ -369,6 +369,11 @@ public final class ModelManager implements AutoCloseable {
           ce = cache.commit(key, work, out.report(), out.suspectedTokens());
           fromCache = false;
         }
+        String refused = utilityGate(spec.defence(), ce.report());
+        if (refused != null) {
+          metrics.utilityGateRefused(e.name);
+          throw ServiceException.purificationFailed(e.name, refused, null);
+        }
         report = ce.report();
         tokens = ce.suspectedTokens();
         sink.accept(Progress.of("load", 90, "opening purified weights " + ce.weightsSha256().substring(0, 12)));
@@ -415,6 +420,38 @@ public final class ModelManager implements AutoCloseable {
       throw ServiceException.purificationFailed(e.name, reason, t);
     }
   }
+
+  /**
+   * The utility gate: purified weights may replace the suspect's only if their clean accuracy (the defence
+   * report's {@code clean_accuracy.after}, measured on the clean rows held back from fine-tuning) is at least the
+   * suspect's ({@code clean_accuracy.before}) minus the defence's {@code margin}.
+   *
+   * @return null when the swap may happen (also when the report carries no accuracy pair to compare), else why not
+   */
+  static String utilityGate(ObjectNode defence, ObjectNode report) {
+    var acc = report == null ? null : report.path("clean_accuracy");
+    if (acc == null || !acc.path("before").isNumber() || !acc.path("after").isNumber()) {
+      return null;
+    }
+    double before = acc.get("before").asDouble();
+    double after = acc.get("after").asDouble();
+    if (Double.isNaN(before) || Double.isNaN(after)) {
+      return null; // not measured
+    }
+    double margin = defence != null && defence.path("margin").isNumber() ? defence.get("margin").asDouble()
+        : DEFAULT_UTILITY_MARGIN;
+    if (after >= before - margin - 1e-9) {
+      return null;
+    }
+    var rows = acc.path("rows");
+    String on = rows.isNumber() ? rows.asText() + " held-back clean rows" : rows.asText("the held-back clean rows");
+    return String.format(Locale.ROOT, "utility gate: the purified model's clean accuracy %.3f is more than the"
+        + " margin %.3f below the suspect's %.3f (on %s); the swap was refused, retry with other defence settings"
+        + " (a larger rho keeps more of the fine-tuned weights)", after, margin, before, on);
+  }
+
+  /** Margin of the utility gate when the defence settings name none (purify's DefenceSettings default). */
+  static final double DEFAULT_UTILITY_MARGIN = 0.05;
 
   /** Full canonical defence settings; a word-frequency file must lie inside the data root. */
   private ObjectNode normalizeDefence(ObjectNode d) {

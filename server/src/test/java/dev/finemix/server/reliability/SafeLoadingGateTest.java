@@ -27,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 8, point 5: pickled PyTorch checkpoints are refused through RegisterModel with the conversion hint (also
  * grpc/FinemixServiceTest register_pickleCheckpoint..., loading/SafeRootTest), never unpickled, even when a file
- * merely carries a safetensors name.
+ * merely carries a safetensors name; and the utility gate: purified weights replace the served ones only when their
+ * clean accuracy (held-back rows, from the defence report) is within the defence margin of the suspect's, otherwise
+ * the swap is refused, the reason is in GetModel and finemix_utility_gate_refusals_total counts it.
  */
 @Tag("reliability")
 class SafeLoadingGateTest {
@@ -90,5 +92,47 @@ class SafeLoadingGateTest {
     assertThat(client.list()).extracting(ModelInfo::getName).containsExactly("stable");
     assertThat(client.classify("stable", List.of("still serving"))).hasSize(1);
     System.out.println("[reliability] pickle checkpoints refused through RegisterModel: " + refused);
+  }
+
+  @Test
+  void defend_purifiedAccuracyBelowMargin_swapRefused_reasonInGetModel_metricRaised_oldWeightsServe()
+      throws Exception {
+    start();
+    String served = client.get("stable").getServedWeightsSha256();
+    backend.accBefore = 0.90;
+    backend.accAfter = 0.60; // wrecked by mixing
+    rig.copyTiny("fresh");
+
+    Throwable t = catchThrowable(() -> client.defend("stable", null, true, p -> { }));
+
+    Rig.assertError(t, Status.Code.ABORTED, "PURIFICATION_FAILED");
+    ModelInfo m = client.get("stable");
+    assertThat(m.getState()).isEqualTo(ModelState.SERVING);
+    assertThat(m.getServedWeightsSha256()).isEqualTo(served);
+    assertThat(m.getFailureReason()).contains("utility gate", "0.600", "0.900", "0.050", "refused");
+    assertThat(client.classify("stable", List.of("still the old weights")).get(0).getScoresCount()).isEqualTo(2);
+    // a first registration whose purification wrecks utility never serves
+    client.register(RegisterModelRequest.newBuilder().setName("fresh").setCheckpointPath("fresh")
+        .setCleanSubsetPath("pair.tsv").build());
+    ModelInfo fresh = client.awaitSettled("fresh", Duration.ofSeconds(30));
+    assertThat(fresh.getState()).isEqualTo(ModelState.FAILED);
+    assertThat(fresh.getFailureReason()).contains("utility gate");
+    String metrics = IntegrityTest.scrape(server.metricsPort());
+    assertThat(IntegrityTest.metric(metrics, "finemix_utility_gate_refusals_total{model=\"stable\"}"))
+        .isEqualTo(1.0);
+    assertThat(IntegrityTest.metric(metrics, "finemix_utility_gate_refusals_total{model=\"fresh\"}"))
+        .isEqualTo(1.0);
+
+    // within the margin (0.90 -> 0.87, margin 0.05): swapped
+    backend.accAfter = 0.87;
+    ModelInfo ok = client.defend("stable", null, true, p -> { });
+    assertThat(ok.getState()).isEqualTo(ModelState.SERVING);
+    assertThat(ok.getFailureReason()).isEmpty();
+    // a stricter configured margin refuses the same numbers
+    backend.accAfter = 0.87;
+    var strictSettings = dev.finemix.proto.v1.DefenceSettings.newBuilder().setExtraJson("{\"margin\": 0.01}").build();
+    Throwable strict = catchThrowable(() -> client.defend("stable", strictSettings, true, p -> { }));
+    Rig.assertError(strict, Status.Code.ABORTED, "PURIFICATION_FAILED");
+    assertThat(client.get("stable").getFailureReason()).contains("utility gate", "0.010");
   }
 }
