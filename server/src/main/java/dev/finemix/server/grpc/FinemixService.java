@@ -165,7 +165,7 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
 
   @Override
   public void registerModel(RegisterModelRequest request, StreamObserver<ModelInfo> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       ModelSpec spec = config.resolve(ProtoMapping.layer(request));
       return ProtoMapping.info(models.register(spec, request.getReplace()));
     });
@@ -173,7 +173,7 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
 
   @Override
   public void unregisterModel(UnregisterModelRequest request, StreamObserver<UnregisterModelResponse> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       validator.requireModel("name", request.getName());
       return UnregisterModelResponse.newBuilder().setRemoved(ProtoMapping.info(models.unregister(request.getName())))
           .build();
@@ -182,7 +182,7 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
 
   @Override
   public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       ListModelsResponse.Builder b = ListModelsResponse.newBuilder();
       models.list().forEach(v -> b.addModels(ProtoMapping.info(v)));
       return b.build();
@@ -191,7 +191,7 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
 
   @Override
   public void getModel(GetModelRequest request, StreamObserver<ModelInfo> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       validator.requireModel("name", request.getName());
       return ProtoMapping.info(models.get(request.getName()));
     });
@@ -246,18 +246,6 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
     } catch (RuntimeException e) {
       observer.onError(GrpcErrors.toStatusException(e));
     }
-  }
-
-  private <T> void unary(StreamObserver<T> observer, java.util.function.Supplier<T> body) {
-    T out;
-    try {
-      out = body.get();
-    } catch (RuntimeException e) {
-      observer.onError(GrpcErrors.toStatusException(e));
-      return;
-    }
-    observer.onNext(out);
-    observer.onCompleted();
   }
 
   private void record(String model, String method, Throwable err, long start) {

@@ -54,6 +54,19 @@ public final class GrpcErrors {
   }
 
   /** The exception to pass to {@code StreamObserver.onError}. */
+  /** Answers a unary call with {@code body}'s result, or with the mapped status when it throws. */
+  public static <T> void unary(io.grpc.stub.StreamObserver<T> observer, java.util.function.Supplier<T> body) {
+    T out;
+    try {
+      out = body.get();
+    } catch (RuntimeException e) {
+      observer.onError(toStatusException(e));
+      return;
+    }
+    observer.onNext(out);
+    observer.onCompleted();
+  }
+
   public static StatusRuntimeException toStatusException(Throwable t) {
     return StatusProto.toStatusRuntimeException(toRpcStatus(t));
   }

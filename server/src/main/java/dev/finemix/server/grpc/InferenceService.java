@@ -27,7 +27,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * The KServe / Triton Open Inference Protocol v2 subset: a BYTES input of texts ("text", or "text_a" + "text_b"
@@ -49,17 +48,17 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
 
   @Override
   public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer) {
-    unary(observer, () -> ServerLiveResponse.newBuilder().setLive(true).build());
+    GrpcErrors.unary(observer, () -> ServerLiveResponse.newBuilder().setLive(true).build());
   }
 
   @Override
   public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer) {
-    unary(observer, () -> ServerReadyResponse.newBuilder().setReady(models.allServing()).build());
+    GrpcErrors.unary(observer, () -> ServerReadyResponse.newBuilder().setReady(models.allServing()).build());
   }
 
   @Override
   public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       validator.requireModel("name", request.getName());
       models.get(request.getName()); // NOT_FOUND for unknown names
       return ModelReadyResponse.newBuilder().setReady(models.isServing(request.getName())).build();
@@ -68,12 +67,12 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
 
   @Override
   public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer) {
-    unary(observer, () -> ServerMetadataResponse.newBuilder().setName("finemix").setVersion(version).build());
+    GrpcErrors.unary(observer, () -> ServerMetadataResponse.newBuilder().setName("finemix").setVersion(version).build());
   }
 
   @Override
   public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
-    unary(observer, () -> {
+    GrpcErrors.unary(observer, () -> {
       validator.requireModel("name", request.getName());
       ModelView v = models.get(request.getName());
       ModelMetadataResponse.Builder b = ModelMetadataResponse.newBuilder().setName(request.getName()).addVersions("1")
@@ -198,17 +197,5 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
           + out.size());
     }
     return out;
-  }
-
-  private static <T> void unary(StreamObserver<T> observer, Supplier<T> body) {
-    T out;
-    try {
-      out = body.get();
-    } catch (RuntimeException e) {
-      observer.onError(GrpcErrors.toStatusException(e));
-      return;
-    }
-    observer.onNext(out);
-    observer.onCompleted();
   }
 }
