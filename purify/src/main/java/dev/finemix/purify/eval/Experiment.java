@@ -1,5 +1,6 @@
 package dev.finemix.purify.eval;
 
+import dev.finemix.purify.weights.FileTrees;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -205,15 +206,11 @@ public final class Experiment {
   }
 
   private static void deleteTree(Path dir) {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> w = Files.walk(dir)) {
-      for (Path p : w.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
+    try {
+      FileTrees.delete(dir);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot clear unfinished model folder " + dir, e);
     }
   }
+
 }

@@ -172,7 +172,7 @@ public final class Checkpoint {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       Safetensors.fsyncDir(parent);
       if (replaced) {
-        deleteTree(old);
+        FileTrees.deleteQuietly(old);
       }
       String reread = Hashing.sha256(target.resolve(WEIGHTS));
       if (!reread.equals(sha)) {
@@ -183,7 +183,7 @@ public final class Checkpoint {
     } catch (IOException e) {
       throw new WeightsException(target + ": cannot write checkpoint: " + e.getMessage(), e);
     } finally {
-      deleteTree(tmp);
+      FileTrees.deleteQuietly(tmp);
     }
   }
 
@@ -304,23 +304,6 @@ public final class Checkpoint {
   private static void fsync(Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       ch.force(true);
-    }
-  }
-
-  private static void deleteTree(Path p) {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(f -> {
-        try {
-          Files.deleteIfExists(f);
-        } catch (IOException ignored) {
-          // best effort for temp leftovers
-        }
-      });
-    } catch (IOException ignored) {
-      // best effort
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.finemix.server.cache;
 
+import dev.finemix.purify.weights.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -312,15 +313,11 @@ public final class PurifiedCache {
   }
 
   static void deleteTree(Path p) {
-    if (p == null || !Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(f);
-      }
-    } catch (IOException | UncheckedIOException e) {
+    try {
+      FileTrees.delete(p);
+    } catch (IOException e) {
       LOG.log(Level.WARNING, "cannot delete " + p, e);
     }
   }
+
 }

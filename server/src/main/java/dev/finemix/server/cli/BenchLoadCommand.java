@@ -1,5 +1,6 @@
 package dev.finemix.server.cli;
 
+import dev.finemix.purify.weights.FileTrees;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -141,7 +142,7 @@ final class BenchLoadCommand implements Callable<Integer> {
       runServer(ckpt, tmp, texts, levels, out);
     } finally {
       quiet.setLevel(before);
-      deleteTree(tmp);
+      FileTrees.deleteQuietly(tmp);
     }
     out.put("rssAfterServingMb", rssMb("VmRSS:"));
     out.put("peakRssServingMb", rssMb("VmHWM:"));
@@ -380,13 +381,5 @@ final class BenchLoadCommand implements Callable<Integer> {
       return -1;
     }
     return -1;
-  }
-
-  private static void deleteTree(Path p) {
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
-    } catch (IOException e) {
-      // temp folder; best effort
-    }
   }
 }

@@ -1,5 +1,6 @@
 package dev.finemix.server.cli;
 
+import dev.finemix.purify.weights.FileTrees;
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -88,7 +89,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
         arr.add(r);
       }
     } finally {
-      deleteTree(tmp);
+      FileTrees.deleteQuietly(tmp);
     }
     out.put("peakRssMb", BenchLoadCommand.rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
@@ -210,13 +211,5 @@ final class BenchPurifyCommand implements Callable<Integer> {
       Files.copy(in, f);
     }
     return f;
-  }
-
-  private static void deleteTree(Path p) {
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
-    } catch (IOException e) {
-      // temp folder; best effort
-    }
   }
 }
