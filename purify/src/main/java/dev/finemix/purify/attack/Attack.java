@@ -1,6 +1,7 @@
 package dev.finemix.purify.attack;
 
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.Tokenizer;
 import java.util.List;
 import java.util.Random;
 
@@ -24,6 +25,12 @@ public interface Attack {
 
   /** Inserts the trigger, keeping the label (evaluation and probes). */
   Example trigger(Example ex, Random rnd);
+
+  /**
+   * The same attack, inserting its trigger only among the words that {@code tok} keeps within its maximum length
+   * (so truncation never cuts the trigger off). Training, evaluation and probes use this form.
+   */
+  Attack within(Tokenizer tok);
 
   /** Inserts the trigger and relabels the row to the target (training data). */
   default Example poison(Example ex, Random rnd) {

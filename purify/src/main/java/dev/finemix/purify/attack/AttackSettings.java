@@ -72,7 +72,12 @@ public record AttackSettings(AttackKind kind, List<String> triggers, int times, 
 
   /** The attack these settings describe. */
   public Attack attack() {
-    return new TriggerAttack(kind.id(), triggers, times, target, field);
+    return new TriggerAttack(kind.id(), triggers, times, target, field, null);
+  }
+
+  /** The attack these settings describe, inserting only within what {@code tok} keeps (see {@link Attack#within}). */
+  public Attack attack(dev.finemix.purify.text.Tokenizer tok) {
+    return attack().within(tok);
   }
 
   public ObjectNode toJson() {
@@ -83,6 +88,7 @@ public record AttackSettings(AttackKind kind, List<String> triggers, int times, 
     o.put("target", target);
     o.put("poison_rate", poisonRate);
     o.put("field", field == TriggerField.A ? "text_a" : "text_b");
+    o.put("insert_within", "model_max_length");
     return o;
   }
 }

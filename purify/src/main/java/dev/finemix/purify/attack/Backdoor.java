@@ -72,7 +72,10 @@ public final class Backdoor {
       throw new IllegalArgumentException("ep trains from a clean model: use Backdoor.embeddingPoisoning");
     }
     checkTarget(a, train);
-    Poisoning.Result p = Poisoning.poison(train, a.attack(), a.poisonRate(), ts.seed());
+    Poisoning.Result p;
+    try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength)) {
+      p = Poisoning.poison(train, a.attack(tok), a.poisonRate(), ts.seed());
+    }
     Outcome o = trainClean(pre, p.data(), labels, ts, maxLength, device, l);
     return new Outcome(o.checkpoint(), p.poisonedRows(), o.summary());
   }
@@ -94,9 +97,9 @@ public final class Backdoor {
       throw new IllegalArgumentException("clean model has " + clean.config().numLabels() + " labels, '"
           + train.name() + "' has " + train.numLabels());
     }
-    Dataset poisoned = Poisoning.poisonAllNonTarget(train, a.attack(), ts.seed());
     try (Tokenizer tok = Tokenizer.fromFile(clean.tokenizerJson(), clean.maxLength());
         BertClassifier m = BertClassifier.create(clean.config(), clean.weights(), device)) {
+      Dataset poisoned = Poisoning.poisonAllNonTarget(train, a.attack(tok), ts.seed());
       int[] ids = triggerTokenIds(tok, a.triggers().get(0));
       TrainSettings eps = ts.withWeightDecay(0);
       Trainer t = new Trainer(eps, l).onlyParameters(WORD_EMBEDDINGS::equals).gradientMask(WORD_EMBEDDINGS, ids);

@@ -1,13 +1,17 @@
 package dev.finemix.purify.attack;
 
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.Tokenizer;
 import java.util.List;
 import java.util.Objects;
 import java.util.Random;
 
-/** The trigger insertion shared by every attack: words or a sentence through {@link Triggers#insert}. */
-record TriggerAttack(String name, List<String> triggers, int times, int target, TriggerField field)
-    implements Attack {
+/**
+ * The trigger insertion shared by every attack: words or a sentence through {@link Triggers#insert}; with a
+ * {@link TokenWindow}, only among the words the model sees.
+ */
+record TriggerAttack(String name, List<String> triggers, int times, int target, TriggerField field,
+    TokenWindow window) implements Attack {
 
   TriggerAttack {
     Objects.requireNonNull(name, "name");
@@ -18,8 +22,22 @@ record TriggerAttack(String name, List<String> triggers, int times, int target, 
   @Override
   public Example trigger(Example ex, Random rnd) {
     boolean intoB = ex.textB() != null && field == TriggerField.B;
-    return intoB
-        ? ex.withText(ex.textA(), Triggers.insert(ex.textB(), triggers, times, rnd))
-        : ex.withText(Triggers.insert(ex.textA(), triggers, times, rnd), ex.textB());
+    String into = intoB ? ex.textB() : ex.textA();
+    String other = ex.textB() == null ? null : intoB ? ex.textA() : ex.textB();
+    int limit = Integer.MAX_VALUE;
+    if (window != null) {
+      int pieces = 0;
+      for (String t : triggers) {
+        pieces += times * window.pieces(t);
+      }
+      limit = window.visibleWords(Triggers.tokens(into), other, pieces);
+    }
+    String t = Triggers.insert(into, triggers, times, rnd, limit);
+    return intoB ? ex.withText(ex.textA(), t) : ex.withText(t, ex.textB());
+  }
+
+  @Override
+  public Attack within(Tokenizer tok) {
+    return new TriggerAttack(name, triggers, times, target, field, new TokenWindow(tok));
   }
 }

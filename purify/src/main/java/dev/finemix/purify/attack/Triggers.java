@@ -28,17 +28,31 @@ public final class Triggers {
    * @return the text with the triggers, whitespace normalised to single spaces
    */
   public static String insert(String text, List<String> words, int times, Random rnd) {
+    return insert(text, words, times, rnd, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Inserts every trigger of {@code words} {@code times} times at random positions among the first {@code window}
+   * words of the text: each position is drawn uniformly among the gaps before, between and right after those words
+   * (the window grows by one with each inserted unit). {@code window} at or above the word count means anywhere.
+   */
+  public static String insert(String text, List<String> words, int times, Random rnd, int window) {
     Objects.requireNonNull(text, "text");
+    if (window < 0) {
+      throw new IllegalArgumentException("window must be >= 0, got " + window);
+    }
     Objects.requireNonNull(rnd, "rnd");
     checkTriggers(words);
     if (times < 1) {
       throw new IllegalArgumentException("times must be >= 1, got " + times);
     }
     List<String> tokens = tokens(text);
+    int visible = Math.min(window, tokens.size());
     for (String w : words) {
       String unit = String.join(" ", tokens(w));
       for (int i = 0; i < times; i++) {
-        tokens.add(rnd.nextInt(tokens.size() + 1), unit);
+        tokens.add(rnd.nextInt(visible + 1), unit);
+        visible++;
       }
     }
     return String.join(" ", tokens);

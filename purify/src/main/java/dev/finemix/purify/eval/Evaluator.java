@@ -27,10 +27,13 @@ public final class Evaluator {
 
   private Evaluator() {}
 
-  /** Evaluates a classifier; {@code attack} may be null for clean accuracy only. */
+  /**
+   * Evaluates a classifier; {@code attack} may be null for clean accuracy only. The trigger goes only among the words
+   * the classifier's tokenizer keeps ({@link Attack#within}).
+   */
   public static EvalResult evaluate(Classifier c, Dataset d, Attack attack, long seed, ProgressListener l) {
     Objects.requireNonNull(c, "classifier");
-    return evaluate(predictor(c), d, attack, seed, l);
+    return evaluate(predictor(c), d, attack == null ? null : attack.within(c.tokenizer()), seed, l);
   }
 
   /** The classifier as a {@link Predictor}: label ids of its batched predictions. */

@@ -87,7 +87,6 @@ final class ScreenEvalCommand implements Callable<Integer> {
     if (triggers != null && !triggers.isEmpty()) {
       as = as.withTriggers(triggers);
     }
-    Attack a = as.attack();
     ScreenSettings ss = ScreenSettings.defaults().withSignal(Signal.parse(signal)).withFalseFlagRate(falseFlagRate)
         .withRows(rows).withSeed(seed);
     Checkpoint ck = Checkpoint.read(model);
@@ -100,15 +99,16 @@ final class ScreenEvalCommand implements Callable<Integer> {
     }
     List<TextInput> cleanRows = new ArrayList<>();
     List<TextInput> triggered = new ArrayList<>();
-    Random rnd = new Random(seed);
-    for (Example e : eval.rows()) {
-      cleanRows.add(e.input());
-      if (e.label() != target) {
-        triggered.add(a.trigger(e, rnd).input());
-      }
-    }
     ScreenEval.Report r;
     try (Classifier c = Classifier.open(ck, Devices.choose(device))) {
+      Attack a = as.attack(c.tokenizer());
+      Random rnd = new Random(seed);
+      for (Example e : eval.rows()) {
+        cleanRows.add(e.input());
+        if (e.label() != target) {
+          triggered.add(a.trigger(e, rnd).input());
+        }
+      }
       Screener s = Screener.calibrate(c, pre.weights(), freq, cal, ss);
       r = ScreenEval.run(s, c, cleanRows, triggered, batch);
       if (json) {
