@@ -61,6 +61,8 @@ public final class Batcher<I, O> implements AutoCloseable {
   private final Semaphore inFlight;
   private final Thread aggregator;
   private volatile boolean closed;
+  /** Requests accepted and not yet completed (queued, carried or running). */
+  private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
   /** A request that did not fit the previous batch; touched by the aggregator thread only. */
   private Request<I, O> carried;
 
@@ -110,10 +112,13 @@ public final class Batcher<I, O> implements AutoCloseable {
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
       return request.future;
     }
+    outstanding.incrementAndGet();
     if (!queue.offer(request)) {
+      outstanding.decrementAndGet();
       request.future.completeExceptionally(ServiceException.queueFull(name, settings.queueCapacity()));
       return request.future;
     }
+    request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
     if (closed && queue.remove(request)) { // close() raced with this offer and may have drained already
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
     }
@@ -147,14 +152,19 @@ public final class Batcher<I, O> implements AutoCloseable {
     }
   }
 
-  /** Blocks for a first request, then gathers more until the batch is full or the wait budget is spent. */
+  /**
+   * Blocks for a first request, then gathers more until the batch is full or the wait budget is spent. A request
+   * that is alone (no other request queued, carried or running) goes at once: nobody else is there to wait for,
+   * so a lone caller (concurrency 1) never pays the wait budget.
+   */
   List<Request<I, O>> collectBatch() throws InterruptedException {
     Request<I, O> first = carried != null ? carried : queue.take();
     carried = null;
     List<Request<I, O>> batch = new ArrayList<>();
     batch.add(first);
     int rows = first.rows.size();
-    long budgetEnd = ticker.read() + TimeUnit.MICROSECONDS.toNanos(settings.maxWaitMicros());
+    long budgetEnd = outstanding.get() <= 1 ? ticker.read()
+        : ticker.read() + TimeUnit.MICROSECONDS.toNanos(settings.maxWaitMicros());
     while (rows < settings.maxBatchSize()) {
       Request<I, O> next = queue.poll();
       if (next == null) {

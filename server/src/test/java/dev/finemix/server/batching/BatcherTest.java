@@ -92,9 +92,20 @@ class BatcherTest {
   }
 
   @Test
+  void collectBatch_loneRequest_goesAtOnceDespiteTheBudget() throws Exception {
+    Batcher<Integer, Integer> b = unstarted(8, 10_000_000, 10); // 10 s budget on a frozen ticker
+    b.submit(List.of(1), Long.MAX_VALUE);
+    long t0 = System.nanoTime();
+    assertThat(b.collectBatch()).hasSize(1);
+    assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(2));
+  }
+
+  @Test
   void collectBatch_requestArrivingWithinBudget_joinsBatch() throws Exception {
     Batcher<Integer, Integer> b = unstarted(8, 2_000_000, 10); // 2 s budget on a frozen ticker
-    b.submit(List.of(1), Long.MAX_VALUE);
+    b.submit(List.of(0), Long.MAX_VALUE);
+    assertThat(b.collectBatch()).hasSize(1); // alone: taken at once, and still running (never completed here)
+    b.submit(List.of(1), Long.MAX_VALUE); // not alone: request 0 is outstanding, so this batch waits for more
     var collector = CompletableFuture.supplyAsync(() -> {
       try {
         return b.collectBatch();
