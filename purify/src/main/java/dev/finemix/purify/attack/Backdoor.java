@@ -121,7 +121,7 @@ public final class Backdoor {
     List<Encoding> enc = tok.encodeAll(d.rows().stream().map(Example::input).toList());
     List<TrainRow> out = new ArrayList<>(enc.size());
     for (int i = 0; i < enc.size(); i++) {
-      out.add(new TrainRow(enc.get(i), d.rows().get(i).label(), null));
+      out.add(TrainRow.hard(enc.get(i), d.rows().get(i).label()));
     }
     return out;
   }

@@ -38,6 +38,8 @@ import java.util.Objects;
  * @param batchSize recovery batch size
  * @param lr recovery learning rate (encoder and head)
  * @param temperature distillation temperature
+ * @param featureWeight weight of the feature term of distillation: mean squared difference between the student's
+ *     pooled [CLS] features on the (perturbed) row and the suspect's on the clean row; 0 = logits only
  * @param seed every random choice (row sample, masks, perturbations, training order)
  * @param wordFrequencies word-count file for E-PUR; null = every token frequency 0 (rank by shift only)
  */
@@ -63,6 +65,7 @@ public record DefenceSettings(
     int batchSize,
     double lr,
     double temperature,
+    double featureWeight,
     long seed,
     Path wordFrequencies) {
 
@@ -166,6 +169,9 @@ public record DefenceSettings(
     if (!(temperature > 0 && temperature <= 100)) {
       throw new IllegalArgumentException("temperature must be in (0, 100], got " + temperature);
     }
+    if (!(featureWeight >= 0) || Double.isInfinite(featureWeight)) {
+      throw new IllegalArgumentException("featureWeight must be >= 0, got " + featureWeight);
+    }
   }
 
   public static DefenceSettings defaults() {
@@ -199,6 +205,7 @@ public record DefenceSettings(
     b.batchSize = batchSize;
     b.lr = lr;
     b.temperature = temperature;
+    b.featureWeight = featureWeight;
     b.seed = seed;
     b.wordFrequencies = wordFrequencies;
     return b;
@@ -233,6 +240,7 @@ public record DefenceSettings(
     n.put("batch_size", batchSize);
     n.put("lr", lr);
     n.put("temperature", temperature);
+    n.put("feature_weight", featureWeight);
     n.put("seed", seed);
     n.put("word_frequencies", wordFrequencies == null ? null : wordFrequencies.toString());
     return n;
@@ -287,6 +295,7 @@ public record DefenceSettings(
         case "batch_size" -> b.batchSize(integer(k, v));
         case "lr" -> b.lr(number(k, v));
         case "temperature" -> b.temperature(number(k, v));
+        case "feature_weight" -> b.featureWeight(number(k, v));
         case "seed" -> b.seed(v.asLong());
         case "word_frequencies" -> b.wordFrequencies(v.isNull() ? null : Path.of(v.asText()));
         default -> throw new IllegalArgumentException("unknown defence setting '" + k + "'");
@@ -339,6 +348,7 @@ public record DefenceSettings(
     private int batchSize;
     private double lr = 5e-5;
     private double temperature = 2.0;
+    private double featureWeight = 0.0;
     private long seed = 42;
     private Path wordFrequencies;
 
@@ -391,6 +401,7 @@ public record DefenceSettings(
     public Builder batchSize(int v) { batchSize = v; return this; }
     public Builder lr(double v) { lr = v; return this; }
     public Builder temperature(double v) { temperature = v; return this; }
+    public Builder featureWeight(double v) { featureWeight = v; return this; }
     public Builder seed(long v) { seed = v; return this; }
     public Builder wordFrequencies(Path v) { wordFrequencies = v; return this; }
 
@@ -398,7 +409,7 @@ public record DefenceSettings(
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
           agreementRows, rows,
           unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, epochs, batchSize, lr, temperature,
-          seed, wordFrequencies);
+          featureWeight, seed, wordFrequencies);
     }
   }
 }

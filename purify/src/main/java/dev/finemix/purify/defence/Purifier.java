@@ -157,6 +157,7 @@ public final class Purifier {
       ts = System.nanoTime();
       double suspectAcc;
       float[][] teacher = null;
+      float[][] teacherFeatures = null;
       int[] agreeLabels = null;
       try (Classifier c = Classifier.open(suspect, device)) {
         l.onProgress(Progress.message("teacher", "scoring the suspect on " + scoring.size() + " clean rows"));
@@ -172,6 +173,10 @@ public final class Purifier {
           teacher = new float[p.size()][];
           for (int i = 0; i < teacher.length; i++) {
             teacher[i] = soften(p.get(i).probabilities(), s.temperature());
+          }
+          if (s.featureWeight() > 0) {
+            l.onProgress(Progress.message("teacher", "pooled features on " + unl.size() + " unlabelled rows"));
+            teacherFeatures = pooledFeatures(c.model(), tok, unl);
           }
         }
       }
@@ -207,7 +212,7 @@ public final class Purifier {
         mixSecs += secs(tr);
         try (BertClassifier m = BertClassifier.create(suspect.config(), mixed, device)) {
           long tt = System.nanoTime();
-          recover(m, tok, s, train, unl, teacher, perturber, rho, l);
+          recover(m, tok, s, train, unl, teacher, teacherFeatures, perturber, rho, l);
           recoverSecs += secs(tt);
           tt = System.nanoTime();
           double acc = accuracy(m, tok, scoring);
@@ -263,7 +268,7 @@ public final class Purifier {
   // ---------------------------------------------------------------- recovery
 
   private void recover(BertClassifier m, Tokenizer tok, DefenceSettings s, List<Example> train, List<Example> unl,
-      float[][] teacher, Perturber perturber, double rho, ProgressListener l) {
+      float[][] teacher, float[][] features, Perturber perturber, double rho, ProgressListener l) {
     if (s.recovery() == DefenceSettings.Recovery.NONE || s.epochs() == 0) return;
     Random rnd = new Random(s.seed() * 31 + 7);
     List<TrainRow> rows = new ArrayList<>();
@@ -277,7 +282,8 @@ public final class Purifier {
           if (!perturber.isEmpty() && rnd.nextDouble() < s.perturbShare()) {
             x = perturb(x, perturber, rnd);
           }
-          rows.add(TrainRow.soft(tok.encode(x.textA(), x.textB()), teacher[i]));
+          Encoding enc = tok.encode(x.textA(), x.textB());
+          rows.add(features == null ? TrainRow.soft(enc, teacher[i]) : TrainRow.distil(enc, teacher[i], features[i]));
         }
       }
     }
@@ -286,7 +292,19 @@ public final class Purifier {
     String stage = Double.isNaN(rho) ? "recover" : String.format(Locale.ROOT, "recover rho %.2f", rho);
     ProgressListener tagged = p -> l.onProgress(new Progress(stage, p.done(), p.total(), p.loss(),
         p.rowsPerSecond(), p.etaMillis(), p.message()));
-    new Trainer(ts, tagged).train(m, rows);
+    new Trainer(ts, tagged).featureWeight(features == null ? 0 : s.featureWeight()).train(m, rows);
+  }
+
+  /** The model's pooled features on each row, in row order (batches of {@value #SCORE_BATCH}). */
+  static float[][] pooledFeatures(BertClassifier model, Tokenizer tok, List<Example> rows) {
+    List<Encoding> enc = tok.encodeAll(inputs(rows));
+    float[][] out = new float[rows.size()][];
+    for (int from = 0; from < enc.size(); from += SCORE_BATCH) {
+      int to = Math.min(enc.size(), from + SCORE_BATCH);
+      float[][] f = model.pooled(Batch.of(enc.subList(from, to)));
+      System.arraycopy(f, 0, out, from, f.length);
+    }
+    return out;
   }
 
   private static Example perturb(Example x, Perturber p, Random rnd) {

@@ -2,6 +2,7 @@ package dev.finemix.purify.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -252,11 +253,40 @@ public final class BertClassifier implements AutoCloseable {
    * batch's own rows as a small leaf so that backward and AdamW touch only those rows.
    */
   public NDArray forward(NDManager m, Batch b, boolean training, NDArray wordTable) {
+    return forwardPooled(m, b, training, wordTable).get(0);
+  }
+
+  /**
+   * Logits [rows, numLabels] and the pooled features [rows, hidden] they were computed from (the pooler's tanh
+   * output, before the head's dropout), in that order.
+   */
+  public NDList forwardPooled(NDManager m, Batch b, boolean training, NDArray wordTable) {
     NDArray x = encode(m, b, training, wordTable);
     NDArray cls = x.get(new NDIndex(":, 0, :"));
     NDArray pooled = Linear.linear(cls, poolerW, poolerB).singletonOrThrow().tanh();
-    pooled = dropout(pooled, config.hiddenDropout(), training);
-    return Linear.linear(pooled, headW, headB).singletonOrThrow();
+    NDArray dropped = dropout(pooled, config.hiddenDropout(), training);
+    return new NDList(Linear.linear(dropped, headW, headB).singletonOrThrow(), pooled);
+  }
+
+  /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
+  public float[][] pooled(Batch b) {
+    boolean grad = JniUtils.isGradMode();
+    if (grad) {
+      JniUtils.setGradMode(false);
+    }
+    try (NDManager m = manager.newSubManager()) {
+      float[] p = forwardPooled(m, b, false, null).get(1).toFloatArray();
+      int h = config.hiddenSize();
+      float[][] out = new float[b.rows()][];
+      for (int r = 0; r < out.length; r++) {
+        out[r] = Arrays.copyOfRange(p, r * h, (r + 1) * h);
+      }
+      return out;
+    } finally {
+      if (grad) {
+        JniUtils.setGradMode(true);
+      }
+    }
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */

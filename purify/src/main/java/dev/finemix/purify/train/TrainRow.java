@@ -8,8 +8,10 @@ import dev.finemix.purify.text.Encoding;
  *
  * @param label the gold label id, or -1 when the row has only a soft target
  * @param softTarget a probability distribution over the labels, or null for plain cross-entropy
+ * @param featureTarget pooled [CLS] features the model should reproduce on this row (feature distillation, weighted
+ *     by {@link Trainer#featureWeight}), or null
  */
-public record TrainRow(Encoding enc, int label, float[] softTarget) {
+public record TrainRow(Encoding enc, int label, float[] softTarget, float[] featureTarget) {
   public TrainRow {
     if (enc == null) {
       throw new IllegalArgumentException("enc must not be null");
@@ -35,10 +37,15 @@ public record TrainRow(Encoding enc, int label, float[] softTarget) {
   }
 
   public static TrainRow hard(Encoding enc, int label) {
-    return new TrainRow(enc, label, null);
+    return new TrainRow(enc, label, null, null);
   }
 
   public static TrainRow soft(Encoding enc, float[] softTarget) {
-    return new TrainRow(enc, -1, softTarget);
+    return new TrainRow(enc, -1, softTarget, null);
+  }
+
+  /** A distillation row with a soft target and the teacher's pooled features. */
+  public static TrainRow distil(Encoding enc, float[] softTarget, float[] featureTarget) {
+    return new TrainRow(enc, -1, softTarget, featureTarget);
   }
 }

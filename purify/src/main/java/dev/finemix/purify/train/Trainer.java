@@ -56,6 +56,7 @@ public final class Trainer {
   private String stage = "train";
   private boolean denseEmbeddings;
   private LongSupplier ticker = System::nanoTime;
+  private double featureWeight;
 
   public Trainer(TrainSettings s, ProgressListener l) {
     if (s == null) {
@@ -111,6 +112,19 @@ public final class Trainer {
    */
   public Trainer denseEmbeddingUpdates(boolean dense) {
     this.denseEmbeddings = dense;
+    return this;
+  }
+
+  /**
+   * Weight of the feature-distillation term: for rows with a {@link TrainRow#featureTarget}, the mean over rows of
+   * the mean squared difference between the model's pooled features (tanh pooler output) and the target is added
+   * to the loss, times {@code w}. 0 (default) ignores feature targets.
+   */
+  public Trainer featureWeight(double w) {
+    if (!(w >= 0) || Double.isInfinite(w)) {
+      throw new IllegalArgumentException("feature weight must be >= 0, got " + w);
+    }
+    this.featureWeight = w;
     return this;
   }
 
@@ -316,8 +330,17 @@ public final class Trainer {
       long t0 = System.nanoTime();
       long t1;
       try (GradientCollector gc = engine.newGradientCollector()) {
-        NDArray logits = model.forward(m, batch, true, table);
-        loss = loss(m, logits, rows, idx, model.config().numLabels());
+        boolean features = featureWeight > 0 && hasFeatures(rows, idx);
+        NDArray logits;
+        if (features) {
+          var out = model.forwardPooled(m, batch, true, table);
+          logits = out.get(0);
+          loss = loss(m, logits, rows, idx, model.config().numLabels())
+              .add(featureLoss(m, out.get(1), rows, idx, model.config().hiddenSize()));
+        } else {
+          logits = model.forward(m, batch, true, table);
+          loss = loss(m, logits, rows, idx, model.config().numLabels());
+        }
         t1 = System.nanoTime();
         gc.backward(loss);
       }
@@ -334,6 +357,35 @@ public final class Trainer {
       }
       return value;
     }
+  }
+
+  private static boolean hasFeatures(List<TrainRow> rows, int[] idx) {
+    for (int i : idx) {
+      if (rows.get(i).featureTarget() != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** featureWeight / n * sum over rows with a target of mean_d (pooled - target)^2. */
+  private NDArray featureLoss(NDManager m, NDArray pooled, List<TrainRow> rows, int[] idx, int hidden) {
+    int n = idx.length;
+    float[] target = new float[n * hidden];
+    float[] mask = new float[n];
+    for (int r = 0; r < n; r++) {
+      float[] f = rows.get(idx[r]).featureTarget();
+      if (f != null) {
+        if (f.length != hidden) {
+          throw new IllegalArgumentException("feature target has " + f.length + " values, the model " + hidden);
+        }
+        System.arraycopy(f, 0, target, r * hidden, hidden);
+        mask[r] = 1f;
+      }
+    }
+    NDArray diff = pooled.sub(m.create(target, new Shape(n, hidden)));
+    NDArray perRow = diff.mul(diff).mean(new int[] {1});
+    return perRow.mul(m.create(mask, new Shape(n))).sum().mul(m.create((float) (featureWeight / n)));
   }
 
   private NDArray loss(NDManager m, NDArray logits, List<TrainRow> rows, int[] idx, int k) {

@@ -139,6 +139,44 @@ class TrainerTest {
   }
 
   @Test
+  void featureWeight_featureTargets_pullPooledFeaturesTowardsThem_andZeroWeightIgnoresThem() {
+    List<TrainRow> hard = toyRows(64, 2);
+    float[] target = new float[32];
+    for (int i = 0; i < target.length; i++) {
+      target[i] = i % 2 == 0 ? 0.5f : -0.5f;
+    }
+    List<TrainRow> rows = new ArrayList<>();
+    for (TrainRow r : hard) {
+      rows.add(TrainRow.distil(r.enc(), new float[] {0.5f, 0.5f}, target));
+    }
+    Batch probe = Batch.of(List.of(hard.get(0).enc(), hard.get(1).enc(), hard.get(2).enc()));
+    double before;
+    double withWeight;
+    double withoutWeight;
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu())) {
+      before = mse(m.pooled(probe), target);
+      new Trainer(fast(), ProgressListener.NONE).featureWeight(10).train(m, rows);
+      withWeight = mse(m.pooled(probe), target);
+    }
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu())) {
+      new Trainer(fast(), ProgressListener.NONE).train(m, rows);
+      withoutWeight = mse(m.pooled(probe), target);
+    }
+    assertThat(withWeight).isLessThan(before / 4).isLessThan(withoutWeight / 4);
+    assertThatThrownBy(() -> new Trainer(fast(), null).featureWeight(-1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  private static double mse(float[][] f, float[] target) {
+    double s = 0;
+    for (float[] row : f) {
+      for (int i = 0; i < row.length; i++) {
+        s += (row[i] - target[i]) * (row[i] - target[i]);
+      }
+    }
+    return s / (f.length * target.length);
+  }
+
+  @Test
   void onlyParameters_head_freezesEncoder() {
     TensorMap init = BertClassifier.randomWeights(tiny(), 1);
     try (BertClassifier m = BertClassifier.create(tiny(), init, Device.cpu())) {

@@ -95,6 +95,10 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--temperature", description = "distillation temperature (default 2)")
   Double temperature;
 
+  @Option(names = "--feature-weight", description = "distillation: weight of matching the suspect's pooled "
+      + "features on clean rows (default: the recipe's)")
+  Double featureWeight;
+
   @Option(names = "--seed", defaultValue = "42", description = "seed of every random choice (default ${DEFAULT-VALUE})")
   long seed;
 
@@ -178,6 +182,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (batchSize != null) b.batchSize(batchSize);
     if (lr != null) b.lr(lr);
     if (temperature != null) b.temperature(temperature);
+    if (featureWeight != null) b.featureWeight(featureWeight);
     b.wordFrequencies(wordFrequencies());
     return b.build();
   }

@@ -52,6 +52,12 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--head-lr", defaultValue = "5e-4", description = "Classifier-head learning rate (default ${DEFAULT-VALUE}).")
   double headLr;
 
+  @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW decoupled weight decay (default ${DEFAULT-VALUE}).")
+  double weightDecay;
+
+  @Option(names = "--warmup", defaultValue = "0.06", description = "Share of steps warming the learning rate up (default ${DEFAULT-VALUE}).")
+  double warmup;
+
   @Option(names = "--seed", defaultValue = "42", description = "Seed (default ${DEFAULT-VALUE}).")
   long seed;
 
@@ -76,7 +82,7 @@ final class TrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--rows must be >= 1, got " + rows);
     }
     TrainSettings settings = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batch).withLr(lr)
-        .withHeadLr(headLr).withSeed(seed);
+        .withHeadLr(headLr).withWeightDecay(weightDecay).withWarmupRatio(warmup).withSeed(seed);
     Dataset trainSet = Dataset.read(train);
     if (rows != null) {
       trainSet = sample ? trainSet.sample(rows, seed) : trainSet.head(rows);
