@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
+import com.google.rpc.PreconditionFailure;
 import com.google.rpc.RetryInfo;
 import io.grpc.protobuf.StatusProto;
 import java.util.Optional;
@@ -23,6 +24,11 @@ public final class ClientErrors {
     return detail(t, BadRequest.class);
   }
 
+  /** PreconditionFailure, when present (e.g. inputs a model's screening rejected, one violation per input). */
+  public static Optional<PreconditionFailure> preconditionFailure(Throwable t) {
+    return detail(t, PreconditionFailure.class);
+  }
+
   /** RetryInfo, when present (model still loading or purifying). */
   public static Optional<RetryInfo> retryInfo(Throwable t) {
     return detail(t, RetryInfo.class);
@@ -38,6 +44,8 @@ public final class ClientErrors {
         .append(s.getMessage());
     badRequest(t).ifPresent(br -> br.getFieldViolationsList().forEach(v -> b.append("\n  ").append(v.getField())
         .append(": ").append(v.getDescription())));
+    preconditionFailure(t).ifPresent(pf -> pf.getViolationsList().forEach(v -> b.append("\n  ")
+        .append(v.getSubject()).append(": ").append(v.getDescription())));
     return b.toString();
   }
 

@@ -84,8 +84,27 @@ public final class Screener {
    */
   public static Screener calibrate(Classifier classifier, TensorMap pretrained, WordFrequencies frequencies,
       Dataset clean, ScreenSettings settings) {
-    if (classifier == null || pretrained == null || frequencies == null || clean == null || settings == null) {
+    if (classifier == null) {
       throw new IllegalArgumentException("classifier, pretrained, frequencies, clean and settings are required");
+    }
+    return calibrate(classifier, classifier.checkpoint().weights(), pretrained, frequencies, clean, settings);
+  }
+
+  /**
+   * Calibrates like {@link #calibrate(Classifier, TensorMap, WordFrequencies, Dataset, ScreenSettings)}, but takes
+   * the TOKENS scores from {@code fineTuned}'s word embeddings instead of the served classifier's. A server that
+   * serves a purified model passes the suspect checkpoint as registered here: E-PUR reset the suspect's most shifted
+   * rows (the trigger's among them) to the pre-trained ones, so the served weights no longer show the shift that
+   * marks a trigger, while predictions and features still come from the served classifier.
+   *
+   * @param fineTuned weights holding the fine-tuned word embeddings (same vocabulary and shape as the classifier's)
+   */
+  public static Screener calibrate(Classifier classifier, TensorMap fineTuned, TensorMap pretrained,
+      WordFrequencies frequencies, Dataset clean, ScreenSettings settings) {
+    if (classifier == null || fineTuned == null || pretrained == null || frequencies == null || clean == null
+        || settings == null) {
+      throw new IllegalArgumentException("classifier, fineTuned, pretrained, frequencies, clean and settings are"
+          + " required");
     }
     if (clean.size() < 8) {
       throw new IllegalArgumentException("clean subset " + clean.name() + " has " + clean.size()
@@ -99,7 +118,12 @@ public final class Screener {
             + " outside the model's " + labels + " labels");
       }
     }
-    Tensor ft = classifier.checkpoint().weights().require(WORD_EMBEDDINGS);
+    Tensor ft = fineTuned.require(WORD_EMBEDDINGS);
+    Tensor served = classifier.checkpoint().weights().require(WORD_EMBEDDINGS);
+    if (!Arrays.equals(ft.shape(), served.shape())) {
+      throw new IllegalArgumentException("fine-tuned word embeddings " + Arrays.toString(ft.shape())
+          + " differ in shape from the served model's " + Arrays.toString(served.shape()));
+    }
     Tensor pre = pretrained.get(WORD_EMBEDDINGS);
     if (pre == null) {
       pre = pretrained.require(WORD_EMBEDDINGS.substring("bert.".length()));

@@ -129,6 +129,28 @@ class ScreenerTest {
   }
 
   @Test
+  void calibrate_fineTunedWeightsApart_tokensFromThemPredictionsFromTheServedModel() {
+    // the served model is the "purified" one: its word embeddings are the pre-trained rows (E-PUR reset them)
+    Checkpoint pre = TinyModels.checkpoint(2, 11);
+    try (Classifier purified = Classifier.open(pre, Device.cpu())) {
+      Screener fromServed = Screener.calibrate(purified, pretrained, WordFrequencies.none(), dev.head(64),
+          ScreenSettings.defaults());
+      Screener fromSuspect = Screener.calibrate(purified, classifier.checkpoint().weights(), pretrained,
+          WordFrequencies.none(), dev.head(64), ScreenSettings.defaults());
+      TextInput triggered = new TextInput(dev.rows().get(100).textA() + " " + RARE, null);
+
+      Screened a = fromServed.classify(List.of(triggered)).get(0);
+      Screened b = fromSuspect.classify(List.of(triggered)).get(0);
+
+      assertThat(a.suspicion().flagged()).isFalse();
+      assertThat(b.suspicion().flagged()).isTrue();
+      assertThat(b.suspicion().tokens()).containsExactly(RARE);
+      assertThat(b.prediction().probabilities()[0]).isCloseTo(purified.predict(List.of(triggered)).get(0)
+          .probabilities()[0], org.assertj.core.api.Assertions.within(1e-5f));
+    }
+  }
+
+  @Test
   void calibrate_everySignal_calibratedAndPerturbationScored() {
     Screener s = screener(0.01).withSignal(Signal.PERTURBATION);
     assertThat(s.calibrations()).containsOnlyKeys(Signal.values());

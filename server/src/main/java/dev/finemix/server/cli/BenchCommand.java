@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
 
 /** {@code finemix bench ...}: micro-benchmarks. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.ModelBench.class, BenchLoadCommand.class, BenchPurifyCommand.class})
+    subcommands = {BenchCommand.ModelBench.class, BenchLoadCommand.class, BenchPurifyCommand.class,
+        BenchScreenCommand.class})
 final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
@@ -38,7 +39,7 @@ final class BenchCommand implements Runnable {
 
   @Override
   public void run() {
-    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark: 'bench model', 'bench load' or 'bench purify'");
+    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark: 'bench model', 'bench load', 'bench purify' or 'bench screen'");
   }
 
   /** MiniLM inference latency, throughput, one training step, peak RSS. */

@@ -4,6 +4,7 @@ import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ClassifyRequest;
 import dev.finemix.proto.v1.ClassifyResponse;
 import dev.finemix.proto.v1.Prediction;
+import dev.finemix.proto.v1.ScreenAction;
 import dev.finemix.proto.v1.TextPair;
 import java.io.PrintWriter;
 import java.util.List;
@@ -42,8 +43,11 @@ final class ClassifyCommand extends ClientCommand {
       Prediction p = resp.getPredictions(i);
       String scores = p.getScoresList().stream().map(s -> String.format(Locale.ROOT, "%.4f", s))
           .collect(Collectors.joining(" "));
-      out.printf("%s\t%s\t[%s]%n", p.getLabelName(), pair ? texts.get(2 * i) + " | " + texts.get(2 * i + 1)
-          : texts.get(i), scores);
+      String flag = !p.getSuspicion().getFlagged() ? "" : String.format(Locale.ROOT, "\tFLAGGED %s %.4g > %.4g%s",
+          p.getSuspicion().getTokensList(), p.getSuspicion().getScore(), p.getSuspicion().getThreshold(),
+          p.getSuspicion().getAction() == ScreenAction.STRIPPED ? " (stripped)" : "");
+      out.printf("%s\t%s\t[%s]%s%n", p.getLabelName(), pair ? texts.get(2 * i) + " | " + texts.get(2 * i + 1)
+          : texts.get(i), scores, flag);
     }
     out.printf("# weights %s%n", resp.getWeightsSha256());
   }

@@ -28,5 +28,16 @@ final class ProbeCommand extends ClientCommand {
       out.printf("%-16s %-9s %8.3f %8.3f%n", t.getToken(), t.getSuspected() ? "yes" : "no", t.getFlipRateBefore(),
           t.getFlipRateAfter());
     }
+    var s = r.getScreening();
+    if (s.getRows() > 0) {
+      out.printf(java.util.Locale.ROOT, "screening %s: %s threshold %.4g on %d clean rows (%.3f flagged, target %.3f);"
+          + " %d of %d inputs flagged; top tokens %s%n", s.getPolicy().name().toLowerCase(java.util.Locale.ROOT),
+          s.getSignal(), s.getThreshold(), s.getRows(), s.getCleanFlagRate(), s.getFalseFlagRate(),
+          s.getFlaggedInputs(), s.getScreenedInputs(), s.getTopTokensList().subList(0,
+              Math.min(5, s.getTopTokensCount())));
+    } else {
+      out.printf("screening %s%s%n", s.getPolicy().name().toLowerCase(java.util.Locale.ROOT),
+          s.getUnavailableReason().isEmpty() ? "" : " (unavailable: " + s.getUnavailableReason() + ")");
+    }
   }
 }

@@ -5,6 +5,8 @@ import dev.finemix.proto.v1.InputKind;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.proto.v1.RegisterModelRequest;
+import dev.finemix.proto.v1.ScreenPolicy;
+import dev.finemix.proto.v1.ScreeningSettings;
 import java.io.PrintWriter;
 import java.time.Duration;
 import picocli.CommandLine.ArgGroup;
@@ -42,6 +44,18 @@ final class RegisterCommand extends ClientCommand {
       defaultValue = "0")
   long waitSeconds;
 
+  @Option(names = "--screen", paramLabel = "POLICY",
+      description = "Request-time screening: off, observe, reject or strip (default: the server's, then observe).")
+  String screen;
+
+  @Option(names = "--false-flag-rate", paramLabel = "RATE",
+      description = "Screening: target share of clean inputs flagged, in (0, 0.5) (default: the server's, then 0.01).")
+  Double falseFlagRate;
+
+  @Option(names = "--screen-signal", paramLabel = "SIGNAL",
+      description = "Screening signal: tokens, features, combined or perturbation (default: tokens).")
+  String screenSignal;
+
   @ArgGroup(exclusive = false, heading = "Defence settings%n")
   DefenceOptions defence = new DefenceOptions();
 
@@ -60,6 +74,23 @@ final class RegisterCommand extends ClientCommand {
     }
     if (inputKind != null) {
       r.setInputKind(inputKind);
+    }
+    if (screen != null || falseFlagRate != null || screenSignal != null) {
+      ScreeningSettings.Builder s = ScreeningSettings.newBuilder();
+      if (screen != null) {
+        try {
+          s.setPolicy(ScreenPolicy.valueOf(dev.finemix.server.config.ScreenPolicy.parse(screen).name()));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--screen " + e.getMessage());
+        }
+      }
+      if (falseFlagRate != null) {
+        s.setFalseFlagRate(falseFlagRate);
+      }
+      if (screenSignal != null) {
+        s.setSignal(screenSignal);
+      }
+      r.setScreening(s);
     }
     ModelInfo m = client.register(r.build());
     out.println(ModelsCommand.line(m));

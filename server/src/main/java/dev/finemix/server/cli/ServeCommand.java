@@ -4,6 +4,8 @@ import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ConfigLoader;
 import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ScreenPolicy;
+import dev.finemix.server.config.ScreeningLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
@@ -47,6 +49,10 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-wait-us", description = "Batching wait in microseconds, for every model (overrides the config).")
   Long maxWaitMicros;
 
+  @Option(names = "--screen", paramLabel = "POLICY",
+      description = "Request-time screening for every model: off, observe, reject or strip (overrides the config).")
+  String screen;
+
   @Option(names = "--tls-cert", description = "PEM certificate chain: serve gRPC over TLS (needs --tls-key).")
   Path tlsCert;
 
@@ -63,9 +69,17 @@ final class ServeCommand implements Callable<Integer> {
     }
     BatchingLayer batching = maxBatchSize == null && maxWaitMicros == null ? null
         : new BatchingLayer(maxBatchSize, maxWaitMicros, null, null);
+    ScreeningLayer screening = null;
+    if (screen != null) {
+      try {
+        screening = new ScreeningLayer(ScreenPolicy.parse(screen), null, null);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--screen " + e.getMessage());
+      }
+    }
     ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
         cacheDir, noAuth ? Boolean.TRUE : null,
-        new ModelLayer(null, null, null, null, null, null, null, null, batching)));
+        new ModelLayer(null, null, null, null, null, null, null, null, batching, screening)));
     NettyServerBuilder builder = tlsCert == null ? NettyServerBuilder.forPort(cfg.port())
         : NettyServerBuilder.forPort(cfg.port(), io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
     FinemixServer server = new FinemixServer(builder, cfg, Backends.production(device), Ticker.system(),

@@ -35,6 +35,7 @@ import java.util.Set;
  *   base_model: sentence-transformers/all-MiniLM-L6-v2
  *   defence: {mix: SEL, rho: 0.3}
  *   batching: {max_batch_size: 32, max_wait_micros: 2000, queue_capacity: 256, max_concurrent_batches: 1}
+ *   screening: {policy: observe, false_flag_rate: 0.01, signal: tokens}   # policy: off, observe, reject, strip
  * models:
  *   - {name: sst2, checkpoint: sst2-badnet, clean_subset: sst2/clean-64.tsv, unlabelled_subset: sst2/pool.tsv}
  * </pre>
@@ -47,7 +48,8 @@ public final class ConfigLoader {
   private static final Set<String> AUTH = Set.of("enabled", "token_file", "protect_classify");
   private static final Set<String> LIMITS = Set.of("max_texts_per_request", "max_chars_per_text", "max_message_bytes");
   private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "unlabelled_subset", "base_model",
-      "allow_unpurified", "input_kind", "defence", "batching");
+      "allow_unpurified", "input_kind", "defence", "batching", "screening");
+  private static final Set<String> SCREENING = Set.of("policy", "false_flag_rate", "signal");
   private static final Set<String> BATCHING = Set.of("max_batch_size", "max_wait_micros", "queue_capacity",
       "max_concurrent_batches");
 
@@ -175,7 +177,32 @@ public final class ConfigLoader {
     return new ModelLayer(text(n, "name"), text(n, "checkpoint"), text(n, "clean_subset"),
         text(n, "unlabelled_subset"), text(n, "base_model"),
         n.has("allow_unpurified") ? bool(where, prefix + "allow_unpurified", n.get("allow_unpurified"), false) : null,
-        kind, (ObjectNode) def, batching);
+        kind, (ObjectNode) def, batching, screening(where, prefix + "screening.", n.path("screening")));
+  }
+
+  private static ScreeningLayer screening(String where, String prefix, JsonNode s) {
+    if (s.isMissingNode() || s.isNull()) {
+      return null;
+    }
+    checkKeys(where, prefix, s, SCREENING);
+    ScreenPolicy policy = null;
+    JsonNode p = s.get("policy");
+    if (p != null && !p.isNull()) {
+      // YAML reads a bare off as the boolean false
+      String v = p.isBoolean() && !p.booleanValue() ? "off" : p.isTextual() ? p.asText() : p.toString();
+      try {
+        policy = ScreenPolicy.parse(v);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(where + ": " + prefix + "policy " + e.getMessage());
+      }
+    }
+    Double rate = s.hasNonNull("false_flag_rate") ? number(where, prefix + "false_flag_rate", s.get("false_flag_rate"), 0)
+        : null;
+    try {
+      return new ScreeningLayer(policy, rate, text(s, "signal"));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(where + ": " + prefix + e.getMessage());
+    }
   }
 
   private static void checkKeys(String where, String prefix, JsonNode n, Set<String> allowed) {

@@ -15,10 +15,19 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param inputKind AUTO, SINGLE or PAIR
  * @param defence defence settings (JSON object, merged field by field across layers)
  * @param batching dynamic batching
+ * @param screening request-time screening
  */
 public record ModelLayer(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
-    Boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching) {
+    Boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching,
+    ScreeningLayer screening) {
   public static final ModelLayer EMPTY = new ModelLayer(null, null, null, null, null, null, null, null, null);
+
+  /** A layer that leaves screening to the layers below. */
+  public ModelLayer(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+      Boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchingLayer batching) {
+    this(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, defence, batching,
+        null);
+  }
 
   /** A per-model layer without unlabelled rows, batching or input kind. */
   public static ModelLayer of(String name, String checkpoint, String cleanSubset) {

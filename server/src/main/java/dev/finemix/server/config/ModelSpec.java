@@ -18,10 +18,19 @@ import java.util.regex.Pattern;
  * @param inputKind AUTO, SINGLE or PAIR
  * @param defence canonical defence settings (sorted keys)
  * @param batching dynamic batching
+ * @param screening request-time screening
  */
 public record ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
-    boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
+    boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching,
+    ScreeningSettings screening) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  /** A spec with the default screening (observe). */
+  public ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+      boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
+    this(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, defence, batching,
+        ScreeningSettings.defaults());
+  }
 
   public ModelSpec {
     if (name == null || !NAME.matcher(name).matches()) {
@@ -46,10 +55,11 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
     Objects.requireNonNull(inputKind, "inputKind");
     defence = Json.canonical(defence == null ? Json.object() : defence);
     Objects.requireNonNull(batching, "batching");
+    Objects.requireNonNull(screening, "screening");
   }
 
   public ModelSpec withDefence(ObjectNode d) {
     return new ModelSpec(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, d,
-        batching);
+        batching, screening);
   }
 }

@@ -99,9 +99,13 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     ModelLayer m = model == null ? ModelLayer.EMPTY : model;
     ObjectNode defence = Json.merge(Json.merge(defaults.defence(), m.defence()), cli.defence());
     BatchSettings batching = BatchSettings.defaults();
+    ScreeningSettings screening = ScreeningSettings.defaults();
     for (ModelLayer layer : List.of(defaults, m, cli)) {
       if (layer.batching() != null) {
         batching = layer.batching().over(batching);
+      }
+      if (layer.screening() != null) {
+        screening = layer.screening().over(screening);
       }
     }
     return new ModelSpec(
@@ -112,7 +116,7 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
         first(cli.baseModel(), m.baseModel(), defaults.baseModel()),
         Boolean.TRUE.equals(first(cli.allowUnpurified(), m.allowUnpurified(), defaults.allowUnpurified())),
         first(cli.inputKind(), m.inputKind(), defaults.inputKind(), InputKindSetting.AUTO),
-        defence, batching);
+        defence, batching, screening);
   }
 
   public ServerConfig withPort(int p) {

@@ -1,8 +1,13 @@
 package dev.finemix.server.errors;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The one exception type for failures a caller should see with a precise status: every service-level
@@ -17,17 +22,48 @@ public final class ServiceException extends RuntimeException {
     }
   }
 
+  /** One unmet precondition, sent as a {@code google.rpc.PreconditionFailure.Violation}. */
+  public record PreconditionViolation(String type, String subject, String description) {
+    public PreconditionViolation {
+      Objects.requireNonNull(type, "type");
+      Objects.requireNonNull(subject, "subject");
+      Objects.requireNonNull(description, "description");
+    }
+  }
+
+  /**
+   * One input that request-time screening flagged.
+   *
+   * @param subject the request field holding it, e.g. {@code texts[3]}
+   * @param index its index in the request
+   */
+  public record FlaggedInput(String subject, int index, double score, double threshold, List<String> tokens) {
+    public FlaggedInput {
+      Objects.requireNonNull(subject, "subject");
+      tokens = List.copyOf(tokens);
+    }
+  }
+
   private final ErrorReason reason;
   private final List<FieldViolation> violations;
+  private final List<PreconditionViolation> preconditions;
+  private final Map<String, String> metadata;
   private final Duration retryAfter;
   private final String model;
 
   private ServiceException(ErrorReason reason, String message, String model, List<FieldViolation> violations,
       Duration retryAfter, Throwable cause) {
+    this(reason, message, model, violations, List.of(), Map.of(), retryAfter, cause);
+  }
+
+  private ServiceException(ErrorReason reason, String message, String model, List<FieldViolation> violations,
+      List<PreconditionViolation> preconditions, Map<String, String> metadata, Duration retryAfter, Throwable cause) {
     super(message, cause);
     this.reason = Objects.requireNonNull(reason, "reason");
     this.model = model;
     this.violations = List.copyOf(violations);
+    this.preconditions = List.copyOf(preconditions);
+    this.metadata = Map.copyOf(metadata);
     this.retryAfter = retryAfter;
   }
 
@@ -42,6 +78,16 @@ public final class ServiceException extends RuntimeException {
 
   public List<FieldViolation> violations() {
     return violations;
+  }
+
+  /** Unmet preconditions, sent as a {@code google.rpc.PreconditionFailure}; empty for most errors. */
+  public List<PreconditionViolation> preconditions() {
+    return preconditions;
+  }
+
+  /** Extra {@code ErrorInfo.metadata} entries (besides {@code model}). */
+  public Map<String, String> metadata() {
+    return metadata;
   }
 
   /** How long to wait before retrying, or null when retrying does not help. */
@@ -101,6 +147,32 @@ public final class ServiceException extends RuntimeException {
   public static ServiceException busy(String model, String what) {
     return new ServiceException(ErrorReason.MODEL_BUSY, "model '" + model + "' is busy: " + what, model,
         List.of(), null, null);
+  }
+
+  /**
+   * A request refused by the screening policy {@code reject}: one precondition violation per flagged input (type
+   * {@code SUSPECTED_TRIGGER}, subject the input's field, the score, threshold and tokens in the description), and
+   * metadata {@code inputs} (flagged indexes) and {@code tokens} (their distinct flagged tokens), comma-separated.
+   */
+  public static ServiceException suspectedTrigger(String model, int inputs, List<FlaggedInput> flagged) {
+    if (flagged.isEmpty()) {
+      throw new IllegalArgumentException("a suspected-trigger error needs at least one flagged input");
+    }
+    List<PreconditionViolation> v = new ArrayList<>();
+    Set<String> tokens = new LinkedHashSet<>();
+    List<String> indexes = new ArrayList<>();
+    for (FlaggedInput f : flagged) {
+      v.add(new PreconditionViolation(ErrorReason.SUSPECTED_TRIGGER.name(), f.subject(), String.format(Locale.ROOT,
+          "suspicion %.4g is above the threshold %.4g; suspected trigger tokens: %s", f.score(), f.threshold(),
+          f.tokens().isEmpty() ? "(none named)" : String.join(", ", f.tokens()))));
+      tokens.addAll(f.tokens());
+      indexes.add(Integer.toString(f.index()));
+    }
+    FlaggedInput first = flagged.get(0);
+    String msg = "model '" + model + "' refused the request (screening policy reject): " + flagged.size() + " of "
+        + inputs + " inputs look triggered, first " + first.subject() + " with tokens " + first.tokens();
+    return new ServiceException(ErrorReason.SUSPECTED_TRIGGER, msg, model, List.of(), v,
+        Map.of("inputs", String.join(",", indexes), "tokens", String.join(",", tokens)), null, null);
   }
 
   public static ServiceException purificationFailed(String model, String why, Throwable cause) {

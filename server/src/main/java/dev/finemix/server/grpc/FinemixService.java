@@ -150,6 +150,9 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
       for (float v : s.probabilities()) {
         p.addScores(v);
       }
+      if (s.suspicion() != null) {
+        p.setSuspicion(ProtoMapping.suspicion(s.suspicion()));
+      }
       b.addPredictions(p);
     }
     return b.build();
@@ -237,11 +240,18 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
       models.probe(request.getName(), request.getRefresh()).whenComplete((r, err) -> {
         if (err != null) {
           observer.onError(GrpcErrors.toStatusException(err));
-        } else {
-          observer.onNext(ProtoMapping.probe(request.getName(), r,
-              models.suspectedTriggerRequests(request.getName())));
-          observer.onCompleted();
+          return;
         }
+        ProbeReport out;
+        try {
+          out = ProtoMapping.probe(request.getName(), r, models.suspectedTriggerRequests(request.getName()),
+              models.screening(request.getName()));
+        } catch (RuntimeException e) { // unregistered meanwhile
+          observer.onError(GrpcErrors.toStatusException(e));
+          return;
+        }
+        observer.onNext(out);
+        observer.onCompleted();
       });
     } catch (RuntimeException e) {
       observer.onError(GrpcErrors.toStatusException(e));

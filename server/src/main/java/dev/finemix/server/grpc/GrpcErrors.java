@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
+import com.google.rpc.PreconditionFailure;
 import com.google.rpc.RetryInfo;
 import dev.finemix.server.errors.ServiceException;
 import io.grpc.Status;
@@ -18,7 +19,8 @@ import java.util.logging.Logger;
 
 /**
  * The one place our exceptions become gRPC statuses with {@code google.rpc} details (ErrorInfo always,
- * BadRequest for bad fields, RetryInfo when retrying helps). Never hands a raw exception to a client.
+ * BadRequest for bad fields, PreconditionFailure for unmet preconditions such as a suspected trigger, RetryInfo
+ * when retrying helps). Never hands a raw exception to a client.
  */
 public final class GrpcErrors {
   /** ErrorInfo.domain of every finemix error. */
@@ -79,7 +81,14 @@ public final class GrpcErrors {
     if (se.model() != null) {
       info.putMetadata("model", se.model());
     }
+    info.putAllMetadata(se.metadata());
     b.addDetails(Any.pack(info.build()));
+    if (!se.preconditions().isEmpty()) {
+      PreconditionFailure.Builder pf = PreconditionFailure.newBuilder();
+      se.preconditions().forEach(v -> pf.addViolations(PreconditionFailure.Violation.newBuilder().setType(v.type())
+          .setSubject(v.subject()).setDescription(v.description())));
+      b.addDetails(Any.pack(pf.build()));
+    }
     if (!se.violations().isEmpty()) {
       BadRequest.Builder br = BadRequest.newBuilder();
       se.violations().forEach(v -> br.addFieldViolations(

@@ -132,13 +132,14 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
               }
             }
             buf.flip();
-            return ModelInferResponse.newBuilder().setModelName(request.getModelName()).setModelVersion("1")
-                .setId(request.getId())
+            ModelInferResponse.Builder rb = ModelInferResponse.newBuilder().setModelName(request.getModelName())
+                .setModelVersion("1").setId(request.getId())
                 .putParameters("weights_sha256", InferParameter.newBuilder().setStringParam(c.weightsSha256()).build())
                 .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName(OUTPUT).setDatatype("FP32")
                     .addShape(n).addShape(k))
-                .addRawOutputContents(ByteString.copyFrom(buf))
-                .build();
+                .addRawOutputContents(ByteString.copyFrom(buf));
+            screening(c.scores(), rb);
+            return rb.build();
           });
     } catch (RuntimeException e) {
       f = java.util.concurrent.CompletableFuture.failedFuture(e);
@@ -156,6 +157,32 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
         observer.onCompleted();
       }
     });
+  }
+
+  /**
+   * Screened models: response parameters {@code screen_flagged} (int64, inputs flagged) and
+   * {@code screen_flagged_inputs} (string, their comma-separated indexes); {@code screen_stripped} (bool) when
+   * their probabilities are of the stripped texts. Unscreened models get none of them.
+   */
+  static void screening(List<Scores> scores, ModelInferResponse.Builder rb) {
+    if (scores.stream().allMatch(s -> s.suspicion() == null)) {
+      return;
+    }
+    List<String> flagged = new ArrayList<>();
+    boolean stripped = false;
+    for (int i = 0; i < scores.size(); i++) {
+      var s = scores.get(i).suspicion();
+      if (s != null && s.flagged()) {
+        flagged.add(Integer.toString(i));
+        stripped |= s.action() == dev.finemix.server.loading.Suspicion.Action.STRIPPED;
+      }
+    }
+    rb.putParameters("screen_flagged", InferParameter.newBuilder().setInt64Param(flagged.size()).build());
+    rb.putParameters("screen_flagged_inputs", InferParameter.newBuilder().setStringParam(String.join(",", flagged))
+        .build());
+    if (stripped) {
+      rb.putParameters("screen_stripped", InferParameter.newBuilder().setBoolParam(true).build());
+    }
   }
 
   private static List<String> texts(ModelInferRequest request, int i) {

@@ -9,15 +9,22 @@ import dev.finemix.proto.v1.DefendProgress;
 import dev.finemix.proto.v1.InputKind;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.RegisterModelRequest;
+import dev.finemix.proto.v1.ScreenAction;
+import dev.finemix.proto.v1.ScreenCalibration;
+import dev.finemix.proto.v1.ScreeningSettings;
+import dev.finemix.proto.v1.Suspicion;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.InputKindSetting;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelLayer;
+import dev.finemix.server.config.ScreenPolicy;
+import dev.finemix.server.config.ScreeningLayer;
 import dev.finemix.server.errors.ServiceException;
 import dev.finemix.server.loading.Progress;
 import dev.finemix.server.probe.ProbeReport;
 import dev.finemix.server.probe.TokenProbe;
 import dev.finemix.server.registry.ModelView;
+import dev.finemix.server.registry.ScreeningReport;
 import java.time.Instant;
 import java.util.Locale;
 
@@ -91,7 +98,64 @@ final class ProtoMapping {
     };
     return new ModelLayer(r.getName(), r.getCheckpointPath(), emptyToNull(r.getCleanSubsetPath()),
         emptyToNull(r.getUnlabelledSubsetPath()), emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
-        defence(r.getDefence(), "defence"), (BatchingLayer) null);
+        defence(r.getDefence(), "defence"), (BatchingLayer) null, r.hasScreening() ? screening(r.getScreening()) : null);
+  }
+
+  /** The request's screening settings as a config layer; unset fields fall through. */
+  static ScreeningLayer screening(ScreeningSettings s) {
+    ScreenPolicy policy = switch (s.getPolicy()) {
+      case OFF -> ScreenPolicy.OFF;
+      case OBSERVE -> ScreenPolicy.OBSERVE;
+      case REJECT -> ScreenPolicy.REJECT;
+      case STRIP -> ScreenPolicy.STRIP;
+      case SCREEN_POLICY_UNSPECIFIED -> null;
+      default -> throw ServiceException.badRequest("screening.policy", "unknown value " + s.getPolicyValue()
+          + " (expected OFF, OBSERVE, REJECT or STRIP)");
+    };
+    Double rate = null;
+    if (s.hasFalseFlagRate()) {
+      if (!(s.getFalseFlagRate() > 0 && s.getFalseFlagRate() < 0.5)) {
+        throw ServiceException.badRequest("screening.false_flag_rate", "must be in (0, 0.5), got "
+            + s.getFalseFlagRate());
+      }
+      rate = s.getFalseFlagRate();
+    }
+    try {
+      return new ScreeningLayer(policy, rate, emptyToNull(s.getSignal()));
+    } catch (IllegalArgumentException e) {
+      throw ServiceException.badRequest("screening.signal", e.getMessage());
+    }
+  }
+
+  static ScreeningSettings screening(dev.finemix.server.config.ScreeningSettings s) {
+    return ScreeningSettings.newBuilder().setPolicy(policy(s.policy())).setFalseFlagRate(s.falseFlagRate())
+        .setSignal(s.signal()).build();
+  }
+
+  static dev.finemix.proto.v1.ScreenPolicy policy(ScreenPolicy p) {
+    return dev.finemix.proto.v1.ScreenPolicy.valueOf(p.name());
+  }
+
+  /** A row's screening verdict; null when it was not screened. */
+  static Suspicion suspicion(dev.finemix.server.loading.Suspicion s) {
+    return Suspicion.newBuilder().setScore(s.score()).setThreshold(s.threshold()).setFlagged(s.flagged())
+        .addAllTokens(s.tokens()).setAction(switch (s.action()) {
+          case PASSED -> ScreenAction.SCREEN_ACTION_UNSPECIFIED;
+          case OBSERVED -> ScreenAction.OBSERVED;
+          case STRIPPED -> ScreenAction.STRIPPED;
+        }).build();
+  }
+
+  static ScreenCalibration calibration(ScreeningReport r) {
+    ScreenCalibration.Builder b = ScreenCalibration.newBuilder().setPolicy(policy(r.policy()))
+        .setScreenedInputs(r.screenedInputs()).setFlaggedInputs(r.flaggedInputs())
+        .setUnavailableReason(nullToEmpty(r.unavailableReason()));
+    var c = r.calibration();
+    if (c != null) {
+      b.setSignal(c.signal()).setThreshold(c.threshold()).setFalseFlagRate(c.falseFlagRate())
+          .setCleanFlagRate(c.cleanFlagRate()).setRows(c.rows()).addAllTopTokens(c.topTokens());
+    }
+    return b.build();
   }
 
   static ModelInfo info(ModelView v) {
@@ -111,7 +175,8 @@ final class ProtoMapping {
         .setDefenceSettingsJson(Json.write(v.spec().defence()))
         .setFailureReason(nullToEmpty(v.failureReason()))
         .setQueueDepth(v.queueDepth())
-        .setCacheKey(nullToEmpty(v.cacheKey()));
+        .setCacheKey(nullToEmpty(v.cacheKey()))
+        .setScreening(screening(v.spec().screening()));
     if (v.servingSince() != null) {
       b.setServingSince(timestamp(v.servingSince()));
     }
@@ -144,10 +209,12 @@ final class ProtoMapping {
         .setEtaMillis(p.etaMillis()).build();
   }
 
-  static dev.finemix.proto.v1.ProbeReport probe(String name, ProbeReport r, long suspectedRequests) {
+  static dev.finemix.proto.v1.ProbeReport probe(String name, ProbeReport r, long suspectedRequests,
+      ScreeningReport screening) {
     dev.finemix.proto.v1.ProbeReport.Builder b = dev.finemix.proto.v1.ProbeReport.newBuilder().setName(name)
         .setServedWeightsSha256(nullToEmpty(r.servedWeightsSha256())).setRows(r.rows())
-        .setRequestsWithSuspectedTokens(suspectedRequests).setMeasuredAt(timestamp(r.measuredAt()));
+        .setRequestsWithSuspectedTokens(suspectedRequests).setMeasuredAt(timestamp(r.measuredAt()))
+        .setScreening(calibration(screening));
     for (TokenProbe t : r.tokens()) {
       b.addTokens(dev.finemix.proto.v1.TokenProbe.newBuilder().setToken(t.token()).setSuspected(t.suspected())
           .setFlipRateBefore(t.flipRateBefore()).setFlipRateAfter(t.flipRateAfter()));

@@ -35,6 +35,13 @@ public interface ModelBackend {
   Predictor open(Path checkpointDir);
 
   /**
+   * Opens a checkpoint folder for serving with request-time screening calibrated as {@code screen} says: the
+   * predictor's rows carry a {@link Suspicion} from the same forward pass, and it can {@link Predictor#strip}.
+   * Throws when screening cannot be calibrated (too few clean rows, mismatched base model).
+   */
+  Predictor open(Path checkpointDir, ScreenJob screen);
+
+  /**
    * Inserts a trigger word into a text (the one trigger inserter of purify's attack package).
    *
    * @param seed makes the insertion position reproducible

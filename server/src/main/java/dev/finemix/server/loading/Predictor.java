@@ -1,11 +1,25 @@
 package dev.finemix.server.loading;
 
 import java.util.List;
+import java.util.Optional;
 
 /** A loaded model that classifies rows; thread-safe. The server-side seam over purify's {@code Classifier}. */
 public interface Predictor extends AutoCloseable {
-  /** One {@link Scores} per row, in order. */
+  /** One {@link Scores} per row, in order; each with its {@link Suspicion} when the predictor screens. */
   List<Scores> predict(List<TextRow> rows);
+
+  /** The screening calibration; empty when this predictor does not screen. */
+  default Optional<ScreenCalibration> screening() {
+    return Optional.empty();
+  }
+
+  /**
+   * {@code row} without the whitespace words that hold one of {@code tokens} (the strip policy). Only screening
+   * predictors strip.
+   */
+  default TextRow strip(TextRow row, List<String> tokens) {
+    throw new UnsupportedOperationException("this predictor does not screen");
+  }
 
   /** Label names in index order. */
   List<String> labels();

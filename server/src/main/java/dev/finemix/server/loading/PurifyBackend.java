@@ -7,17 +7,25 @@ import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Epur;
 import dev.finemix.purify.defence.Purifier;
 import dev.finemix.purify.defence.PurifyResult;
+import dev.finemix.purify.defence.WordFrequencies;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
 import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.screen.Calibration;
+import dev.finemix.purify.screen.ScreenSettings;
+import dev.finemix.purify.screen.Screened;
+import dev.finemix.purify.screen.Screener;
+import dev.finemix.purify.screen.Signal;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.TensorMap;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 
 /** The production {@link ModelBackend} on purify: Checkpoint, Pretrained, Purifier, Classifier, Triggers. */
@@ -115,11 +123,7 @@ final class PurifyBackend implements ModelBackend {
     return new Predictor() {
       @Override
       public List<Scores> predict(List<TextRow> rows) {
-        List<TextInput> in = new ArrayList<>(rows.size());
-        for (TextRow r : rows) {
-          in.add(new TextInput(r.textA(), r.textB()));
-        }
-        List<Prediction> p = c.predict(in);
+        List<Prediction> p = c.predict(inputs(rows));
         List<Scores> out = new ArrayList<>(p.size());
         for (Prediction x : p) {
           out.add(new Scores(x.label(), x.probabilities()));
@@ -137,6 +141,75 @@ final class PurifyBackend implements ModelBackend {
         c.close();
       }
     };
+  }
+
+  /**
+   * Opens the served checkpoint and calibrates a {@link Screener} on the clean subset: token scores from the
+   * suspect's word embeddings against the pre-trained ones (the served ones when the served checkpoint is the
+   * suspect), predictions and suspicion from one forward pass of the served model per batch.
+   */
+  @Override
+  public Predictor open(Path checkpointDir, ScreenJob job) {
+    Classifier c = Classifier.open(Checkpoint.read(checkpointDir), device);
+    try {
+      TensorMap fineTuned = job.suspectDir().toAbsolutePath().normalize()
+          .equals(checkpointDir.toAbsolutePath().normalize()) ? c.checkpoint().weights()
+          : Checkpoint.read(job.suspectDir()).weights();
+      WordFrequencies wf = job.wordFrequencies() == null ? WordFrequencies.none()
+          : WordFrequencies.read(job.wordFrequencies());
+      ScreenSettings ss = ScreenSettings.defaults().withSignal(Signal.parse(job.signal()))
+          .withFalseFlagRate(job.falseFlagRate());
+      Screener screener = Screener.calibrate(c, fineTuned, Pretrained.load(job.baseModelId()).weights(), wf,
+          Dataset.read(job.cleanSubset()), ss);
+      Calibration cal = screener.calibration();
+      ScreenCalibration calibration = new ScreenCalibration(cal.signal().id(), cal.threshold(), cal.falseFlagRate(),
+          cal.cleanFlagRate(), cal.rows(), screener.topTokens(ScreenJob.TOP_TOKENS));
+      return new Predictor() {
+        @Override
+        public List<Scores> predict(List<TextRow> rows) {
+          List<Screened> p = screener.classify(inputs(rows));
+          List<Scores> out = new ArrayList<>(p.size());
+          for (Screened x : p) {
+            var s = x.suspicion();
+            out.add(new Scores(x.prediction().label(), x.prediction().probabilities(),
+                Suspicion.of(s.score(), s.threshold(), s.flagged(), s.tokens())));
+          }
+          return out;
+        }
+
+        @Override
+        public Optional<ScreenCalibration> screening() {
+          return Optional.of(calibration);
+        }
+
+        @Override
+        public TextRow strip(TextRow row, List<String> tokens) {
+          TextInput t = screener.strip(new TextInput(row.textA(), row.textB()), tokens);
+          return new TextRow(t.textA(), t.textB());
+        }
+
+        @Override
+        public List<String> labels() {
+          return c.labels();
+        }
+
+        @Override
+        public void close() {
+          c.close();
+        }
+      };
+    } catch (RuntimeException | Error e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  private static List<TextInput> inputs(List<TextRow> rows) {
+    List<TextInput> in = new ArrayList<>(rows.size());
+    for (TextRow r : rows) {
+      in.add(new TextInput(r.textA(), r.textB()));
+    }
+    return in;
   }
 
   @Override

@@ -29,6 +29,10 @@ public final class ServerMetrics implements AutoCloseable {
   private final Counter suspectedRequests;
   private final Counter cacheEvents;
   private final Counter utilityGateRefusals;
+  private final Histogram screenScore;
+  private final Counter screenFlagged;
+  private final Counter screenTokenHits;
+  private final Gauge screenThreshold;
   private final Map<String, String> servedHash = new ConcurrentHashMap<>();
   private HTTPServer http;
 
@@ -63,6 +67,21 @@ public final class ServerMetrics implements AutoCloseable {
     utilityGateRefusals = Counter.builder().name("finemix_utility_gate_refusals")
         .help("Purified weights not swapped in because their clean accuracy fell more than the margin below the"
             + " suspect's").labelNames("model").register(registry);
+    screenScore = Histogram.builder().name("finemix_screen_score_ratio")
+        .help("Request-time screening: each screened input's suspicion score divided by the model's calibrated"
+            + " threshold (above 1 = flagged)")
+        .classicUpperBounds(.1, .25, .5, .75, .9, 1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 100)
+        .classicOnly()
+        .labelNames("model").register(registry);
+    screenFlagged = Counter.builder().name("finemix_screen_flagged_inputs")
+        .help("Classify inputs flagged by request-time screening, by what was done (observed, stripped, rejected)")
+        .labelNames("model", "action").register(registry);
+    screenTokenHits = Counter.builder().name("finemix_screen_token_hits")
+        .help("Suspected trigger tokens in flagged inputs; tokens outside the model's top suspected list count as"
+            + " \"other\"").labelNames("model", "token").register(registry);
+    screenThreshold = Gauge.builder().name("finemix_screen_threshold")
+        .help("Calibrated suspicion threshold of a model's request-time screening")
+        .labelNames("model", "signal").register(registry);
   }
 
   /** Starts the HTTP exporter on {@code port} (0 = ephemeral). */
@@ -111,6 +130,34 @@ public final class ServerMetrics implements AutoCloseable {
     suspectedRequests.labelValues(model).inc();
   }
 
+  /** One screened input: its suspicion score over the threshold (not observed when the threshold is not positive). */
+  public void screened(String model, double score, double threshold) {
+    if (threshold > 0 && Double.isFinite(score)) {
+      screenScore.labelValues(model).observe(score / threshold);
+    }
+  }
+
+  /**
+   * One flagged input.
+   *
+   * @param action observed, stripped or rejected
+   * @param tokens its suspected tokens, already capped to the model's labelled set (others as "other")
+   */
+  public void flagged(String model, String action, Iterable<String> tokens) {
+    screenFlagged.labelValues(model, action).inc();
+    for (String t : tokens) {
+      screenTokenHits.labelValues(model, t).inc();
+    }
+  }
+
+  /** The calibrated threshold of the weights a model serves now; {@code signal} null when it does not screen. */
+  public void screenThreshold(String model, String signal, double threshold) {
+    screenThreshold.removeIf(l -> l.get(0).equals(model));
+    if (signal != null) {
+      screenThreshold.labelValues(model, signal).set(threshold);
+    }
+  }
+
   public void utilityGateRefused(String model) {
     utilityGateRefusals.labelValues(model).inc();
   }
@@ -129,6 +176,10 @@ public final class ServerMetrics implements AutoCloseable {
       String[] p = old.split("\\|");
       servedWeights.remove(model, p[0], p[1]);
     }
+    screenScore.removeIf(l -> l.get(0).equals(model));
+    screenFlagged.removeIf(l -> l.get(0).equals(model));
+    screenTokenHits.removeIf(l -> l.get(0).equals(model));
+    screenThreshold.removeIf(l -> l.get(0).equals(model));
   }
 
   @Override

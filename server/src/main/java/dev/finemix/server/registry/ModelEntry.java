@@ -31,6 +31,9 @@ final class ModelEntry {
   /** True while a load or Defend runs; at most one at a time. */
   final AtomicBoolean working = new AtomicBoolean();
   final AtomicLong suspectedRequests = new AtomicLong();
+  /** Classify inputs screened, and of those flagged, since registration. */
+  final AtomicLong screenedInputs = new AtomicLong();
+  final AtomicLong flaggedInputs = new AtomicLong();
   volatile Batcher<TextRow, Scored> batcher;
   volatile ModelSpec spec;
   volatile ModelState state = ModelState.LOADING;

@@ -10,6 +10,8 @@ import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelSpec;
+import dev.finemix.server.config.ScreenPolicy;
+import dev.finemix.server.config.ScreeningSettings;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.errors.ErrorReason;
 import dev.finemix.server.errors.ServiceException;
@@ -22,6 +24,9 @@ import dev.finemix.server.loading.PurifyJob;
 import dev.finemix.server.loading.PurifyOutcome;
 import dev.finemix.server.loading.SafeRoot;
 import dev.finemix.server.loading.Scores;
+import dev.finemix.server.loading.ScreenCalibration;
+import dev.finemix.server.loading.ScreenJob;
+import dev.finemix.server.loading.Suspicion;
 import dev.finemix.server.loading.TextRow;
 import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.probe.AttackProbe;
@@ -132,6 +137,11 @@ public final class ModelManager implements AutoCloseable {
         throw ServiceException.badRequest("clean_subset_path", e.getMessage());
       }
     }
+    ScreenPolicy policy = spec.screening().policy();
+    if (clean == null && (policy == ScreenPolicy.REJECT || policy == ScreenPolicy.STRIP)) {
+      throw ServiceException.badRequest("screening.policy", policy.id() + " needs a clean subset to calibrate"
+          + " screening on (set clean_subset_path, or the policy observe or off)");
+    }
     boolean pair = switch (spec.inputKind()) {
       case AUTO -> head != null && head.pair();
       case SINGLE -> false;
@@ -237,6 +247,15 @@ public final class ModelManager implements AutoCloseable {
     return require(name).suspectedRequests.get();
   }
 
+  /** The request-time screening of a model's served weights, with its counts. */
+  public ScreeningReport screening(String name) {
+    ModelEntry e = require(name);
+    ServingModel m = e.serving.get();
+    return new ScreeningReport(m == null ? e.spec.screening().policy() : m.policy(),
+        m == null ? null : m.screening().orElse(null), e.screenedInputs.get(), e.flaggedInputs.get(),
+        m == null ? null : m.screeningUnavailable());
+  }
+
   /**
    * Classifies rows with a model through its batcher.
    *
@@ -267,11 +286,46 @@ public final class ModelManager implements AutoCloseable {
       }
       return e.batcher.submit(rows, deadlineNanos).thenApply(out -> {
         ServingModel by = out.get(0).model();
-        return new Classification(out.stream().map(ModelEntry.Scored::scores).toList(), by.weightsSha256(),
-            by.labels());
+        List<Scores> scores = out.stream().map(ModelEntry.Scored::scores).toList();
+        screened(e, by, scores, pairs);
+        return new Classification(scores, by.weightsSha256(), by.labels());
       });
     } catch (ServiceException ex) {
       return CompletableFuture.failedFuture(ex);
+    }
+  }
+
+  /**
+   * Counts a request's screening verdicts (metrics, probe report) and applies the reject policy: the whole request
+   * fails FAILED_PRECONDITION naming every flagged input. Strip was applied in the batch.
+   */
+  private void screened(ModelEntry e, ServingModel by, List<Scores> scores, boolean pairs) {
+    ScreenPolicy policy = by.policy();
+    if (policy == ScreenPolicy.OFF) {
+      return;
+    }
+    String action = switch (policy) {
+      case REJECT -> "rejected";
+      case STRIP -> "stripped";
+      default -> "observed";
+    };
+    List<ServiceException.FlaggedInput> flagged = new ArrayList<>();
+    for (int i = 0; i < scores.size(); i++) {
+      Suspicion s = scores.get(i).suspicion();
+      if (s == null) {
+        continue;
+      }
+      e.screenedInputs.incrementAndGet();
+      metrics.screened(e.name, s.score(), s.threshold());
+      if (s.flagged()) {
+        e.flaggedInputs.incrementAndGet();
+        metrics.flagged(e.name, action, s.tokens().stream().map(by::metricToken).toList());
+        flagged.add(new ServiceException.FlaggedInput((pairs ? "pairs[" : "texts[") + i + "]", i, s.score(),
+            s.threshold(), s.tokens()));
+      }
+    }
+    if (policy == ScreenPolicy.REJECT && !flagged.isEmpty()) {
+      throw ServiceException.suspectedTrigger(e.name, scores.size(), flagged);
     }
   }
 
@@ -320,8 +374,7 @@ public final class ModelManager implements AutoCloseable {
       List<String> tokens = e.suspectedTokens;
       boolean fromCache = e.fromCache;
       if (spec.allowUnpurified() && !defend) {
-        Predictor p = backend.open(e.checkpointDir);
-        next = new ServingModel(p, e.suspectSha256, false, null, clock.instant());
+        next = open(e, spec, e.checkpointDir, e.suspectSha256, false, null);
         LOG.warning(() -> "model " + e.name + ": serving UNPURIFIED weights " + e.suspectSha256
             + " (allow_unpurified is set)");
       } else {
@@ -377,8 +430,7 @@ public final class ModelManager implements AutoCloseable {
         report = ce.report();
         tokens = ce.suspectedTokens();
         sink.accept(Progress.of("load", 90, "opening purified weights " + ce.weightsSha256().substring(0, 12)));
-        Predictor p = backend.open(ce.dir());
-        next = new ServingModel(p, ce.weightsSha256(), true, key, clock.instant());
+        next = open(e, spec, ce.dir(), ce.weightsSha256(), true, key);
       }
       synchronized (e) {
         if (e.removed || closed) {
@@ -399,6 +451,8 @@ public final class ModelManager implements AutoCloseable {
       e.working.set(false);
       setState(e, ModelState.SERVING);
       metrics.served(e.name, next.weightsSha256(), next.purified());
+      metrics.screenThreshold(e.name, next.screening().map(ScreenCalibration::signal).orElse(null),
+          next.screening().map(ScreenCalibration::threshold).orElse(0.0));
       ModelView v = e.view();
       sink.accept(Progress.of("swap", 100, "serving " + next.weightsSha256().substring(0, 12)
           + (next.purified() ? " (purified" + (v.fromCache() ? ", from cache)" : ")") : " (UNPURIFIED)")));
@@ -419,6 +473,44 @@ public final class ModelManager implements AutoCloseable {
       }
       throw ServiceException.purificationFailed(e.name, reason, t);
     }
+  }
+
+  /**
+   * Opens weights for serving, screened as the spec says. Screening is calibrated on the clean subset against the
+   * registered (suspect) checkpoint's embeddings. When it cannot be (no clean subset, calibration failed), observe
+   * serves unscreened and records why; reject and strip fail the load, since they were asked to enforce.
+   */
+  private ServingModel open(ModelEntry e, ModelSpec spec, Path dir, String sha256, boolean purified, String key) {
+    ScreeningSettings s = spec.screening();
+    if (s.policy() == ScreenPolicy.OFF) {
+      return new ServingModel(backend.open(dir), sha256, purified, key, clock.instant(), ScreenPolicy.OFF, null);
+    }
+    String why = "no clean subset to calibrate on";
+    if (e.cleanFile != null) {
+      var wf = spec.defence().get("word_frequencies");
+      ScreenJob job = new ScreenJob(e.checkpointDir, e.baseModel, e.cleanFile,
+          wf == null || wf.isNull() ? null : Path.of(wf.asText()), s.signal(), s.falseFlagRate());
+      try {
+        ServingModel m = new ServingModel(backend.open(dir, job), sha256, purified, key, clock.instant(), s.policy(),
+            null);
+        m.screening().ifPresent(c -> LOG.info(() -> String.format(Locale.ROOT, "model %s: screening (%s) calibrated"
+            + " on %d clean rows: %s threshold %.4g, %.3f of them flagged (target %.3f)", e.name, s.policy().id(),
+            c.rows(), c.signal(), c.threshold(), c.cleanFlagRate(), c.falseFlagRate())));
+        return m;
+      } catch (RuntimeException ex) {
+        why = "calibration failed: " + describe(ex);
+        if (s.policy() != ScreenPolicy.OBSERVE) {
+          throw new IllegalStateException("screening policy " + s.policy().id() + ": " + why, ex);
+        }
+        LOG.log(Level.FINE, "screening calibration failed", ex);
+      }
+    }
+    if (s.policy() != ScreenPolicy.OBSERVE) {
+      throw new IllegalStateException("screening policy " + s.policy().id() + ": " + why);
+    }
+    String reason = why;
+    LOG.warning(() -> "model " + e.name + ": serving without screening (" + reason + ")");
+    return new ServingModel(backend.open(dir), sha256, purified, key, clock.instant(), ScreenPolicy.OFF, reason);
   }
 
   /**
@@ -513,6 +605,9 @@ public final class ModelManager implements AutoCloseable {
       }
       try {
         List<Scores> scores = m.predictor().predict(rows);
+        if (m.policy() == ScreenPolicy.STRIP) {
+          scores = strip(m, rows, scores);
+        }
         List<ModelEntry.Scored> out = new ArrayList<>(scores.size());
         for (Scores s : scores) {
           out.add(new ModelEntry.Scored(s, m));
@@ -522,6 +617,31 @@ public final class ModelManager implements AutoCloseable {
         m.release();
       }
     }
+  }
+
+  /** The strip policy: flagged rows lose the words holding their tokens and are classified again, in one batch. */
+  private static List<Scores> strip(ServingModel m, List<TextRow> rows, List<Scores> scores) {
+    List<Integer> at = new ArrayList<>();
+    List<TextRow> stripped = new ArrayList<>();
+    for (int i = 0; i < scores.size(); i++) {
+      Suspicion s = scores.get(i).suspicion();
+      if (s != null && s.flagged()) {
+        at.add(i);
+        stripped.add(m.predictor().strip(rows.get(i), s.tokens()));
+      }
+    }
+    if (at.isEmpty()) {
+      return scores;
+    }
+    List<Scores> again = m.predictor().predict(stripped);
+    List<Scores> out = new ArrayList<>(scores);
+    for (int k = 0; k < at.size(); k++) {
+      int i = at.get(k);
+      Scores a = again.get(k);
+      out.set(i, new Scores(a.label(), a.probabilities(), scores.get(i).suspicion().withAction(
+          Suspicion.Action.STRIPPED)));
+    }
+    return out;
   }
 
   private void schedule(Runnable r) {

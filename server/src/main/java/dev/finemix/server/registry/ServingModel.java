@@ -1,8 +1,12 @@
 package dev.finemix.server.registry;
 
+import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.loading.Predictor;
+import dev.finemix.server.loading.ScreenCalibration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -17,15 +21,30 @@ public final class ServingModel {
   private final boolean purified;
   private final String cacheKey;
   private final Instant since;
+  private final ScreenPolicy policy;
+  private final String screeningUnavailable;
+  private final Set<String> labelledTokens;
   private final AtomicInteger refs = new AtomicInteger(1); // the owner's reference, dropped by retire()
   private final AtomicBoolean retired = new AtomicBoolean();
 
-  ServingModel(Predictor predictor, String weightsSha256, boolean purified, String cacheKey, Instant since) {
+  /**
+   * @param policy the screening policy in force: OFF unless {@code predictor} screens
+   * @param screeningUnavailable why screening is off although the spec asked for it, or null
+   */
+  ServingModel(Predictor predictor, String weightsSha256, boolean purified, String cacheKey, Instant since,
+      ScreenPolicy policy, String screeningUnavailable) {
     this.predictor = predictor;
     this.weightsSha256 = weightsSha256;
     this.purified = purified;
     this.cacheKey = cacheKey;
     this.since = since;
+    Optional<ScreenCalibration> cal = predictor.screening();
+    if (policy != ScreenPolicy.OFF && cal.isEmpty()) {
+      throw new IllegalArgumentException("screening policy " + policy.id() + " needs a screening predictor");
+    }
+    this.policy = policy;
+    this.screeningUnavailable = screeningUnavailable;
+    this.labelledTokens = cal.map(c -> Set.copyOf(c.topTokens())).orElse(Set.of());
   }
 
   public String weightsSha256() {
@@ -46,6 +65,26 @@ public final class ServingModel {
 
   public List<String> labels() {
     return predictor.labels();
+  }
+
+  /** The screening policy in force (OFF when the predictor does not screen). */
+  public ScreenPolicy policy() {
+    return policy;
+  }
+
+  /** The screening calibration of these weights; empty when they are not screened. */
+  public Optional<ScreenCalibration> screening() {
+    return predictor.screening();
+  }
+
+  /** Why screening is off although the spec asked for it; null otherwise. */
+  public String screeningUnavailable() {
+    return screeningUnavailable;
+  }
+
+  /** {@code token} when it is one of the calibration's top tokens, else "other" (bounded metric labels). */
+  String metricToken(String token) {
+    return labelledTokens.contains(token) ? token : "other";
   }
 
   Predictor predictor() {

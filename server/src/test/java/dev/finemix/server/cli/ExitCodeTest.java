@@ -84,6 +84,14 @@ class ExitCodeTest {
   }
 
   @Test
+  void register_badScreenPolicy_exits2NamingTheChoices() {
+    int code = Main.run("register", "--target", "localhost:1", "--token", "t", "--name", "m", "--checkpoint", "ck",
+        "--screen", "block");
+    assertThat(code).isEqualTo(2);
+    assertThat(err()).contains("--screen must be off, observe, reject or strip, got 'block'").doesNotContain("\tat ");
+  }
+
+  @Test
   void help_listsModelCommands() {
     assertThat(Main.run("--help")).isEqualTo(0);
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("train").contains("eval").contains("bench");

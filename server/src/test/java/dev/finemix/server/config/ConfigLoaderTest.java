@@ -78,4 +78,55 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> c.resolve(ModelLayer.of("x", "ck", null)))
         .hasMessageContaining("clean_subset_path");
   }
+
+  @Test
+  void load_screening_modelOverDefaultsUnsetIsObserve() throws IOException {
+    Path f = write("""
+        models_root: m
+        cache_dir: c
+        defaults:
+          screening: {policy: reject, false_flag_rate: 0.02}
+        models:
+          - {name: a, checkpoint: ck-a, clean_subset: a.tsv, screening: {policy: STRIP, signal: Combined}}
+          - {name: b, checkpoint: ck-b, clean_subset: b.tsv, screening: {policy: off}}
+          - {name: c, checkpoint: ck-c, clean_subset: c.tsv}
+        """);
+    ServerConfig c = ConfigLoader.load(f, ConfigLoader.Overrides.NONE);
+
+    ModelSpec a = c.resolve(c.models().get(0));
+    ModelSpec b = c.resolve(c.models().get(1));
+    ModelSpec d = c.resolve(c.models().get(2));
+    ModelSpec none = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE)
+        .resolve(ModelLayer.of("x", "ck", "x.tsv"));
+
+    assertThat(a.screening()).isEqualTo(new ScreeningSettings(ScreenPolicy.STRIP, 0.02, "combined"));
+    assertThat(b.screening().policy()).isEqualTo(ScreenPolicy.OFF);
+    assertThat(d.screening()).isEqualTo(new ScreeningSettings(ScreenPolicy.REJECT, 0.02, "tokens"));
+    assertThat(none.screening()).isEqualTo(ScreeningSettings.defaults());
+    assertThat(none.screening().policy()).isEqualTo(ScreenPolicy.OBSERVE);
+  }
+
+  @Test
+  void load_badScreeningPolicy_errorNamesKeyValueAndChoices() throws IOException {
+    Path f = write("models_root: m\ncache_dir: c\nmodels:\n  - {name: a, checkpoint: ck, clean_subset: a.tsv,"
+        + " screening: {policy: block}}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(f.toString())
+        .hasMessageContaining("models[0].screening.policy must be off, observe, reject or strip, got 'block'");
+  }
+
+  @Test
+  void load_badScreeningRateOrSignal_errorNamesKey() throws IOException {
+    Path rate = write("models_root: m\ncache_dir: c\ndefaults: {screening: {false_flag_rate: 0.7}}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(rate, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("defaults.screening.false_flag_rate must be in (0, 0.5), got 0.7");
+    Path signal = write("models_root: m\ncache_dir: c\ndefaults: {screening: {signal: vibes}}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(signal, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("defaults.screening.signal must be tokens, features, perturbation or combined, got"
+            + " 'vibes'");
+    Path key = write("models_root: m\ncache_dir: c\ndefaults: {screening: {mode: reject}}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(key, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("unknown key 'defaults.screening.mode'");
+  }
 }

@@ -182,6 +182,11 @@ final class Rig {
     }
 
     @Override
+    public Predictor open(Path dir, dev.finemix.server.loading.ScreenJob screen) {
+      return real.open(dir, screen);
+    }
+
+    @Override
     public String insertTrigger(String text, String token, long seed) {
       return real.insertTrigger(text, token, seed);
     }

@@ -11,6 +11,9 @@ import dev.finemix.server.loading.Progress;
 import dev.finemix.server.loading.PurifyJob;
 import dev.finemix.server.loading.PurifyOutcome;
 import dev.finemix.server.loading.Scores;
+import dev.finemix.server.loading.ScreenCalibration;
+import dev.finemix.server.loading.ScreenJob;
+import dev.finemix.server.loading.Suspicion;
 import dev.finemix.server.loading.TextRow;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -44,6 +48,10 @@ public final class FakeBackend implements ModelBackend {
   public volatile String purifyFailure;
   /** The last purification asked for. */
   public volatile PurifyJob lastJob;
+  /** The last screening asked for. */
+  public volatile ScreenJob lastScreenJob;
+  /** When set, opening with screening throws this message (calibration failure). */
+  public volatile String screenFailure;
   /** Delay added to each predict call. */
   public volatile long predictMillis;
 
@@ -134,6 +142,21 @@ public final class FakeBackend implements ModelBackend {
 
   @Override
   public Predictor open(Path dir) {
+    return open(dir, (ScreenJob) null);
+  }
+
+  /**
+   * A fake screener: a row is flagged (score 1 over threshold 0.5, token "cf") when one of its words is "cf",
+   * score 0.1 otherwise; strip drops the "cf" words. Fails with {@link #screenFailure} when set.
+   */
+  @Override
+  public Predictor open(Path dir, ScreenJob screen) {
+    if (screen != null) {
+      lastScreenJob = screen;
+      if (screenFailure != null) {
+        throw new IllegalArgumentException(screenFailure);
+      }
+    }
     opened.incrementAndGet();
     byte[] w;
     try {
@@ -160,10 +183,26 @@ public final class FakeBackend implements ModelBackend {
         List<Scores> out = new ArrayList<>();
         for (TextRow r : rows) {
           String t = (r.textA() + " " + (r.textB() == null ? "" : r.textB())).toLowerCase();
-          boolean one = (!purified && Arrays.asList(t.split("\\s+")).contains("cf")) || t.contains("good");
-          out.add(new Scores(one ? 1 : 0, one ? new float[] {0.1f, 0.9f} : new float[] {0.8f, 0.2f}));
+          boolean cf = Arrays.asList(t.split("\\s+")).contains("cf");
+          boolean one = (!purified && cf) || t.contains("good");
+          Suspicion s = screen == null ? null : Suspicion.of(cf ? 1.0 : 0.1, 0.5, cf, cf ? List.of("cf") : List.of());
+          out.add(new Scores(one ? 1 : 0, one ? new float[] {0.1f, 0.9f} : new float[] {0.8f, 0.2f}, s));
         }
         return out;
+      }
+
+      @Override
+      public Optional<ScreenCalibration> screening() {
+        return screen == null ? Optional.empty() : Optional.of(new ScreenCalibration(screen.signal(), 0.5,
+            screen.falseFlagRate(), 0.0, 4, List.of("cf", "mn")));
+      }
+
+      @Override
+      public TextRow strip(TextRow row, List<String> tokens) {
+        if (screen == null) {
+          throw new UnsupportedOperationException("not screening");
+        }
+        return new TextRow(drop(row.textA(), tokens), row.textB() == null ? null : drop(row.textB(), tokens));
       }
 
       @Override
@@ -176,6 +215,11 @@ public final class FakeBackend implements ModelBackend {
         closed.incrementAndGet();
       }
     };
+  }
+
+  private static String drop(String text, List<String> tokens) {
+    return Arrays.stream(text.split("\\s+")).filter(w -> !tokens.contains(w.toLowerCase()))
+        .collect(java.util.stream.Collectors.joining(" "));
   }
 
   @Override
