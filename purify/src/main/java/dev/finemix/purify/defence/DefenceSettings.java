@@ -36,7 +36,8 @@ import java.util.Objects;
  * @param perturbShare share of distillation rows the student sees perturbed
  * @param epochs recovery epochs
  * @param batchSize recovery batch size
- * @param lr recovery learning rate (encoder and head)
+ * @param lr recovery learning rate of the encoder
+ * @param headLr recovery learning rate of the pooler and classifier (the trainer's head, see {@code Trainer.isHead})
  * @param temperature distillation temperature
  * @param featureWeight weight of the feature term of distillation: mean squared difference between the student's
  *     pooled [CLS] features on the (perturbed) row and the suspect's on the clean row; 0 = logits only
@@ -64,6 +65,7 @@ public record DefenceSettings(
     int epochs,
     int batchSize,
     double lr,
+    double headLr,
     double temperature,
     double featureWeight,
     long seed,
@@ -166,6 +168,7 @@ public record DefenceSettings(
     if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
     if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
     if (!(lr > 0 && lr < 1)) throw new IllegalArgumentException("lr must be in (0, 1), got " + lr);
+    if (!(headLr > 0 && headLr < 1)) throw new IllegalArgumentException("headLr must be in (0, 1), got " + headLr);
     if (!(temperature > 0 && temperature <= 100)) {
       throw new IllegalArgumentException("temperature must be in (0, 100], got " + temperature);
     }
@@ -204,6 +207,7 @@ public record DefenceSettings(
     b.epochs = epochs;
     b.batchSize = batchSize;
     b.lr = lr;
+    b.headLr = headLr;
     b.temperature = temperature;
     b.featureWeight = featureWeight;
     b.seed = seed;
@@ -239,6 +243,7 @@ public record DefenceSettings(
     n.put("epochs", epochs);
     n.put("batch_size", batchSize);
     n.put("lr", lr);
+    n.put("head_lr", headLr);
     n.put("temperature", temperature);
     n.put("feature_weight", featureWeight);
     n.put("seed", seed);
@@ -294,6 +299,7 @@ public record DefenceSettings(
         case "epochs" -> b.epochs(integer(k, v));
         case "batch_size" -> b.batchSize(integer(k, v));
         case "lr" -> b.lr(number(k, v));
+        case "head_lr" -> b.headLr(number(k, v));
         case "temperature" -> b.temperature(number(k, v));
         case "feature_weight" -> b.featureWeight(number(k, v));
         case "seed" -> b.seed(v.asLong());
@@ -347,6 +353,7 @@ public record DefenceSettings(
     private int epochs;
     private int batchSize;
     private double lr = 5e-5;
+    private double headLr = 5e-5;
     private double temperature = 2.0;
     private double featureWeight = 0.0;
     private long seed = 42;
@@ -400,6 +407,7 @@ public record DefenceSettings(
     public Builder epochs(int v) { epochs = v; return this; }
     public Builder batchSize(int v) { batchSize = v; return this; }
     public Builder lr(double v) { lr = v; return this; }
+    public Builder headLr(double v) { headLr = v; return this; }
     public Builder temperature(double v) { temperature = v; return this; }
     public Builder featureWeight(double v) { featureWeight = v; return this; }
     public Builder seed(long v) { seed = v; return this; }
@@ -408,7 +416,7 @@ public record DefenceSettings(
     public DefenceSettings build() {
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
           agreementRows, rows,
-          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, epochs, batchSize, lr, temperature,
+          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, epochs, batchSize, lr, headLr, temperature,
           featureWeight, seed, wordFrequencies);
     }
   }

@@ -287,7 +287,7 @@ public final class Purifier {
         }
       }
     }
-    TrainSettings ts = new TrainSettings(1, s.batchSize(), s.lr(), s.lr(), 0.01, 0.06, 1.0, s.seed(),
+    TrainSettings ts = new TrainSettings(1, s.batchSize(), s.lr(), s.headLr(), 0.01, 0.06, 1.0, s.seed(),
         s.temperature());
     String stage = Double.isNaN(rho) ? "recover" : String.format(Locale.ROOT, "recover rho %.2f", rho);
     ProgressListener tagged = p -> l.onProgress(new Progress(stage, p.done(), p.total(), p.loss(),

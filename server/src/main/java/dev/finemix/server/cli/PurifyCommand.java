@@ -95,6 +95,9 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--temperature", description = "distillation temperature (default 2)")
   Double temperature;
 
+  @Option(names = "--head-lr", description = "recovery learning rate of the pooler and classifier (recipe default)")
+  Double headLr;
+
   @Option(names = "--feature-weight", description = "distillation: weight of matching the suspect's pooled "
       + "features on clean rows (default: the recipe's)")
   Double featureWeight;
@@ -183,6 +186,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (lr != null) b.lr(lr);
     if (temperature != null) b.temperature(temperature);
     if (featureWeight != null) b.featureWeight(featureWeight);
+    if (headLr != null) b.headLr(headLr);
     b.wordFrequencies(wordFrequencies());
     return b.build();
   }
