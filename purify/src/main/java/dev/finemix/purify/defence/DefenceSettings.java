@@ -34,6 +34,8 @@ import java.util.Objects;
  *     {@code suspects}, {@code tokens}, {@code spans}
  * @param suspectsToInsert how many of E-PUR's top tokens the {@code suspects} perturbation draws from
  * @param perturbShare share of distillation rows the student sees perturbed
+ * @param variants clean variants (crops, word dropout) of each unlabelled row added to the distillation set, each
+ *     with the suspect's own prediction on it as its target ({@code Variants}); 0 = none
  * @param epochs recovery epochs
  * @param batchSize recovery batch size
  * @param lr recovery learning rate of the encoder
@@ -62,6 +64,7 @@ public record DefenceSettings(
     List<String> perturbations,
     int suspectsToInsert,
     double perturbShare,
+    int variants,
     int epochs,
     int batchSize,
     double lr,
@@ -165,6 +168,9 @@ public record DefenceSettings(
     if (!(perturbShare >= 0 && perturbShare <= 1)) {
       throw new IllegalArgumentException("perturbShare must be in [0, 1], got " + perturbShare);
     }
+    if (variants < 0 || variants > 20) {
+      throw new IllegalArgumentException("variants must be in [0, 20], got " + variants);
+    }
     if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
     if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
     if (!(lr > 0 && lr < 1)) throw new IllegalArgumentException("lr must be in (0, 1), got " + lr);
@@ -204,6 +210,7 @@ public record DefenceSettings(
     b.perturbations = perturbations;
     b.suspectsToInsert = suspectsToInsert;
     b.perturbShare = perturbShare;
+    b.variants = variants;
     b.epochs = epochs;
     b.batchSize = batchSize;
     b.lr = lr;
@@ -240,6 +247,7 @@ public record DefenceSettings(
     perturbations.forEach(p::add);
     n.put("suspects_to_insert", suspectsToInsert);
     n.put("perturb_share", perturbShare);
+    n.put("variants", variants);
     n.put("epochs", epochs);
     n.put("batch_size", batchSize);
     n.put("lr", lr);
@@ -296,6 +304,7 @@ public record DefenceSettings(
         }
         case "suspects_to_insert" -> b.suspectsToInsert(integer(k, v));
         case "perturb_share" -> b.perturbShare(number(k, v));
+        case "variants" -> b.variants(integer(k, v));
         case "epochs" -> b.epochs(integer(k, v));
         case "batch_size" -> b.batchSize(integer(k, v));
         case "lr" -> b.lr(number(k, v));
@@ -350,6 +359,7 @@ public record DefenceSettings(
     private List<String> perturbations = List.of();
     private int suspectsToInsert = 20;
     private double perturbShare = 1.0;
+    private int variants = 0;
     private int epochs;
     private int batchSize;
     private double lr = 5e-5;
@@ -404,6 +414,7 @@ public record DefenceSettings(
     public Builder perturbations(List<String> v) { perturbations = v; return this; }
     public Builder suspectsToInsert(int v) { suspectsToInsert = v; return this; }
     public Builder perturbShare(double v) { perturbShare = v; return this; }
+    public Builder variants(int v) { variants = v; return this; }
     public Builder epochs(int v) { epochs = v; return this; }
     public Builder batchSize(int v) { batchSize = v; return this; }
     public Builder lr(double v) { lr = v; return this; }
@@ -416,7 +427,7 @@ public record DefenceSettings(
     public DefenceSettings build() {
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
           agreementRows, rows,
-          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, epochs, batchSize, lr, headLr, temperature,
+          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, epochs, batchSize, lr, headLr, temperature,
           featureWeight, seed, wordFrequencies);
     }
   }

@@ -128,6 +128,11 @@ public final class Purifier {
         notes.add("no unlabelled rows: distilling on the labelled training rows");
       }
     }
+    // the distillation set: the unlabelled rows, plus clean variants of them when asked (targets: the suspect's own)
+    List<Example> distil = unl;
+    if (s.variants() > 0 && !unl.isEmpty() && unl != train) {
+      distil = concat(unl, Variants.of(unl, s.variants(), new Random(s.seed() ^ 0xA7A7L)));
+    }
 
     try (Tokenizer tok = Tokenizer.fromFile(suspect.tokenizerJson(), suspect.maxLength())) {
       // ---- E-PUR
@@ -167,16 +172,17 @@ public final class Purifier {
           List<Prediction> p = c.predict(inputs(agreeRows));
           for (int i = 0; i < agreeLabels.length; i++) agreeLabels[i] = p.get(i).label();
         }
-        if (!unl.isEmpty()) {
-          l.onProgress(Progress.message("teacher", "soft predictions on " + unl.size() + " unlabelled rows"));
-          List<Prediction> p = c.predict(inputs(unl));
+        if (!distil.isEmpty()) {
+          l.onProgress(Progress.message("teacher", "soft predictions on " + distil.size() + " distillation rows ("
+              + unl.size() + " unlabelled" + (distil.size() > unl.size() ? " + their variants)" : ")")));
+          List<Prediction> p = c.predict(inputs(distil));
           teacher = new float[p.size()][];
           for (int i = 0; i < teacher.length; i++) {
             teacher[i] = soften(p.get(i).probabilities(), s.temperature());
           }
           if (s.featureWeight() > 0) {
-            l.onProgress(Progress.message("teacher", "pooled features on " + unl.size() + " unlabelled rows"));
-            teacherFeatures = pooledFeatures(c.model(), tok, unl);
+            l.onProgress(Progress.message("teacher", "pooled features on " + distil.size() + " distillation rows"));
+            teacherFeatures = pooledFeatures(c.model(), tok, distil);
           }
         }
       }
@@ -212,7 +218,7 @@ public final class Purifier {
         mixSecs += secs(tr);
         try (BertClassifier m = BertClassifier.create(suspect.config(), mixed, device)) {
           long tt = System.nanoTime();
-          recover(m, tok, s, train, unl, teacher, teacherFeatures, perturber, rho, l);
+          recover(m, tok, s, train, distil, teacher, teacherFeatures, perturber, rho, l);
           recoverSecs += secs(tt);
           tt = System.nanoTime();
           double acc = accuracy(m, tok, scoring);

@@ -55,7 +55,7 @@ class DefenceSettingsTest {
     assertThat(j.get("recipe").asText()).isEqualTo("finemix");
     assertThat(j.get("perturbations")).hasSize(3);
     assertThat(DefenceSettings.defaults().toJson().get("rho").asText()).isEqualTo("auto");
-    assertThat(j.size()).isEqualTo(25);
+    assertThat(j.size()).isEqualTo(26);
     assertThat(j.get("feature_weight").asDouble()).isEqualTo(0.0);
   }
 

@@ -95,6 +95,10 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--temperature", description = "distillation temperature (default 2)")
   Double temperature;
 
+  @Option(names = "--variants", description = "clean variants (crops, word dropout) per unlabelled row, labelled "
+      + "by the suspect, added to distillation (recipe default)")
+  Integer variants;
+
   @Option(names = "--head-lr", description = "recovery learning rate of the pooler and classifier (recipe default)")
   Double headLr;
 
@@ -187,6 +191,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (temperature != null) b.temperature(temperature);
     if (featureWeight != null) b.featureWeight(featureWeight);
     if (headLr != null) b.headLr(headLr);
+    if (variants != null) b.variants(variants);
     b.wordFrequencies(wordFrequencies());
     return b.build();
   }
