@@ -388,6 +388,7 @@ public record DefenceSettings(
     }
 
     private void stages(boolean e, boolean m, Recovery rec, int ep, int bs, List<String> pert) {
+      variants = recipe == Recipe.FINEMIX ? 3 : 0;
       epur = e;
       mixing = m;
       recovery = rec;
