@@ -1,6 +1,7 @@
 package dev.finemix.server.cli;
 
 import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.FinemixClient;
@@ -134,9 +135,11 @@ final class BenchScreenCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%-9s wall %8.1f ms/request (median %8.1f), cpu %8.1f ms/request%n", m,
             n.get("wallMsMean").asDouble(), n.get("wallMsMedian").asDouble(), n.get("cpuMsMean").asDouble());
       }
-      System.out.printf(Locale.ROOT, "screened / plain: wall %.3fx (median %.3fx), cpu %.3fx; %d of %d rows flagged"
+      JsonNode cpuRatio = out.at("/ratio/cpuMean");
+      System.out.printf(Locale.ROOT, "screened / plain: wall %.3fx (median %.3fx), cpu %s; %d of %d rows flagged"
           + " (threshold %.4g)%n", out.at("/ratio/wallMean").asDouble(), out.at("/ratio/wallMedian").asDouble(),
-          out.at("/ratio/cpuMean").asDouble(), out.get("flaggedRows").asLong(), out.get("screenedRows").asLong(),
+          cpuRatio.isNumber() ? String.format(Locale.ROOT, "%.3fx", cpuRatio.asDouble()) : "n/a (too little CPU time)",
+          out.get("flaggedRows").asLong(), out.get("screenedRows").asLong(),
           out.get("threshold").asDouble());
     }
     return 0;
@@ -220,7 +223,12 @@ final class BenchScreenCommand implements Callable<Integer> {
         }
         r.put("wallMean", mean(wall[1]) / mean(wall[0]));
         r.put("wallMedian", median(wall[1]) / median(wall[0]));
-        r.put("cpuMean", mean(cpu[1]) / mean(cpu[0]));
+        // process CPU time ticks in 10 ms steps: a few short requests can read 0, and then there is no ratio
+        if (mean(cpu[0]) > 0) {
+          r.put("cpuMean", mean(cpu[1]) / mean(cpu[0]));
+        } else {
+          r.putNull("cpuMean");
+        }
       } finally {
         ch.shutdownNow();
         ch.awaitTermination(5, TimeUnit.SECONDS);

@@ -50,8 +50,9 @@ class BenchScreenCommandTest {
     assertThat(n.get("calibrationRows").asInt()).isEqualTo(12);
     assertThat(n.get("wordFrequencies").asText()).isEqualTo("none");
     assertThat(n.at("/plain/wallMsMean").asDouble()).isPositive();
-    assertThat(n.at("/screened/cpuMsMean").asDouble()).isPositive();
+    assertThat(n.at("/screened/cpuMsMean").asDouble()).isNotNegative(); // 10 ms CPU ticks: 0 is possible
     assertThat(n.at("/ratio/wallMean").asDouble()).isPositive();
-    assertThat(n.at("/ratio/cpuMean").asDouble()).isPositive();
+    JsonNode cpuRatio = n.at("/ratio/cpuMean");
+    assertThat(cpuRatio.isNull() || cpuRatio.asDouble() > 0).as("cpu ratio %s", cpuRatio).isTrue();
   }
 }
