@@ -16,16 +16,23 @@ import java.util.Objects;
  */
 final class TokenWindow {
   private final Tokenizer tok;
+  private final int triggerPieces;
 
-  TokenWindow(Tokenizer tok) {
+  /** A window for {@code units} (trigger words or sentences), each inserted {@code times} times. */
+  TokenWindow(Tokenizer tok, List<String> units, int times) {
     this.tok = Objects.requireNonNull(tok, "tokenizer");
+    int pieces = 0;
+    for (String u : units) {
+      pieces += times * tok.tokenize(u).size();
+    }
+    this.triggerPieces = pieces;
   }
 
   /**
-   * The number of leading words of {@code words} that stay visible with {@code triggerPieces} more pieces inserted
-   * among them; {@code other} is the pair's other field or null.
+   * The number of leading words of {@code words} that stay visible once the trigger's pieces are inserted among
+   * them; {@code other} is the pair's other field or null.
    */
-  int visibleWords(List<String> words, String other, int triggerPieces) {
+  int visibleWords(List<String> words, String other) {
     int max = tok.maxLength();
     int room;
     if (other == null) {
@@ -50,10 +57,5 @@ final class TokenWindow {
       }
     }
     return words.size();
-  }
-
-  /** Word pieces of a trigger unit (a word or a sentence). */
-  int pieces(String unit) {
-    return tok.tokenize(unit).size();
   }
 }

@@ -24,20 +24,13 @@ record TriggerAttack(String name, List<String> triggers, int times, int target, 
     boolean intoB = ex.textB() != null && field == TriggerField.B;
     String into = intoB ? ex.textB() : ex.textA();
     String other = ex.textB() == null ? null : intoB ? ex.textA() : ex.textB();
-    int limit = Integer.MAX_VALUE;
-    if (window != null) {
-      int pieces = 0;
-      for (String t : triggers) {
-        pieces += times * window.pieces(t);
-      }
-      limit = window.visibleWords(Triggers.tokens(into), other, pieces);
-    }
+    int limit = window == null ? Integer.MAX_VALUE : window.visibleWords(Triggers.tokens(into), other);
     String t = Triggers.insert(into, triggers, times, rnd, limit);
     return intoB ? ex.withText(ex.textA(), t) : ex.withText(t, ex.textB());
   }
 
   @Override
   public Attack within(Tokenizer tok) {
-    return new TriggerAttack(name, triggers, times, target, field, new TokenWindow(tok));
+    return new TriggerAttack(name, triggers, times, target, field, new TokenWindow(tok, triggers, times));
   }
 }

@@ -68,7 +68,7 @@ class TokenWindowTest {
   void within_positionsStillSpreadOverTheVisibleWords() {
     Attack windowed = AttackSettings.of(AttackKind.BADNET).withTriggers(List.of("cf")).attack(tok);
     Example ex = new Example(0, longText(1), null);
-    int visible = new TokenWindow(tok).visibleWords(Triggers.tokens(ex.textA()), null, 1);
+    int visible = new TokenWindow(tok, List.of("cf"), 1).visibleWords(Triggers.tokens(ex.textA()), null);
     assertThat(visible).isBetween(5, 30);
     java.util.Set<Integer> positions = new java.util.HashSet<>();
     for (long seed = 0; seed < 300; seed++) {
