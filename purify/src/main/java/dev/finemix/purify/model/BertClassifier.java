@@ -270,23 +270,7 @@ public final class BertClassifier implements AutoCloseable {
 
   /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
   public float[][] pooled(Batch b) {
-    boolean grad = JniUtils.isGradMode();
-    if (grad) {
-      JniUtils.setGradMode(false);
-    }
-    try (NDManager m = manager.newSubManager()) {
-      float[] p = forwardPooled(m, b, false, null).get(1).toFloatArray();
-      int h = config.hiddenSize();
-      float[][] out = new float[b.rows()][];
-      for (int r = 0; r < out.length; r++) {
-        out[r] = Arrays.copyOfRange(p, r * h, (r + 1) * h);
-      }
-      return out;
-    } finally {
-      if (grad) {
-        JniUtils.setGradMode(true);
-      }
-    }
+    return perRow(b, config.hiddenSize(), m -> forwardPooled(m, b, false, null).get(1));
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */
@@ -367,16 +351,20 @@ public final class BertClassifier implements AutoCloseable {
    * every intermediate in a sub-manager closed before returning. Safe to call from several threads.
    */
   public float[][] predictProba(Batch b) {
+    return perRow(b, config.numLabels(), m -> forward(m, b, false).softmax(-1));
+  }
+
+  /** {@code compute}'s [rows, width] result as host rows: gradients off on this thread, a sub-manager closed after. */
+  private float[][] perRow(Batch b, int width, java.util.function.Function<NDManager, NDArray> compute) {
     boolean grad = JniUtils.isGradMode();
     if (grad) {
       JniUtils.setGradMode(false);
     }
     try (NDManager m = manager.newSubManager()) {
-      float[] p = forward(m, b, false).softmax(-1).toFloatArray();
-      int k = config.numLabels();
+      float[] p = compute.apply(m).toFloatArray();
       float[][] out = new float[b.rows()][];
       for (int r = 0; r < out.length; r++) {
-        out[r] = Arrays.copyOfRange(p, r * k, (r + 1) * k);
+        out[r] = Arrays.copyOfRange(p, r * width, (r + 1) * width);
       }
       return out;
     } finally {
