@@ -25,7 +25,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -354,12 +353,7 @@ final class BenchLoadCommand implements Callable<Integer> {
         tsv = shared;
       } else {
         tsv = Files.createTempFile("finemix-bench-", ".tsv");
-        try (InputStream in = BenchLoadCommand.class.getResourceAsStream("/demo/test.tsv")) {
-          if (in == null) {
-            throw new IllegalStateException("the bundled demo rows /demo/test.tsv are missing from the jar");
-          }
-          Files.copy(in, tsv, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
+        CliSupport.copyDemoFile("test.tsv", tsv);
         tsv.toFile().deleteOnExit();
       }
     }

@@ -19,7 +19,6 @@ import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -204,12 +203,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
       return shared;
     }
     Path f = tmp.resolve("clean.tsv");
-    try (InputStream in = BenchPurifyCommand.class.getResourceAsStream("/demo/clean.tsv")) {
-      if (in == null) {
-        throw new IllegalStateException("the bundled demo rows /demo/clean.tsv are missing from the jar");
-      }
-      Files.copy(in, f);
-    }
+    CliSupport.copyDemoFile("clean.tsv", f);
     return f;
   }
 }

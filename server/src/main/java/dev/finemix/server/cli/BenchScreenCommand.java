@@ -26,7 +26,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -282,11 +281,6 @@ final class BenchScreenCommand implements Callable<Integer> {
       Files.copy(clean, to, StandardCopyOption.REPLACE_EXISTING);
       return;
     }
-    try (InputStream in = BenchScreenCommand.class.getResourceAsStream("/demo/clean.tsv")) {
-      if (in == null) {
-        throw new IllegalStateException("the bundled demo rows /demo/clean.tsv are missing from the jar");
-      }
-      Files.copy(in, to, StandardCopyOption.REPLACE_EXISTING);
-    }
+    CliSupport.copyDemoFile("clean.tsv", to);
   }
 }

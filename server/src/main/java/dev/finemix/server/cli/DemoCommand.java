@@ -28,7 +28,6 @@ import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,7 +79,7 @@ public final class DemoCommand implements Callable<Integer> {
     Path dataDir = models.resolve("demo-data");
     Files.createDirectories(dataDir);
     for (String f : DATA) {
-      copyResource("demo/" + f, dataDir.resolve(f));
+      copyResource(f, dataDir.resolve(f));
     }
     Dataset train = Dataset.read(dataDir.resolve("train.tsv"));
     Dataset test = Dataset.read(dataDir.resolve("test.tsv"));
@@ -256,14 +255,8 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   private static void copyResource(String name, Path to) {
-    try (InputStream in = DemoCommand.class.getClassLoader().getResourceAsStream(name)) {
-      if (in == null) {
-        throw new IllegalStateException("bundled demo data " + name + " is missing from the jar");
-      }
-      byte[] b = in.readAllBytes();
-      if (!Files.exists(to) || !java.util.Arrays.equals(Files.readAllBytes(to), b)) {
-        Files.write(to, b);
-      }
+    try {
+      CliSupport.copyDemoFile(name, to);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + to, e);
     }
