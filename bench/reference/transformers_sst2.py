@@ -5,7 +5,9 @@
 # word-embedding rows no SST-2 text uses are zeroed so the folder travels small), data/train4000.tsv (the first
 # 4,000 rows of ../shared/data/sst2/train.tsv plus its header), data/dev.tsv.
 # Usage: CONFIGS=ours,ours_lr1.5e-4 SEEDS=0-7 python3 transformers_sst2.py WORKER NWORKERS OUTDIR DEADLINE_UNIX
-# (several workers share one GPU; each appends JSON lines to OUTDIR/res-WORKER.jsonl). Measured on one H100 with
+# (several workers share one GPU; each appends JSON lines to OUTDIR/res-WORKER.jsonl; worker 0 also writes the
+# untrained model's logits on the first 16 dev rows to OUTDIR/init_logits.json, to compare with our own forward
+# pass of the same folder). Measured on one H100 with
 # transformers 5.17.0 / torch 2.11.0+cu130, TF32 off: results-h100.jsonl.
 import json, math, os, random, sys, time
 import torch
