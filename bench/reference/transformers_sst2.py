@@ -9,7 +9,7 @@
 # untrained model's logits on the first 16 dev rows to OUTDIR/init_logits.json, to compare with our own forward
 # pass of the same folder). Measured on one H100 with
 # transformers 5.17.0 / torch 2.11.0+cu130, TF32 off: results-h100.jsonl.
-import json, math, os, random, sys, time
+import copy, json, math, os, random, sys, time
 import torch
 from tokenizers import Tokenizer
 from transformers import BertForSequenceClassification
@@ -36,7 +36,6 @@ def read(p):
 
 train, devset = read(f"{D}/data/train4000.tsv"), read(f"{D}/data/dev.tsv")
 base = BertForSequenceClassification.from_pretrained(f"{D}/init", dtype=torch.float32)
-base_state = {k: v.clone() for k, v in base.state_dict().items()}
 
 CONFIGS = {
     # name: (pooler trained at the head rate, warm-up share, batching, lr, head lr, batch, weight decay)
@@ -121,8 +120,7 @@ for seed, name in mine:
     pool_head, warm, mode, lr, hlr, bs, wd = CONFIGS[name]
     torch.manual_seed(seed)
     rnd = random.Random(seed)
-    model = BertForSequenceClassification.from_pretrained(f"{D}/init", dtype=torch.float32)
-    model.load_state_dict(base_state)
+    model = copy.deepcopy(base)  # the same starting weights every run, read from disk once
     with torch.no_grad():
         model.classifier.weight.normal_(0, 0.02)
         model.classifier.bias.zero_()
