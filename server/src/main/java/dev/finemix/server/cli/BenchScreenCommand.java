@@ -222,8 +222,9 @@ final class BenchScreenCommand implements Callable<Integer> {
         }
         r.put("wallMean", mean(wall[1]) / mean(wall[0]));
         r.put("wallMedian", median(wall[1]) / median(wall[0]));
-        // process CPU time ticks in 10 ms steps: a few short requests can read 0, and then there is no ratio
-        if (mean(cpu[0]) > 0) {
+        // process CPU time ticks in 10 ms steps: a few short requests can read 0 on either side, and then there is
+        // no ratio (0 on the screened side is not "free", it is below the clock's resolution)
+        if (mean(cpu[0]) > 0 && mean(cpu[1]) > 0) {
           r.put("cpuMean", mean(cpu[1]) / mean(cpu[0]));
         } else {
           r.putNull("cpuMean");
