@@ -313,11 +313,25 @@ public final class Purifier {
     return out;
   }
 
-  private static Example perturb(Example x, Perturber p, Random rnd) {
-    if (x.textB() != null && rnd.nextBoolean()) {
-      return x.withText(x.textA(), p.perturb(x.textB(), rnd));
+  /**
+   * Perturbs one field of {@code x}. For a pair the field is drawn in proportion to its words (plus one each, so an
+   * empty field can be chosen), as an insertion at a uniformly random word position of the whole input would be: a
+   * short field (a question) is not rewritten as often as a long one. Single texts draw nothing here.
+   */
+  static Example perturb(Example x, Perturber p, Random rnd) {
+    if (x.textB() != null) {
+      int na = words(x.textA());
+      int nb = words(x.textB());
+      if (rnd.nextInt(na + nb + 2) <= nb) {
+        return x.withText(x.textA(), p.perturb(x.textB(), rnd));
+      }
     }
     return x.withText(p.perturb(x.textA(), rnd), x.textB());
+  }
+
+  private static int words(String t) {
+    String s = t.strip();
+    return s.isEmpty() ? 0 : s.split("\\s+").length;
   }
 
   static Perturber perturber(DefenceSettings s, List<Epur.Suspect> suspects, String[] vocab, List<Example> labelled,

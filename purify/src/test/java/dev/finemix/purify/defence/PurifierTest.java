@@ -115,4 +115,25 @@ class PurifierTest {
     }
     assertThat(res.report().outputSha256()).isEqualTo(suspect.weightsSha256());
   }
+
+  @Test
+  void perturb_pair_picksTheFieldInProportionToItsWords_singleTextDrawsNothingExtra() {
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of());
+    String question = "who won";
+    String passage = String.join(" ", java.util.Collections.nCopies(20, "word"));
+    Random r = new Random(3);
+    int intoB = 0;
+    int n = 4000;
+    for (int i = 0; i < n; i++) {
+      Example x = Purifier.perturb(new Example(0, question, passage), p, r);
+      boolean b = x.textB().contains("zq");
+      assertThat(b).isNotEqualTo(x.textA().contains("zq")); // exactly one field changed
+      if (b) intoB++;
+    }
+    assertThat(intoB / (double) n).isCloseTo(21.0 / 24.0, org.assertj.core.data.Offset.offset(0.03));
+    // a single text: the same draws as perturbing the text directly (results of single-text tasks unchanged)
+    Example single = Purifier.perturb(new Example(1, "a fine film", null), p, new Random(9));
+    assertThat(single.textA()).isEqualTo(p.perturb("a fine film", new Random(9)));
+    assertThat(single.textB()).isNull();
+  }
 }
