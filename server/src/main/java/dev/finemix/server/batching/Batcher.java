@@ -17,7 +17,10 @@ import java.util.logging.Logger;
  * Dynamic batching for one model. Callers {@link #submit} a request of one or more rows and get a future;
  * an aggregator thread blocks for the first request, drains what is ready, then polls against a shrinking
  * max-wait budget until the batch is full or out of time, and hands the batch to the inference pool
- * (never a gRPC/Netty thread). The queue is truly bounded: {@code offer} itself is the capacity check.
+ * (never a gRPC/Netty thread). A lone request (nothing queued, carried or running, and a batch slot free) skips the
+ * aggregator: {@link #submit} hands it to the inference pool itself. Waiting is truly bounded: a request counts as
+ * waiting from its admission until its batch is formed (queued, or held by the aggregator for the next batch), and
+ * admission itself is the capacity check.
  * Requests whose deadline passed before their batch runs are skipped with DEADLINE_EXCEEDED; a failed
  * batch fails every request in it; {@link #close} fails what is still queued with UNAVAILABLE.
  *
@@ -60,7 +63,11 @@ public final class Batcher<I, O> implements AutoCloseable {
   private final ArrayBlockingQueue<Request<I, O>> queue;
   private final Semaphore inFlight;
   private final Thread aggregator;
+  /** Whether a lone request may skip the aggregator (started batchers; tests drive unstarted ones step by step). */
+  private final boolean direct;
   private volatile boolean closed;
+  /** Requests admitted and not yet in a batch (queued or held by the aggregator): the capacity check counts these. */
+  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
   /** Requests accepted and not yet completed (queued, carried or running). */
   private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
   /** A request that did not fit the previous batch; touched by the aggregator thread only. */
@@ -78,6 +85,7 @@ public final class Batcher<I, O> implements AutoCloseable {
     this.inFlight = new Semaphore(settings.maxConcurrentBatches());
     this.aggregator = new Thread(this::aggregate, "finemix-batcher-" + name);
     this.aggregator.setDaemon(true);
+    this.direct = start && !Boolean.getBoolean("finemix.batcher.noDirect");
     if (start) {
       aggregator.start();
     }
@@ -112,22 +120,38 @@ public final class Batcher<I, O> implements AutoCloseable {
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
       return request.future;
     }
+    if (direct && outstanding.compareAndSet(0, 1)) {
+      // nothing queued, carried or running: a lone request has no batch to join, so it skips the aggregator and goes
+      // straight to the inference pool (one thread hand-off fewer at concurrency 1)
+      request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
+      if (inFlight.tryAcquire()) {
+        dispatch(List.of(request));
+        return request.future;
+      }
+      // the last batch still holds its permit for a moment: queue as usual (outstanding is already counted)
+      return enqueue(request);
+    }
     outstanding.incrementAndGet();
-    if (!queue.offer(request)) {
-      outstanding.decrementAndGet();
+    request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
+    return enqueue(request);
+  }
+
+  private CompletableFuture<List<O>> enqueue(Request<I, O> request) {
+    if (waiting.incrementAndGet() > settings.queueCapacity() || !queue.offer(request)) {
+      waiting.decrementAndGet();
       request.future.completeExceptionally(ServiceException.queueFull(name, settings.queueCapacity()));
       return request.future;
     }
-    request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
     if (closed && queue.remove(request)) { // close() raced with this offer and may have drained already
+      waiting.decrementAndGet();
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
     }
     return request.future;
   }
 
-  /** Requests waiting now. */
+  /** Requests waiting now (queued, or held by the aggregator for the next batch). */
   public int queueDepth() {
-    return queue.size();
+    return waiting.get();
   }
 
   public BatchSettings settings() {
@@ -136,8 +160,15 @@ public final class Batcher<I, O> implements AutoCloseable {
 
   private void aggregate() {
     while (!closed) {
+      Request<I, O> first;
       try {
-        inFlight.acquire();
+        first = carried != null ? carried : queue.take();
+      } catch (InterruptedException e) {
+        return;
+      }
+      carried = first; // until the batch is formed, close() finds it here
+      try {
+        inFlight.acquire(); // waiting for a running batch to finish lets the queue fill
       } catch (InterruptedException e) {
         return;
       }
@@ -162,6 +193,7 @@ public final class Batcher<I, O> implements AutoCloseable {
     carried = null;
     List<Request<I, O>> batch = new ArrayList<>();
     batch.add(first);
+    waiting.decrementAndGet();
     int rows = first.rows.size();
     long budgetEnd = outstanding.get() <= 1 ? ticker.read()
         : ticker.read() + TimeUnit.MICROSECONDS.toNanos(settings.maxWaitMicros());
@@ -182,6 +214,7 @@ public final class Batcher<I, O> implements AutoCloseable {
         break;
       }
       batch.add(next);
+      waiting.decrementAndGet();
       rows += next.rows.size();
     }
     return batch;

@@ -224,4 +224,38 @@ class BatcherTest {
       pool.shutdownNow();
     }
   }
+
+  @Test
+  void started_loneRequest_handedToThePoolByTheCaller_queuedOnesByTheAggregator() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(1);
+    List<String> handedBy = Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.Executor recording = task -> {
+      handedBy.add(Thread.currentThread().getName());
+      pool.execute(task);
+    };
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    try (Batcher<Integer, Integer> b = Batcher.start("m", new BatchSettings(16, 0, 100, 1), rows -> {
+      if (rows.contains(1)) {
+        release.await(10, TimeUnit.SECONDS);
+      }
+      return rows.stream().map(r -> -r).toList();
+    }, recording, Ticker.system(), Batcher.Listener.NONE)) {
+      CompletableFuture<List<Integer>> lone = b.submit(List.of(1), Long.MAX_VALUE);
+      // while it runs, two more arrive: they are not alone, so they queue and the aggregator batches them
+      CompletableFuture<List<Integer>> second = b.submit(List.of(2), Long.MAX_VALUE);
+      CompletableFuture<List<Integer>> third = b.submit(List.of(3), Long.MAX_VALUE);
+      release.countDown();
+      assertThat(lone.get(10, TimeUnit.SECONDS)).containsExactly(-1);
+      assertThat(second.get(10, TimeUnit.SECONDS)).containsExactly(-2);
+      assertThat(third.get(10, TimeUnit.SECONDS)).containsExactly(-3);
+      assertThat(handedBy).hasSize(2);
+      assertThat(handedBy.get(0)).isEqualTo(Thread.currentThread().getName());
+      assertThat(handedBy.get(1)).isEqualTo("finemix-batcher-m");
+      // idle again: the next lone request skips the aggregator too
+      assertThat(b.submit(List.of(4), Long.MAX_VALUE).get(10, TimeUnit.SECONDS)).containsExactly(-4);
+      assertThat(handedBy).hasSize(3);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
 }
