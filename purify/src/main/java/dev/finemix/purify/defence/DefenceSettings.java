@@ -36,7 +36,11 @@ import java.util.Objects;
  * @param perturbShare share of distillation rows the student sees perturbed
  * @param variants clean variants (crops, word dropout) of each unlabelled row added to the distillation set, each
  *     with the suspect's own prediction on it as its target ({@code Variants}); 0 = none
- * @param epochs recovery epochs
+ * @param fitAgreement distillation: after a round of {@code epochs}, recovery goes on with another round while the
+ *     student agrees with the suspect on fewer than this share of the clean distillation rows (a sign it has not yet
+ *     learnt them back); 0 = one round only
+ * @param maxRounds most rounds of {@code epochs} that {@code fitAgreement} may run (1 = one round)
+ * @param epochs recovery epochs (of one round)
  * @param batchSize recovery batch size
  * @param lr recovery learning rate of the encoder
  * @param headLr recovery learning rate of the pooler and classifier (the trainer's head, see {@code Trainer.isHead})
@@ -65,6 +69,8 @@ public record DefenceSettings(
     int suspectsToInsert,
     double perturbShare,
     int variants,
+    double fitAgreement,
+    int maxRounds,
     int epochs,
     int batchSize,
     double lr,
@@ -171,6 +177,12 @@ public record DefenceSettings(
     if (variants < 0 || variants > 20) {
       throw new IllegalArgumentException("variants must be in [0, 20], got " + variants);
     }
+    if (!(fitAgreement >= 0 && fitAgreement <= 1)) {
+      throw new IllegalArgumentException("fitAgreement must be in [0, 1], got " + fitAgreement);
+    }
+    if (maxRounds < 1 || maxRounds > 10) {
+      throw new IllegalArgumentException("maxRounds must be in [1, 10], got " + maxRounds);
+    }
     if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
     if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
     if (!(lr > 0 && lr < 1)) throw new IllegalArgumentException("lr must be in (0, 1), got " + lr);
@@ -211,6 +223,8 @@ public record DefenceSettings(
     b.suspectsToInsert = suspectsToInsert;
     b.perturbShare = perturbShare;
     b.variants = variants;
+    b.fitAgreement = fitAgreement;
+    b.maxRounds = maxRounds;
     b.epochs = epochs;
     b.batchSize = batchSize;
     b.lr = lr;
@@ -248,6 +262,8 @@ public record DefenceSettings(
     n.put("suspects_to_insert", suspectsToInsert);
     n.put("perturb_share", perturbShare);
     n.put("variants", variants);
+    n.put("fit_agreement", fitAgreement);
+    n.put("max_rounds", maxRounds);
     n.put("epochs", epochs);
     n.put("batch_size", batchSize);
     n.put("lr", lr);
@@ -305,6 +321,8 @@ public record DefenceSettings(
         case "suspects_to_insert" -> b.suspectsToInsert(integer(k, v));
         case "perturb_share" -> b.perturbShare(number(k, v));
         case "variants" -> b.variants(integer(k, v));
+        case "fit_agreement" -> b.fitAgreement(number(k, v));
+        case "max_rounds" -> b.maxRounds(integer(k, v));
         case "epochs" -> b.epochs(integer(k, v));
         case "batch_size" -> b.batchSize(integer(k, v));
         case "lr" -> b.lr(number(k, v));
@@ -360,6 +378,8 @@ public record DefenceSettings(
     private int suspectsToInsert = 20;
     private double perturbShare = 1.0;
     private int variants = 0;
+    private double fitAgreement = 0;
+    private int maxRounds = 1;
     private int epochs;
     private int batchSize;
     private double lr = 5e-5;
@@ -389,6 +409,8 @@ public record DefenceSettings(
 
     private void stages(boolean e, boolean m, Recovery rec, int ep, int bs, List<String> pert) {
       variants = recipe == Recipe.FINEMIX ? 3 : 0;
+      fitAgreement = recipe == Recipe.FINEMIX ? 0.95 : 0;
+      maxRounds = recipe == Recipe.FINEMIX ? 2 : 1;
       epur = e;
       mixing = m;
       recovery = rec;
@@ -416,6 +438,8 @@ public record DefenceSettings(
     public Builder suspectsToInsert(int v) { suspectsToInsert = v; return this; }
     public Builder perturbShare(double v) { perturbShare = v; return this; }
     public Builder variants(int v) { variants = v; return this; }
+    public Builder fitAgreement(double v) { fitAgreement = v; return this; }
+    public Builder maxRounds(int v) { maxRounds = v; return this; }
     public Builder epochs(int v) { epochs = v; return this; }
     public Builder batchSize(int v) { batchSize = v; return this; }
     public Builder lr(double v) { lr = v; return this; }
@@ -428,8 +452,8 @@ public record DefenceSettings(
     public DefenceSettings build() {
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
           agreementRows, rows,
-          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, epochs, batchSize, lr, headLr, temperature,
-          featureWeight, seed, wordFrequencies);
+          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, fitAgreement, maxRounds, epochs, batchSize, lr, headLr,
+          temperature, featureWeight, seed, wordFrequencies);
     }
   }
 }

@@ -218,7 +218,16 @@ public final class Purifier {
         mixSecs += secs(tr);
         try (BertClassifier m = BertClassifier.create(suspect.config(), mixed, device)) {
           long tt = System.nanoTime();
-          recover(m, tok, s, train, distil, teacher, teacherFeatures, perturber, rho, l);
+          List<Double> fit = recover(m, tok, s, train, distil, teacher, teacherFeatures, perturber, rho, l);
+          if (!fit.isEmpty()) {
+            StringBuilder sb = new StringBuilder();
+            for (double a : fit) sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.4f", a));
+            notes.add(String.format(Locale.ROOT, "rho %s: recovery ran %d round(s) of %d epochs; agreement with the "
+                + "suspect on the %d clean distillation rows after each: %s (goes on below %.3f)",
+                Double.isNaN(rho) ? "-" : String.format(Locale.ROOT, "%.2f", rho),
+                fit.size(),
+                s.epochs(), distil.size(), sb, s.fitAgreement()));
+          }
           recoverSecs += secs(tt);
           tt = System.nanoTime();
           double acc = accuracy(m, tok, scoring);
@@ -273,12 +282,38 @@ public final class Purifier {
 
   // ---------------------------------------------------------------- recovery
 
-  private void recover(BertClassifier m, Tokenizer tok, DefenceSettings s, List<Example> train, List<Example> unl,
-      float[][] teacher, float[][] features, Perturber perturber, double rho, ProgressListener l) {
-    if (s.recovery() == DefenceSettings.Recovery.NONE || s.epochs() == 0) return;
+  /**
+   * Trains the mixed model back: a round of {@code epochs}, then more rounds while the student agrees with the
+   * suspect on fewer than {@code fitAgreement} of the clean distillation rows (at most {@code maxRounds}).
+   *
+   * @return the agreement measured after each round (empty when the check is off)
+   */
+  private List<Double> recover(BertClassifier m, Tokenizer tok, DefenceSettings s, List<Example> train,
+      List<Example> unl, float[][] teacher, float[][] features, Perturber perturber, double rho, ProgressListener l) {
+    List<Double> rounds = new ArrayList<>();
+    if (s.recovery() == DefenceSettings.Recovery.NONE || s.epochs() == 0) return rounds;
     Random rnd = new Random(s.seed() * 31 + 7);
-    List<TrainRow> rows = new ArrayList<>();
     List<Encoding> trainEnc = tok.encodeAll(inputs(train));
+    double bar = s.fitAgreement();
+    for (int round = 0; ; round++) {
+      recoverRound(m, tok, s, train, trainEnc, unl, teacher, features, perturber, rho, l, rnd);
+      if (bar <= 0 || s.maxRounds() < 2 || s.recovery() != DefenceSettings.Recovery.DISTIL || unl == train) break;
+      int[] labels = new int[unl.size()];
+      for (int i = 0; i < labels.length; i++) labels[i] = argmax(teacher[i]);
+      double agree = agreement(m, tok, unl, labels);
+      l.onProgress(Progress.message("recover", String.format(Locale.ROOT,
+          "round %d: agreement with the suspect on the %d clean distillation rows %.4f (bar %.3f)", round + 1,
+          unl.size(), agree, bar)));
+      rounds.add(agree);
+      if (agree >= bar || round + 1 >= s.maxRounds()) break;
+    }
+    return rounds;
+  }
+
+  private void recoverRound(BertClassifier m, Tokenizer tok, DefenceSettings s, List<Example> train,
+      List<Encoding> trainEnc, List<Example> unl, float[][] teacher, float[][] features, Perturber perturber,
+      double rho, ProgressListener l, Random rnd) {
+    List<TrainRow> rows = new ArrayList<>();
     // one pass over the rows per epoch, each with fresh perturbations; the trainer then runs one "epoch" over all
     for (int e = 0; e < s.epochs(); e++) {
       for (int i = 0; i < train.size(); i++) rows.add(TrainRow.hard(trainEnc.get(i), train.get(i).label()));

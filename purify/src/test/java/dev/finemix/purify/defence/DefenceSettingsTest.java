@@ -18,6 +18,11 @@ class DefenceSettingsTest {
     assertThat(s.rows()).isEqualTo(64);
     assertThat(s.epurTop()).isEqualTo(200);
     assertThat(s.recovery()).isEqualTo(DefenceSettings.Recovery.DISTIL);
+    assertThat(s.fitAgreement()).isEqualTo(0.95);
+    assertThat(s.maxRounds()).isEqualTo(2);
+    DefenceSettings paper = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).build();
+    assertThat(paper.fitAgreement()).isZero();
+    assertThat(paper.maxRounds()).isEqualTo(1);
   }
 
   @Test
@@ -45,6 +50,9 @@ class DefenceSettingsTest {
     assertThatThrownBy(() -> DefenceSettings.builder().perturbations(List.of("dance")).build())
         .hasMessageContaining("dance");
     assertThatThrownBy(() -> DefenceSettings.builder().epurTop(-1).build()).hasMessageContaining("-1");
+    assertThatThrownBy(() -> DefenceSettings.builder().fitAgreement(1.2).build()).hasMessageContaining("fitAgreement")
+        .hasMessageContaining("1.2");
+    assertThatThrownBy(() -> DefenceSettings.builder().maxRounds(0).build()).hasMessageContaining("maxRounds");
   }
 
   @Test
@@ -55,14 +63,16 @@ class DefenceSettingsTest {
     assertThat(j.get("recipe").asText()).isEqualTo("finemix");
     assertThat(j.get("perturbations")).hasSize(3);
     assertThat(DefenceSettings.defaults().toJson().get("rho").asText()).isEqualTo("auto");
-    assertThat(j.size()).isEqualTo(26);
+    assertThat(j.size()).isEqualTo(28);
+    assertThat(j.get("fit_agreement").asDouble()).isEqualTo(0.95);
+    assertThat(j.get("max_rounds").asInt()).isEqualTo(2);
     assertThat(j.get("feature_weight").asDouble()).isEqualTo(0.0);
   }
 
   @Test
   void fromJson_roundTripsToJson_andAppliesRecipeFirst() throws Exception {
     DefenceSettings s = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).rho(0.25).epochs(4)
-        .mix(Mixer.Mode.SEL).seed(9).build();
+        .mix(Mixer.Mode.SEL).seed(9).fitAgreement(0.9).maxRounds(3).build();
     assertThat(DefenceSettings.fromJson(s.toJson())).isEqualTo(s);
     var om = new com.fasterxml.jackson.databind.ObjectMapper();
     DefenceSettings p = DefenceSettings.fromJson(om.readTree("{\"epochs\": 2, \"recipe\": \"plain-ft\"}"));

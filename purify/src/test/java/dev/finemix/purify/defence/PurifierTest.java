@@ -78,6 +78,15 @@ class PurifierTest {
     assertThat(rep.inputSha256()).isEqualTo(suspect.weightsSha256()).isNotEqualTo(rep.outputSha256());
     assertThat(rep.stageSeconds()).containsKeys("epur", "teacher", "mix", "recover", "score");
     assertThat(rep.toJson().get("rho_trials")).hasSize(1);
+    // recovery rounds: a second round of epochs only when the first left agreement on the distillation rows < 0.95
+    String fit = rep.notes().stream().filter(n -> n.contains("recovery ran")).findFirst().orElseThrow();
+    var mt = java.util.regex.Pattern.compile("ran (\\d) round\\(s\\).*after each: ([0-9.]+)(?:, ([0-9.]+))?")
+        .matcher(fit);
+    assertThat(mt.find()).as(fit).isTrue();
+    int ran = Integer.parseInt(mt.group(1));
+    double first = Double.parseDouble(mt.group(2));
+    assertThat(ran).isEqualTo(first >= 0.95 ? 1 : 2);
+    assertThat(mt.group(3) != null).isEqualTo(ran == 2);
     assertThat(rep.summary()).contains("rho 0.30").contains("cf");
     assertThat(events).isNotEmpty();
 

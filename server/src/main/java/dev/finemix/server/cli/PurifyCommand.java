@@ -99,6 +99,15 @@ public final class PurifyCommand implements Callable<Integer> {
       + "by the suspect, added to distillation (recipe default)")
   Integer variants;
 
+  @Option(names = "--fit-agreement", description = "distillation: after a round of --epochs, train another round "
+      + "while the student agrees with the suspect on fewer than this share of the clean distillation rows; 0 = one "
+      + "round (recipe default: 0.95 for finemix)")
+  Double fitAgreement;
+
+  @Option(names = "--max-rounds", description = "most rounds of --epochs that --fit-agreement may run (recipe "
+      + "default: 2 for finemix)")
+  Integer maxRounds;
+
   @Option(names = "--head-lr", description = "recovery learning rate of the pooler and classifier (recipe default)")
   Double headLr;
 
@@ -192,6 +201,8 @@ public final class PurifyCommand implements Callable<Integer> {
     if (featureWeight != null) b.featureWeight(featureWeight);
     if (headLr != null) b.headLr(headLr);
     if (variants != null) b.variants(variants);
+    if (fitAgreement != null) b.fitAgreement(fitAgreement);
+    if (maxRounds != null) b.maxRounds(maxRounds);
     b.wordFrequencies(wordFrequencies());
     return b.build();
   }
