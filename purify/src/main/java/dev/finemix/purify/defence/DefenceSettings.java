@@ -39,7 +39,7 @@ import java.util.Objects;
  * @param fitAgreement distillation: after a round of {@code epochs}, recovery goes on with another round while the
  *     student agrees with the suspect on fewer than this share of the clean distillation rows (a sign it has not yet
  *     learnt them back); 0 = one round only
- * @param maxRounds most rounds of {@code epochs} that {@code fitAgreement} may run (1 = one round)
+ * @param maxRounds most rounds of {@code epochs} that {@code fitAgreement} may run (1 = one round; default 2)
  * @param epochs recovery epochs (of one round)
  * @param batchSize recovery batch size
  * @param lr recovery learning rate of the encoder
@@ -378,8 +378,8 @@ public record DefenceSettings(
     private int suspectsToInsert = 20;
     private double perturbShare = 1.0;
     private int variants = 0;
-    private double fitAgreement = 0;
-    private int maxRounds = 1;
+    private double fitAgreement = 0; // off: measured on QNLI, a second round gave +0.9 and -0.8 points over two seeds
+    private int maxRounds = 2;
     private int epochs;
     private int batchSize;
     private double lr = 5e-5;
@@ -409,8 +409,6 @@ public record DefenceSettings(
 
     private void stages(boolean e, boolean m, Recovery rec, int ep, int bs, List<String> pert) {
       variants = recipe == Recipe.FINEMIX ? 3 : 0;
-      fitAgreement = recipe == Recipe.FINEMIX ? 0.95 : 0;
-      maxRounds = recipe == Recipe.FINEMIX ? 2 : 1;
       epur = e;
       mixing = m;
       recovery = rec;

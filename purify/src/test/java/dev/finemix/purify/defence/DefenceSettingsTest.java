@@ -18,11 +18,8 @@ class DefenceSettingsTest {
     assertThat(s.rows()).isEqualTo(64);
     assertThat(s.epurTop()).isEqualTo(200);
     assertThat(s.recovery()).isEqualTo(DefenceSettings.Recovery.DISTIL);
-    assertThat(s.fitAgreement()).isEqualTo(0.95);
+    assertThat(s.fitAgreement()).isZero(); // one round unless asked
     assertThat(s.maxRounds()).isEqualTo(2);
-    DefenceSettings paper = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).build();
-    assertThat(paper.fitAgreement()).isZero();
-    assertThat(paper.maxRounds()).isEqualTo(1);
   }
 
   @Test
@@ -64,7 +61,7 @@ class DefenceSettingsTest {
     assertThat(j.get("perturbations")).hasSize(3);
     assertThat(DefenceSettings.defaults().toJson().get("rho").asText()).isEqualTo("auto");
     assertThat(j.size()).isEqualTo(28);
-    assertThat(j.get("fit_agreement").asDouble()).isEqualTo(0.95);
+    assertThat(j.get("fit_agreement").asDouble()).isEqualTo(0.0);
     assertThat(j.get("max_rounds").asInt()).isEqualTo(2);
     assertThat(j.get("feature_weight").asDouble()).isEqualTo(0.0);
   }

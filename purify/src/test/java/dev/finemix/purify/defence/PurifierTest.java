@@ -63,7 +63,7 @@ class PurifierTest {
     Checkpoint suspect = Checkpoint.of(cfg, ftW, tokenizer, "tiny", 64);
 
     DefenceSettings s = DefenceSettings.builder().rows(12).unlabelledRows(8).epochs(1).batchSize(8)
-        .rhoGrid(List.of(0.3, 0.6)).margin(1.0).epurTop(5).seed(7).build();
+        .rhoGrid(List.of(0.3, 0.6)).margin(1.0).epurTop(5).seed(7).fitAgreement(0.95).build();
     List<Progress> events = new ArrayList<>();
     PurifyResult res = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), rows("unl", 3), s,
         events::add);

@@ -101,11 +101,10 @@ public final class PurifyCommand implements Callable<Integer> {
 
   @Option(names = "--fit-agreement", description = "distillation: after a round of --epochs, train another round "
       + "while the student agrees with the suspect on fewer than this share of the clean distillation rows; 0 = one "
-      + "round (recipe default: 0.95 for finemix)")
+      + "round (the default)")
   Double fitAgreement;
 
-  @Option(names = "--max-rounds", description = "most rounds of --epochs that --fit-agreement may run (recipe "
-      + "default: 2 for finemix)")
+  @Option(names = "--max-rounds", description = "most rounds of --epochs that --fit-agreement may run (default 2)")
   Integer maxRounds;
 
   @Option(names = "--head-lr", description = "recovery learning rate of the pooler and classifier (recipe default)")
