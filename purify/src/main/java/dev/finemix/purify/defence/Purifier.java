@@ -295,11 +295,12 @@ public final class Purifier {
     Random rnd = new Random(s.seed() * 31 + 7);
     List<Encoding> trainEnc = tok.encodeAll(inputs(train));
     double bar = s.fitAgreement();
+    boolean check = bar > 0 && s.maxRounds() >= 2 && s.recovery() == DefenceSettings.Recovery.DISTIL && unl != train;
+    int[] labels = new int[check ? unl.size() : 0];
+    for (int i = 0; i < labels.length; i++) labels[i] = argmax(teacher[i]);
     for (int round = 0; ; round++) {
       recoverRound(m, tok, s, train, trainEnc, unl, teacher, features, perturber, rho, l, rnd);
-      if (bar <= 0 || s.maxRounds() < 2 || s.recovery() != DefenceSettings.Recovery.DISTIL || unl == train) break;
-      int[] labels = new int[unl.size()];
-      for (int i = 0; i < labels.length; i++) labels[i] = argmax(teacher[i]);
+      if (!check) break;
       double agree = agreement(m, tok, unl, labels);
       l.onProgress(Progress.message("recover", String.format(Locale.ROOT,
           "round %d: agreement with the suspect on the %d clean distillation rows %.4f (bar %.3f)", round + 1,
@@ -355,18 +356,13 @@ public final class Purifier {
    */
   static Example perturb(Example x, Perturber p, Random rnd) {
     if (x.textB() != null) {
-      int na = words(x.textA());
-      int nb = words(x.textB());
+      int na = Variants.words(x.textA()).length;
+      int nb = Variants.words(x.textB()).length;
       if (rnd.nextInt(na + nb + 2) <= nb) {
         return x.withText(x.textA(), p.perturb(x.textB(), rnd));
       }
     }
     return x.withText(p.perturb(x.textA(), rnd), x.textB());
-  }
-
-  private static int words(String t) {
-    String s = t.strip();
-    return s.isEmpty() ? 0 : s.split("\\s+").length;
   }
 
   static Perturber perturber(DefenceSettings s, List<Epur.Suspect> suspects, String[] vocab, List<Example> labelled,

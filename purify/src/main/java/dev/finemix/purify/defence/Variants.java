@@ -52,7 +52,8 @@ final class Variants {
     return String.join(" ", kept);
   }
 
-  private static String[] words(String t) {
+  /** The whitespace-separated words of {@code t}; none for a blank text. */
+  static String[] words(String t) {
     String s = t.strip();
     return s.isEmpty() ? new String[0] : s.split("\\s+");
   }
