@@ -220,13 +220,10 @@ public final class Purifier {
           long tt = System.nanoTime();
           List<Double> fit = recover(m, tok, s, train, distil, teacher, teacherFeatures, perturber, rho, l);
           if (!fit.isEmpty()) {
-            StringBuilder sb = new StringBuilder();
-            for (double a : fit) sb.append(sb.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.4f", a));
             notes.add(String.format(Locale.ROOT, "rho %s: recovery ran %d round(s) of %d epochs; agreement with the "
-                + "suspect on the %d clean distillation rows after each: %s (goes on below %.3f)",
-                Double.isNaN(rho) ? "-" : String.format(Locale.ROOT, "%.2f", rho),
-                fit.size(),
-                s.epochs(), distil.size(), sb, s.fitAgreement()));
+                + "suspect on the %d clean distillation rows after each: %s (goes on below %.3f)", rhoLabel(rho),
+                fit.size(), s.epochs(), distil.size(), fit.stream().map(a -> String.format(Locale.ROOT, "%.4f", a))
+                    .collect(java.util.stream.Collectors.joining(", ")), s.fitAgreement()));
           }
           recoverSecs += secs(tt);
           tt = System.nanoTime();
@@ -237,8 +234,8 @@ public final class Purifier {
               && (Double.isNaN(agree) || agree >= 1 - s.agreementMargin() - 1e-9);
           trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, share, secs(tr)));
           l.onProgress(Progress.message("score", String.format(Locale.ROOT,
-              "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", Double.isNaN(rho) ? "-" : String.format(
-                  Locale.ROOT, "%.2f", rho), acc, accuracyRows, suspectAcc, Double.isNaN(agree) ? ""
+              "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,
+              Double.isNaN(agree) ? ""
                   : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
                       agree, agreeRows.size()), within ? ", within margin" : "")));
           if (acc > bestAcc || within) {
@@ -278,6 +275,11 @@ public final class Purifier {
           notes);
       return new PurifyResult(out, r);
     }
+  }
+
+  /** A rho for messages: two decimals, "-" when there is none (no mixing). */
+  private static String rhoLabel(double rho) {
+    return Double.isNaN(rho) ? "-" : String.format(Locale.ROOT, "%.2f", rho);
   }
 
   // ---------------------------------------------------------------- recovery

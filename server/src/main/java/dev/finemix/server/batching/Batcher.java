@@ -120,19 +120,18 @@ public final class Batcher<I, O> implements AutoCloseable {
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
       return request.future;
     }
-    if (direct && outstanding.compareAndSet(0, 1)) {
-      // nothing queued, carried or running: a lone request has no batch to join, so it skips the aggregator and goes
-      // straight to the inference pool (one thread hand-off fewer at concurrency 1)
-      request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
-      if (inFlight.tryAcquire()) {
-        dispatch(List.of(request));
-        return request.future;
-      }
-      // the last batch still holds its permit for a moment: queue as usual (outstanding is already counted)
-      return enqueue(request);
+    // alone = nothing queued, carried or running: it has no batch to join
+    boolean alone = direct && outstanding.compareAndSet(0, 1);
+    if (!alone) {
+      outstanding.incrementAndGet();
     }
-    outstanding.incrementAndGet();
     request.future.whenComplete((r, t) -> outstanding.decrementAndGet());
+    if (alone && inFlight.tryAcquire()) {
+      // skips the aggregator, straight to the inference pool (one thread hand-off fewer at concurrency 1); when the
+      // last batch still holds its permit for a moment, it is queued as usual
+      dispatch(List.of(request));
+      return request.future;
+    }
     return enqueue(request);
   }
 
