@@ -129,8 +129,8 @@ final class BenchPurifyCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--runs rho must be a number or auto, got '" + p[1] + "' in '" + spec + "'");
       }
     }
-    Path wf = Path.of("..", "shared", "data", "wordfreq", "en.tsv");
-    if (Files.isRegularFile(wf)) {
+    Path wf = CliSupport.sharedWordFrequencies();
+    if (wf != null) {
       b.wordFrequencies(wf);
     }
     DefenceSettings s = b.build();

@@ -149,9 +149,8 @@ final class BenchScreenCommand implements Callable<Integer> {
     Path dataRoot = Files.createDirectories(tmp.resolve("data"));
     copyClean(dataRoot.resolve("clean.tsv"));
     ObjectNode defence = Json.object();
-    Path wf = wordFreq != null ? wordFreq
-        : Path.of(System.getProperty("finemix.shared", "../shared"), "data", "wordfreq", "en.tsv");
-    if (Files.isRegularFile(wf)) {
+    Path wf = wordFreq != null ? wordFreq : CliSupport.sharedWordFrequencies();
+    if (wf != null && Files.isRegularFile(wf)) {
       Files.copy(wf, dataRoot.resolve("wordfreq.tsv"));
       defence.put("word_frequencies", "wordfreq.tsv");
     }

@@ -32,6 +32,18 @@ final class CliSupport {
     }
   }
 
+  /**
+   * The shared word counts for E-PUR: {@code $FINEMIX_WORDFREQ} when it names a file, else
+   * {@code <finemix.shared>/data/wordfreq/en.tsv} ({@code -Dfinemix.shared}, default {@code ../shared}) when present,
+   * else null (E-PUR then ranks by embedding shift alone).
+   */
+  static Path sharedWordFrequencies() {
+    String env = System.getenv("FINEMIX_WORDFREQ");
+    if (env != null && !env.isBlank() && Files.isRegularFile(Path.of(env))) return Path.of(env);
+    Path p = Path.of(System.getProperty("finemix.shared", "../shared"), "data", "wordfreq", "en.tsv");
+    return Files.isRegularFile(p) ? p : null;
+  }
+
   static String json(JsonNode n) {
     try {
       return JSON.writeValueAsString(n);

@@ -104,13 +104,14 @@ public final class DemoCommand implements Callable<Integer> {
         before.flipBase());
 
     // E-PUR divides each token's embedding shift by log(word frequency): use the shared word counts when present
-    Path wordfreq = Path.of(System.getProperty("finemix.shared", "../shared"), "data", "wordfreq", "en.tsv");
+    Path wordfreq = CliSupport.sharedWordFrequencies();
     String wf = "";
-    if (Files.isRegularFile(wordfreq)) {
+    if (wordfreq != null) {
       Files.copy(wordfreq, dataDir.resolve("wordfreq.tsv"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       wf = ", word_frequencies: demo-data/wordfreq.tsv";
     } else {
-      say("    (no word-frequency file at %s: E-PUR ranks by embedding shift alone)", wordfreq);
+      say("    (no word-frequency file ($FINEMIX_WORDFREQ or <finemix.shared>/data/wordfreq/en.tsv): E-PUR ranks by"
+          + " embedding shift alone)");
     }
     Path config = work.resolve("finemix.yaml").toAbsolutePath();
     Files.writeString(config, String.join("\n",

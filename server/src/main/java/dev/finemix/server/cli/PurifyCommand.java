@@ -118,8 +118,8 @@ public final class PurifyCommand implements Callable<Integer> {
   long seed;
 
   @Option(names = "--wordfreq", paramLabel = "FILE",
-      description = "word counts for E-PUR (word<TAB>count); default $FINEMIX_WORDFREQ, else ../shared/data/wordfreq/en.tsv "
-          + "when present, else none")
+      description = "word counts for E-PUR (word<TAB>count); default $FINEMIX_WORDFREQ, else <finemix.shared>/data/"
+          + "wordfreq/en.tsv (-Dfinemix.shared, default ../shared) when present, else none")
   Path wordfreq;
 
   @Option(names = "--wordfreq-none", description = "no word counts: E-PUR ranks by embedding shift alone")
@@ -212,9 +212,6 @@ public final class PurifyCommand implements Callable<Integer> {
       if (!Files.isRegularFile(wordfreq)) throw new IllegalArgumentException("--wordfreq " + wordfreq + ": no such file");
       return wordfreq;
     }
-    String env = System.getenv("FINEMIX_WORDFREQ");
-    if (env != null && !env.isBlank() && Files.isRegularFile(Path.of(env))) return Path.of(env);
-    Path shared = Path.of("..", "shared", "data", "wordfreq", "en.tsv");
-    return Files.isRegularFile(shared) ? shared : null;
+    return CliSupport.sharedWordFrequencies();
   }
 }

@@ -142,7 +142,7 @@ final class ScreenEvalCommand implements Callable<Integer> {
     if (wordFreq != null) {
       return WordFrequencies.read(wordFreq);
     }
-    Path p = Path.of(System.getProperty("finemix.shared", "../shared"), "data", "wordfreq", "en.tsv");
-    return Files.isRegularFile(p) ? WordFrequencies.read(p) : WordFrequencies.none();
+    Path p = CliSupport.sharedWordFrequencies();
+    return p != null ? WordFrequencies.read(p) : WordFrequencies.none();
   }
 }

@@ -51,6 +51,25 @@ class PurifyCommandTest {
   }
 
   @Test
+  void wordFrequencies_defaultToTheSharedFolderNamedByTheProperty_notTheWorkingDirectory(@TempDir Path shared)
+      throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("FINEMIX_WORDFREQ") == null, "FINEMIX_WORDFREQ set");
+    String old = System.getProperty("finemix.shared");
+    try {
+      System.setProperty("finemix.shared", shared.toString());
+      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o").settings().wordFrequencies()).isNull();
+      Path wf = java.nio.file.Files.createDirectories(shared.resolve("data/wordfreq")).resolve("en.tsv");
+      java.nio.file.Files.writeString(wf, "the\t100\n");
+      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o").settings().wordFrequencies()).isEqualTo(wf);
+      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--wordfreq-none").settings()
+          .wordFrequencies()).isNull();
+    } finally {
+      if (old == null) System.clearProperty("finemix.shared");
+      else System.setProperty("finemix.shared", old);
+    }
+  }
+
+  @Test
   void defaults_areTheFullDefenceWithRhoSearch() {
     DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--perturb", "none").settings();
     assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINEMIX);
