@@ -36,6 +36,9 @@ import java.util.Objects;
  * @param perturbShare share of distillation rows the student sees perturbed
  * @param variants clean variants (crops, word dropout) of each unlabelled row added to the distillation set, each
  *     with the suspect's own prediction on it as its target ({@code Variants}); 0 = none
+ * @param crossPairs for pairs: cross pairs per unlabelled row added to the distillation set: the row's first field with
+ *     the second field of the other rows sharing most rare words with it ({@code Variants.crossPairs}), each with
+ *     the suspect's prediction on it as its target; single texts get none; 0 = none
  * @param fitAgreement distillation: after a round of {@code epochs}, recovery goes on with another round while the
  *     student agrees with the suspect on fewer than this share of the clean distillation rows (a sign it has not yet
  *     learnt them back); 0 = one round only
@@ -69,6 +72,7 @@ public record DefenceSettings(
     int suspectsToInsert,
     double perturbShare,
     int variants,
+    int crossPairs,
     double fitAgreement,
     int maxRounds,
     int epochs,
@@ -141,6 +145,9 @@ public record DefenceSettings(
 
   public static final List<Double> DEFAULT_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9);
 
+  /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (measured on QNLI, see docs/defence-results.md). */
+  static final int CROSS_PAIRS = 1;
+
   public DefenceSettings {
     Objects.requireNonNull(recipe, "recipe");
     Objects.requireNonNull(mix, "mix");
@@ -176,6 +183,9 @@ public record DefenceSettings(
     }
     if (variants < 0 || variants > 20) {
       throw new IllegalArgumentException("variants must be in [0, 20], got " + variants);
+    }
+    if (crossPairs < 0 || crossPairs > 20) {
+      throw new IllegalArgumentException("crossPairs must be in [0, 20], got " + crossPairs);
     }
     if (!(fitAgreement >= 0 && fitAgreement <= 1)) {
       throw new IllegalArgumentException("fitAgreement must be in [0, 1], got " + fitAgreement);
@@ -223,6 +233,7 @@ public record DefenceSettings(
     b.suspectsToInsert = suspectsToInsert;
     b.perturbShare = perturbShare;
     b.variants = variants;
+    b.crossPairs = crossPairs;
     b.fitAgreement = fitAgreement;
     b.maxRounds = maxRounds;
     b.epochs = epochs;
@@ -262,6 +273,7 @@ public record DefenceSettings(
     n.put("suspects_to_insert", suspectsToInsert);
     n.put("perturb_share", perturbShare);
     n.put("variants", variants);
+    n.put("cross_pairs", crossPairs);
     n.put("fit_agreement", fitAgreement);
     n.put("max_rounds", maxRounds);
     n.put("epochs", epochs);
@@ -321,6 +333,7 @@ public record DefenceSettings(
         case "suspects_to_insert" -> b.suspectsToInsert(integer(k, v));
         case "perturb_share" -> b.perturbShare(number(k, v));
         case "variants" -> b.variants(integer(k, v));
+        case "cross_pairs" -> b.crossPairs(integer(k, v));
         case "fit_agreement" -> b.fitAgreement(number(k, v));
         case "max_rounds" -> b.maxRounds(integer(k, v));
         case "epochs" -> b.epochs(integer(k, v));
@@ -378,6 +391,7 @@ public record DefenceSettings(
     private int suspectsToInsert = 20;
     private double perturbShare = 1.0;
     private int variants = 0;
+    private int crossPairs = 0;
     private double fitAgreement = 0; // off: measured on QNLI, a second round gave +0.9 and -0.8 points over two seeds
     private int maxRounds = 2;
     private int epochs;
@@ -409,6 +423,7 @@ public record DefenceSettings(
 
     private void stages(boolean e, boolean m, Recovery rec, int ep, int bs, List<String> pert) {
       variants = recipe == Recipe.FINEMIX ? 3 : 0;
+      crossPairs = recipe == Recipe.FINEMIX ? CROSS_PAIRS : 0;
       epur = e;
       mixing = m;
       recovery = rec;
@@ -436,6 +451,7 @@ public record DefenceSettings(
     public Builder suspectsToInsert(int v) { suspectsToInsert = v; return this; }
     public Builder perturbShare(double v) { perturbShare = v; return this; }
     public Builder variants(int v) { variants = v; return this; }
+    public Builder crossPairs(int v) { crossPairs = v; return this; }
     public Builder fitAgreement(double v) { fitAgreement = v; return this; }
     public Builder maxRounds(int v) { maxRounds = v; return this; }
     public Builder epochs(int v) { epochs = v; return this; }
@@ -450,7 +466,8 @@ public record DefenceSettings(
     public DefenceSettings build() {
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
           agreementRows, rows,
-          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, fitAgreement, maxRounds, epochs, batchSize, lr, headLr,
+          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, crossPairs, fitAgreement, maxRounds, epochs, batchSize, lr,
+          headLr,
           temperature, featureWeight, seed, wordFrequencies);
     }
   }

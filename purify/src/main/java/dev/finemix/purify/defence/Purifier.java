@@ -128,10 +128,16 @@ public final class Purifier {
         notes.add("no unlabelled rows: distilling on the labelled training rows");
       }
     }
-    // the distillation set: the unlabelled rows, plus clean variants of them when asked (targets: the suspect's own)
+    // the distillation set: the unlabelled rows, plus clean variants and cross pairs of them when asked (targets: the
+    // suspect's own predictions on each)
     List<Example> distil = unl;
-    if (s.variants() > 0 && !unl.isEmpty() && unl != train) {
-      distil = concat(unl, Variants.of(unl, s.variants(), new Random(s.seed() ^ 0xA7A7L)));
+    String distilRows = unl.size() + " unlabelled";
+    if (!unl.isEmpty() && unl != train) {
+      List<Example> variants = Variants.of(unl, s.variants(), new Random(s.seed() ^ 0xA7A7L));
+      List<Example> cross = Variants.crossPairs(unl, s.crossPairs());
+      distil = concat(concat(unl, variants), cross);
+      if (!variants.isEmpty()) distilRows += " + " + variants.size() + " variants";
+      if (!cross.isEmpty()) distilRows += " + " + cross.size() + " cross pairs";
     }
 
     try (Tokenizer tok = Tokenizer.fromFile(suspect.tokenizerJson(), suspect.maxLength())) {
@@ -174,7 +180,7 @@ public final class Purifier {
         }
         if (!distil.isEmpty()) {
           l.onProgress(Progress.message("teacher", "soft predictions on " + distil.size() + " distillation rows ("
-              + unl.size() + " unlabelled" + (distil.size() > unl.size() ? " + their variants)" : ")")));
+              + distilRows + ")"));
           List<Prediction> p = c.predict(inputs(distil));
           teacher = new float[p.size()][];
           for (int i = 0; i < teacher.length; i++) {

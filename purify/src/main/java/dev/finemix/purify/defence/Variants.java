@@ -3,14 +3,19 @@ package dev.finemix.purify.defence;
 import dev.finemix.purify.text.Example;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * Clean variants of unlabelled rows for distillation: more inputs on which the suspect's clean behaviour can be
  * read, from the same (at most 1,000) unlabelled rows. A variant is either a <b>crop</b> (a contiguous run of 50-90 %
  * of the words) or a <b>word dropout</b> (each word dropped with probability 0.15, at least one kept), applied to the
- * longer field of a pair. Variants hold no trigger the rows did not hold, so the suspect's prediction on a variant is
+ * longer field of a pair ({@link #of}); and, for pairs, <b>cross pairs</b> ({@link #crossPairs}). Variants hold no trigger the rows did not hold, so the suspect's prediction on a variant is
  * its clean behaviour; the student learns it from the variant itself. Knows no task and no trigger.
  */
 final class Variants {
@@ -50,6 +55,53 @@ final class Variants {
     for (String x : w) if (rnd.nextDouble() >= DROP) kept.add(x);
     if (kept.isEmpty()) kept.add(w[rnd.nextInt(w.length)]);
     return String.join(" ", kept);
+  }
+
+  /**
+   * Cross pairs: for each pair row, its first field with the second fields of the {@code k} other rows that share the
+   * most rare words with that first field (each shared word weighs {@code ln(n / df)}, df its number of second fields
+   * among the {@code n} rows; ties go to the lower index; second fields equal to the row's own are skipped). A pair
+   * task's input space is the product of its fields, so these are inputs the suspect has a clean answer for, mostly
+   * near its decision between related and unrelated. Rows without a second field give none. In row order.
+   */
+  static List<Example> crossPairs(List<Example> rows, int k) {
+    List<Example> out = new ArrayList<>();
+    int n = rows.size();
+    if (k <= 0 || n < 2) return out;
+    Map<String, List<Integer>> postings = new HashMap<>();
+    for (int j = 0; j < n; j++) {
+      for (String t : terms(rows.get(j).textB())) postings.computeIfAbsent(t, x -> new ArrayList<>()).add(j);
+    }
+    double[] score = new double[n];
+    boolean[] taken = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      Example e = rows.get(i);
+      if (e.textB() == null) continue;
+      Arrays.fill(score, 0);
+      for (String t : terms(e.textA())) {
+        List<Integer> p = postings.get(t);
+        if (p == null) continue;
+        double idf = Math.log((double) n / p.size());
+        for (int j : p) score[j] += idf;
+      }
+      for (int j = 0; j < n; j++) taken[j] = rows.get(j).textB() == null || rows.get(j).textB().equals(e.textB());
+      for (int r = 0; r < k; r++) {
+        int best = -1;
+        for (int j = 0; j < n; j++) if (!taken[j] && (best < 0 || score[j] > score[best])) best = j;
+        if (best < 0) break;
+        taken[best] = true;
+        out.add(e.withText(e.textA(), rows.get(best).textB()));
+      }
+    }
+    return out;
+  }
+
+  /** The distinct lower-cased runs of letters or digits of {@code text}, two characters or more. */
+  static Set<String> terms(String text) {
+    Set<String> out = new HashSet<>();
+    if (text == null) return out;
+    for (String w : text.toLowerCase(Locale.ROOT).split("[^\\p{L}\\p{N}]+")) if (w.length() >= 2) out.add(w);
+    return out;
   }
 
   /** The whitespace-separated words of {@code t}; none for a blank text. */

@@ -50,6 +50,7 @@ class DefenceSettingsTest {
     assertThatThrownBy(() -> DefenceSettings.builder().fitAgreement(1.2).build()).hasMessageContaining("fitAgreement")
         .hasMessageContaining("1.2");
     assertThatThrownBy(() -> DefenceSettings.builder().maxRounds(0).build()).hasMessageContaining("maxRounds");
+    assertThatThrownBy(() -> DefenceSettings.builder().crossPairs(-1).build()).hasMessageContaining("crossPairs");
   }
 
   @Test
@@ -60,7 +61,9 @@ class DefenceSettingsTest {
     assertThat(j.get("recipe").asText()).isEqualTo("finemix");
     assertThat(j.get("perturbations")).hasSize(3);
     assertThat(DefenceSettings.defaults().toJson().get("rho").asText()).isEqualTo("auto");
-    assertThat(j.size()).isEqualTo(28);
+    assertThat(j.size()).isEqualTo(29);
+    assertThat(j.get("cross_pairs").asInt()).isEqualTo(DefenceSettings.CROSS_PAIRS);
+    assertThat(DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).build().crossPairs()).isZero();
     assertThat(j.get("fit_agreement").asDouble()).isEqualTo(0.0);
     assertThat(j.get("max_rounds").asInt()).isEqualTo(2);
     assertThat(j.get("feature_weight").asDouble()).isEqualTo(0.0);

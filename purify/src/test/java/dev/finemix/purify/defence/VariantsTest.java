@@ -52,4 +52,32 @@ class VariantsTest {
     }
     assertThat(a.subList(6, 9)).allMatch(e -> e.textA().equals("x"));
   }
+
+  @Test
+  void crossPairs_firstFieldWithTheSecondFieldsSharingMostRareWords_neverItsOwn_singlesGiveNone() {
+    List<Example> rows = List.of(
+        new Example(1, "When did the Normans invade England?", "The Normans invaded England in 1066."),
+        new Example(0, "What is the capital of France?", "Paris is the capital and largest city of France."),
+        new Example(1, "Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo."),
+        new Example(0, "Where do the Normans come from?", "The Normans came from Normandy in the north of France."),
+        new Example(1, "a single text", null));
+    List<Example> one = Variants.crossPairs(rows, 1);
+    assertThat(one).hasSize(4);
+    // "normans" is in two second fields, "the" in four: row 0's question is closest to row 3's passage
+    assertThat(one.get(0)).isEqualTo(rows.get(0).withText(rows.get(0).textA(), rows.get(3).textB()));
+    assertThat(one.get(3)).isEqualTo(rows.get(3).withText(rows.get(3).textA(), rows.get(0).textB()));
+    for (int i = 0; i < 4; i++) {
+      assertThat(one.get(i).textA()).isEqualTo(rows.get(i).textA());
+      assertThat(one.get(i).textB()).isNotEqualTo(rows.get(i).textB()).isNotNull();
+    }
+    List<Example> three = Variants.crossPairs(rows, 3);
+    assertThat(three).hasSize(12).isEqualTo(Variants.crossPairs(rows, 3));
+    for (int i = 0; i < 4; i++) {
+      assertThat(three.subList(3 * i, 3 * i + 3)).extracting(Example::textB).doesNotHaveDuplicates()
+          .doesNotContain(rows.get(i).textB());
+    }
+    assertThat(Variants.crossPairs(rows, 5)).hasSize(12); // only three other second fields each
+    assertThat(Variants.crossPairs(rows, 0)).isEmpty();
+    assertThat(Variants.crossPairs(List.of(new Example(0, "a b", null), new Example(1, "c d", null)), 2)).isEmpty();
+  }
 }

@@ -99,6 +99,11 @@ public final class PurifyCommand implements Callable<Integer> {
       + "by the suspect, added to distillation (recipe default)")
   Integer variants;
 
+  @Option(names = "--cross-pairs", paramLabel = "N", description = "pairs only: per unlabelled row, N cross pairs (its "
+      + "first field with the second fields of the rows sharing most rare words with it), labelled by the suspect "
+      + "(recipe default: 1 in finemix)")
+  Integer crossPairs;
+
   @Option(names = "--fit-agreement", description = "distillation: after a round of --epochs, train another round "
       + "while the student agrees with the suspect on fewer than this share of the clean distillation rows; 0 = one "
       + "round (the default)")
@@ -200,6 +205,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (featureWeight != null) b.featureWeight(featureWeight);
     if (headLr != null) b.headLr(headLr);
     if (variants != null) b.variants(variants);
+    if (crossPairs != null) b.crossPairs(crossPairs);
     if (fitAgreement != null) b.fitAgreement(fitAgreement);
     if (maxRounds != null) b.maxRounds(maxRounds);
     b.wordFrequencies(wordFrequencies());
