@@ -146,7 +146,7 @@ public record DefenceSettings(
   public static final List<Double> DEFAULT_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9);
 
   /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (measured on QNLI, see docs/defence-results.md). */
-  static final int CROSS_PAIRS = 1;
+  static final int CROSS_PAIRS = 3;
 
   public DefenceSettings {
     Objects.requireNonNull(recipe, "recipe");

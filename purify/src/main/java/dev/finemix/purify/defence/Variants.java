@@ -13,10 +13,11 @@ import java.util.Set;
 
 /**
  * Clean variants of unlabelled rows for distillation: more inputs on which the suspect's clean behaviour can be
- * read, from the same (at most 1,000) unlabelled rows. A variant is either a <b>crop</b> (a contiguous run of 50-90 %
- * of the words) or a <b>word dropout</b> (each word dropped with probability 0.15, at least one kept), applied to the
- * longer field of a pair ({@link #of}); and, for pairs, <b>cross pairs</b> ({@link #crossPairs}). Variants hold no trigger the rows did not hold, so the suspect's prediction on a variant is
- * its clean behaviour; the student learns it from the variant itself. Knows no task and no trigger.
+ * read, from the same (at most 1,000) unlabelled rows. A variant ({@link #of}) is either a <b>crop</b> (a contiguous
+ * run of 50-90 % of the words) or a <b>word dropout</b> (each word dropped with probability 0.15, at least one kept),
+ * applied to the longer field of a pair; for pairs there are also <b>cross pairs</b> ({@link #crossPairs}). Variants
+ * hold no trigger the rows did not hold, so the suspect's prediction on a variant is its clean behaviour; the student
+ * learns it from the variant itself. Knows no task and no trigger.
  */
 final class Variants {
   static final double DROP = 0.15;

@@ -101,7 +101,7 @@ public final class PurifyCommand implements Callable<Integer> {
 
   @Option(names = "--cross-pairs", paramLabel = "N", description = "pairs only: per unlabelled row, N cross pairs (its "
       + "first field with the second fields of the rows sharing most rare words with it), labelled by the suspect "
-      + "(recipe default: 1 in finemix)")
+      + "(recipe default: 3 in finemix)")
   Integer crossPairs;
 
   @Option(names = "--fit-agreement", description = "distillation: after a round of --epochs, train another round "
