@@ -145,7 +145,7 @@ public record DefenceSettings(
 
   public static final List<Double> DEFAULT_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9);
 
-  /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (measured on QNLI, see docs/defence-results.md). */
+  /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (QNLI runs: docs/defence-results.md). */
   static final int CROSS_PAIRS = 3;
 
   public DefenceSettings {
@@ -465,10 +465,9 @@ public record DefenceSettings(
 
     public DefenceSettings build() {
       return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
-          agreementRows, rows,
-          unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants, crossPairs, fitAgreement, maxRounds, epochs, batchSize, lr,
-          headLr,
-          temperature, featureWeight, seed, wordFrequencies);
+          agreementRows, rows, unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants,
+          crossPairs, fitAgreement, maxRounds, epochs, batchSize, lr, headLr, temperature, featureWeight, seed,
+          wordFrequencies);
     }
   }
 }
