@@ -106,6 +106,35 @@ class PurifierTest {
   }
 
   @Test
+  void purify_pairs_distilOnCrossPairsToo_singleTextsGetNone(@TempDir Path dir) {
+    Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
+    BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("no", "yes"));
+    TensorMap preW = BertClassifier.randomWeights(cfg, 1);
+    Path preDir = Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre")).tokenizerJson().getParent();
+    Pretrained pre = Pretrained.load(preDir.toString());
+    Checkpoint suspect = Checkpoint.of(cfg, BertClassifier.randomWeights(cfg, 2), tokenizer, "tiny", 64);
+    List<Example> pairs = new ArrayList<>();
+    for (int i = 0; i < POS.size(); i++) {
+      pairs.add(new Example(1, "is " + POS.get(i) + " good?", POS.get(i) + " indeed"));
+      pairs.add(new Example(0, "is " + NEG.get(i) + " good?", POS.get((i + 3) % POS.size())));
+    }
+    DefenceSettings s = DefenceSettings.builder().rho(0.3).rows(8).unlabelledRows(6).epochs(1).batchSize(8).seed(3)
+        .build();
+    assertThat(s.crossPairs()).isEqualTo(DefenceSettings.CROSS_PAIRS).isPositive();
+    List<String> messages = new ArrayList<>();
+    new Purifier(Device.cpu()).purify(suspect, pre, Dataset.of("clean", true, pairs), Dataset.of("unl", true, pairs),
+        s, p -> messages.add(p.message()));
+    int cross = 6 * DefenceSettings.CROSS_PAIRS;
+    assertThat(messages).contains("soft predictions on " + (6 + 18 + cross) + " distillation rows (6 unlabelled + 18"
+        + " variants + " + cross + " cross pairs)");
+
+    messages.clear();
+    new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), rows("unl", 3), s,
+        p -> messages.add(p.message()));
+    assertThat(messages).contains("soft predictions on 24 distillation rows (6 unlabelled + 18 variants)");
+  }
+
+  @Test
   void purify_plainRecipeWithoutRecovery_returnsTheSuspectUnchanged(@TempDir Path dir) {
     Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.0, 0.0, List.of("negative", "positive"));
