@@ -39,13 +39,22 @@ class PurifierTest {
     return Dataset.of(name, false, r);
   }
 
+  /** A tiny model with weights {@code w} written as a pre-trained checkpoint under {@code dir/pre}, and loaded back. */
+  private static Pretrained tinyPretrained(Path dir, BertConfig cfg, TensorMap w) {
+    return Pretrained.load(tiny(cfg, w).write(dir.resolve("pre")).tokenizerJson().getParent().toString());
+  }
+
+  /** A tiny model with weights {@code w} and the MiniLM tokenizer, in memory. */
+  private static Checkpoint tiny(BertConfig cfg, TensorMap w) {
+    return Checkpoint.of(cfg, w, Pretrained.load(Pretrained.MINILM).tokenizerJson(), "tiny", 64);
+  }
+
   @Test
   void purify_tinyModel_writesALoadableCheckpointAndAReport(@TempDir Path dir) {
     Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
     TensorMap preW = BertClassifier.randomWeights(cfg, 1);
-    Path preDir = Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre")).tokenizerJson().getParent();
-    Pretrained pre = Pretrained.load(preDir.toString());
+    Pretrained pre = tinyPretrained(dir, cfg, preW);
 
     // the "suspect": every weight moved a little, the row of a rare token moved a lot
     TensorMap ftW = preW.copy();
@@ -60,7 +69,7 @@ class PurifierTest {
     float[] emb = ftW.require(Purifier.WORD_EMBEDDINGS).data();
     for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
     float[] head = ftW.require("classifier.weight").data().clone();
-    Checkpoint suspect = Checkpoint.of(cfg, ftW, tokenizer, "tiny", 64);
+    Checkpoint suspect = tiny(cfg, ftW);
 
     DefenceSettings s = DefenceSettings.builder().rows(12).unlabelledRows(8).epochs(1).batchSize(8)
         .rhoGrid(List.of(0.3, 0.6)).margin(1.0).epurTop(5).seed(7).fitAgreement(0.95).build();
@@ -107,12 +116,9 @@ class PurifierTest {
 
   @Test
   void purify_pairs_distilOnCrossPairsToo_singleTextsGetNone(@TempDir Path dir) {
-    Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("no", "yes"));
-    TensorMap preW = BertClassifier.randomWeights(cfg, 1);
-    Path preDir = Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre")).tokenizerJson().getParent();
-    Pretrained pre = Pretrained.load(preDir.toString());
-    Checkpoint suspect = Checkpoint.of(cfg, BertClassifier.randomWeights(cfg, 2), tokenizer, "tiny", 64);
+    Pretrained pre = tinyPretrained(dir, cfg, BertClassifier.randomWeights(cfg, 1));
+    Checkpoint suspect = tiny(cfg, BertClassifier.randomWeights(cfg, 2));
     List<Example> pairs = new ArrayList<>();
     for (int i = 0; i < POS.size(); i++) {
       pairs.add(new Example(1, "is " + POS.get(i) + " good?", POS.get(i) + " indeed"));
@@ -136,12 +142,9 @@ class PurifierTest {
 
   @Test
   void purify_plainRecipeWithoutRecovery_returnsTheSuspectUnchanged(@TempDir Path dir) {
-    Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.0, 0.0, List.of("negative", "positive"));
-    TensorMap preW = BertClassifier.randomWeights(cfg, 3);
-    Pretrained pre = Pretrained.load(Checkpoint.of(cfg, preW, tokenizer, "tiny", 64).write(dir.resolve("pre"))
-        .tokenizerJson().getParent().toString());
-    Checkpoint suspect = Checkpoint.of(cfg, BertClassifier.randomWeights(cfg, 4), tokenizer, "tiny", 64);
+    Pretrained pre = tinyPretrained(dir, cfg, BertClassifier.randomWeights(cfg, 3));
+    Checkpoint suspect = tiny(cfg, BertClassifier.randomWeights(cfg, 4));
     DefenceSettings s = DefenceSettings.builder().recipe(DefenceSettings.Recipe.PLAIN).rows(8).epochs(1)
         .batchSize(8).recovery(DefenceSettings.Recovery.NONE).build();
     PurifyResult res = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), null, s, null);
