@@ -270,7 +270,11 @@ public final class BertClassifier implements AutoCloseable {
 
   /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
   public float[][] pooled(Batch b) {
-    return perRow(b, config.hiddenSize(), m -> forwardPooled(m, b, false, null).get(1));
+    return perRow(b, config.hiddenSize(), m -> pooler(clsHidden(m, b)));
+  }
+
+  private NDArray pooler(NDArray cls) {
+    return Linear.linear(cls, poolerW, poolerB).singletonOrThrow().tanh();
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */
@@ -339,6 +343,117 @@ public final class BertClassifier implements AutoCloseable {
     return x;
   }
 
+  /**
+   * The last layer's [CLS] state [rows, hidden] for inference, computed without padding: every token-wise op
+   * (embeddings, the Q/K/V, output and feed-forward GEMMs, LayerNorms) runs on the batch's real tokens only, packed
+   * into one [tokens, hidden] matrix, and only attention sees the padded [rows, seq] layout (keys and values gathered
+   * into it, padding masked). The last layer computes queries, attention output and feed-forward for the [CLS] rows
+   * alone: nothing else of it reaches the pooler. Same function as {@link #encode}'s [CLS] row (tested), with less
+   * work: a batch padded to its longest row does no GEMM work for the padding, and a batch of one row skips five
+   * sixths of the last layer. Rows must be right-padded (real tokens first), as {@link Batch#of} builds them; any
+   * other mask takes the padded path.
+   */
+  private NDArray clsHidden(NDManager m, Batch b) {
+    checkOpen();
+    int rows = b.rows();
+    int seq = b.seqLen();
+    long[] mask = b.mask();
+    int tokens = 0;
+    boolean padded = false;
+    for (int r = 0; r < rows; r++) {
+      int len = 0;
+      while (len < seq && mask[r * seq + len] != 0) {
+        len++;
+      }
+      for (int c = len; c < seq; c++) {
+        if (mask[r * seq + c] != 0) {
+          return encode(m, b, false, null).get(new NDIndex(":, 0, :")); // not right-padded
+        }
+      }
+      if (len == 0) {
+        return encode(m, b, false, null).get(new NDIndex(":, 0, :"));
+      }
+      padded |= len < seq;
+      tokens += len;
+    }
+    if (seq > config.maxPositions()) {
+      throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings "
+          + config.maxPositions());
+    }
+    // packed token t comes from padded slot real[t]; padded slot s reads packed token slot[s] (padding: any real
+    // token of its row, masked in attention); row r's [CLS] is packed token cls[r]
+    long[] ids = new long[tokens];
+    long[] types = new long[tokens];
+    long[] positions = new long[tokens];
+    long[] real = new long[tokens];
+    long[] slot = new long[rows * seq];
+    long[] cls = new long[rows];
+    float[] bias = new float[rows * seq];
+    int t = 0;
+    for (int r = 0; r < rows; r++) {
+      cls[r] = t;
+      for (int c = 0; c < seq; c++) {
+        int s = r * seq + c;
+        if (mask[s] != 0) {
+          ids[t] = b.ids()[s];
+          types[t] = b.typeIds()[s];
+          positions[t] = c;
+          real[t] = s;
+          slot[s] = t++;
+        } else {
+          slot[s] = cls[r];
+          bias[s] = MASKED;
+        }
+      }
+    }
+    NDArray x = Embedding.embedding(m.create(ids), wordEmb, SparseFormat.DENSE).singletonOrThrow()
+        .add(Embedding.embedding(m.create(types), typeEmb, SparseFormat.DENSE).singletonOrThrow())
+        .add(Embedding.embedding(m.create(positions), posEmb, SparseFormat.DENSE).singletonOrThrow());
+    x = LayerNorm.layerNorm(x, hiddenShape, embLnW, embLnB, eps).singletonOrThrow();
+    NDArray slots = padded ? m.create(slot) : null;
+    NDArray reals = padded ? m.create(real) : null;
+    NDArray maskBias = padded ? m.create(bias, new Shape(rows, 1, 1, seq)) : null;
+    int heads = config.numHeads();
+    int hd = config.headSize();
+    long hidden = (long) heads * hd;
+    NDArray scale = m.create((float) (1.0 / Math.sqrt(hd)));
+    for (int li = 0; li < layers.length; li++) {
+      Layer l = layers[li];
+      boolean last = li == layers.length - 1;
+      NDArray k = toPadded(Linear.linear(x, l.k, l.kb).singletonOrThrow(), slots)
+          .reshape(rows, seq, heads, hd).transpose(0, 2, 3, 1);
+      NDArray v = toPadded(Linear.linear(x, l.v, l.vb).singletonOrThrow(), slots)
+          .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
+      if (last) {
+        x = rows == tokens ? x : Embedding.embedding(m.create(cls), x, SparseFormat.DENSE).singletonOrThrow();
+      }
+      long qLen = last ? 1 : seq;
+      NDArray q = last
+          ? Linear.linear(x, l.q, l.qb).singletonOrThrow().reshape(rows, 1, heads, hd).transpose(0, 2, 1, 3)
+          : toPadded(Linear.linear(x, l.q, l.qb).singletonOrThrow(), slots)
+              .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
+      NDArray scores = q.mul(scale).matMul(k);
+      if (maskBias != null) {
+        scores = scores.add(maskBias);
+      }
+      NDArray ctx = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(rows * qLen, hidden);
+      if (!last && padded) {
+        ctx = Embedding.embedding(reals, ctx, SparseFormat.DENSE).singletonOrThrow();
+      }
+      NDArray a = Linear.linear(ctx, l.ao, l.aob).singletonOrThrow();
+      x = LayerNorm.layerNorm(a.add(x), hiddenShape, l.aln, l.alnb, eps).singletonOrThrow();
+      NDArray h = Activation.gelu(Linear.linear(x, l.i, l.ib).singletonOrThrow());
+      NDArray o = Linear.linear(h, l.o, l.ob).singletonOrThrow();
+      x = LayerNorm.layerNorm(o.add(x), hiddenShape, l.oln, l.olnb, eps).singletonOrThrow();
+    }
+    return x;
+  }
+
+  /** Packed rows [tokens, width] laid out as padded slots [rows * seq, width] (no copy when nothing is padded). */
+  private static NDArray toPadded(NDArray packed, NDArray slots) {
+    return slots == null ? packed : Embedding.embedding(slots, packed, SparseFormat.DENSE).singletonOrThrow();
+  }
+
   private static NDArray dropout(NDArray x, double p, boolean training) {
     if (!training || p <= 0) {
       return x;
@@ -351,7 +466,8 @@ public final class BertClassifier implements AutoCloseable {
    * every intermediate in a sub-manager closed before returning. Safe to call from several threads.
    */
   public float[][] predictProba(Batch b) {
-    return perRow(b, config.numLabels(), m -> forward(m, b, false).softmax(-1));
+    return perRow(b, config.numLabels(),
+        m -> Linear.linear(pooler(clsHidden(m, b)), headW, headB).singletonOrThrow().softmax(-1));
   }
 
   /** {@code compute}'s [rows, width] result as host rows: gradients off on this thread, a sub-manager closed after. */

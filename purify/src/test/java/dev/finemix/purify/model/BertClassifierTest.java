@@ -43,6 +43,50 @@ class BertClassifierTest {
   }
 
   @Test
+  void inference_packedAndClsOnly_matchesThePaddedForward() {
+    TensorMap w = BertClassifier.randomWeights(tiny(), 5);
+    w.put("classifier.weight", BertClassifier.randomHead(3, 32, 9)); // a head far from zero: distinct probabilities
+    java.util.Random rnd = new java.util.Random(11);
+    try (BertClassifier m = BertClassifier.create(tiny(), w, Device.cpu())) {
+      for (int rows : new int[] {1, 2, 5, 16}) {
+        List<Encoding> enc = new java.util.ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+          long[] ids = new long[2 + rnd.nextInt(20)];
+          long[] types = new long[ids.length];
+          ids[0] = 2;
+          ids[ids.length - 1] = 3;
+          for (int i = 1; i < ids.length - 1; i++) {
+            ids[i] = 4 + rnd.nextInt(96);
+            types[i] = i > ids.length / 2 ? 1 : 0;
+          }
+          enc.add(new Encoding(ids, types));
+        }
+        Batch b = Batch.of(enc);
+        float[][] proba = m.predictProba(b);
+        float[][] pooled = m.pooled(b);
+        try (NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+          var full = m.forwardPooled(nd, b, false, null);
+          float[] p = full.get(0).softmax(-1).toFloatArray();
+          float[] f = full.get(1).toFloatArray();
+          for (int r = 0; r < rows; r++) {
+            assertThat(proba[r]).containsExactly(java.util.Arrays.copyOfRange(p, r * 3, r * 3 + 3),
+                Offset.offset(2e-6f));
+            assertThat(pooled[r]).containsExactly(java.util.Arrays.copyOfRange(f, r * 32, r * 32 + 32),
+                Offset.offset(2e-6f));
+          }
+        }
+      }
+      // a mask with a hole (not right-padded) takes the padded path and still agrees with it
+      Batch holed = new Batch(new long[] {2, 5, 7, 3, 2, 6, 0, 3}, new long[8], new long[] {1, 1, 1, 1, 1, 1, 0, 1}, 2, 4);
+      try (NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+        float[] p = m.forward(nd, holed, false).softmax(-1).toFloatArray();
+        assertThat(m.predictProba(holed)[1]).containsExactly(java.util.Arrays.copyOfRange(p, 3, 6),
+            Offset.offset(1e-6f));
+      }
+    }
+  }
+
+  @Test
   void hidden_hasBatchSeqHiddenShape_andManagerOwnsResults() {
     try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 1), Device.cpu());
         NDManager nd = NDManager.newBaseManager(Device.cpu())) {
