@@ -17,8 +17,8 @@ import java.util.logging.Logger;
  * Dynamic batching for one model. Callers {@link #submit} a request of one or more rows and get a future;
  * an aggregator thread blocks for the first request, drains what is ready, then polls against a shrinking
  * max-wait budget until the batch is full or out of time, and hands the batch to the inference pool
- * (never a gRPC/Netty thread). A lone request (nothing queued, carried or running, and a batch slot free) skips the
- * aggregator: {@link #submit} hands it to the inference pool itself. Waiting is truly bounded: a request counts as
+ * (never a gRPC/Netty thread). A lone request (nothing queued, carried or running, a batch slot free, and the last
+ * batch a lone request too) skips the aggregator: {@link #submit} hands it to the inference pool itself. Waiting is truly bounded: a request counts as
  * waiting from its admission until its batch is formed (queued, or held by the aggregator for the next batch), and
  * admission itself is the capacity check.
  * Requests whose deadline passed before their batch runs are skipped with DEADLINE_EXCEEDED; a failed
@@ -70,6 +70,12 @@ public final class Batcher<I, O> implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
   /** Requests accepted and not yet completed (queued, carried or running). */
   private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
+  /**
+   * Requests in the last batch formed. A lone request takes the fast path (no aggregator, no wait) only after a
+   * batch of one: at concurrency 1 every request does, while under load the first request back after a full batch
+   * waits the budget for the others instead of running alone and keeping them waiting for a one-row batch.
+   */
+  private volatile int lastBatchRequests = 1;
   /** A request that did not fit the previous batch; touched by the aggregator thread only. */
   private Request<I, O> carried;
 
@@ -120,8 +126,8 @@ public final class Batcher<I, O> implements AutoCloseable {
       request.future.completeExceptionally(ServiceException.shuttingDown(name));
       return request.future;
     }
-    // alone = nothing queued, carried or running: it has no batch to join
-    boolean alone = direct && outstanding.compareAndSet(0, 1);
+    // alone = nothing queued, carried or running, and the last batch was a lone request too: no batch to join
+    boolean alone = direct && lastBatchRequests <= 1 && outstanding.compareAndSet(0, 1);
     if (!alone) {
       outstanding.incrementAndGet();
     }
@@ -129,6 +135,7 @@ public final class Batcher<I, O> implements AutoCloseable {
     if (alone && inFlight.tryAcquire()) {
       // skips the aggregator, straight to the inference pool (one thread hand-off fewer at concurrency 1); when the
       // last batch still holds its permit for a moment, it is queued as usual
+      lastBatchRequests = 1;
       dispatch(List.of(request));
       return request.future;
     }
@@ -151,6 +158,11 @@ public final class Batcher<I, O> implements AutoCloseable {
   /** Requests waiting now (queued, or held by the aggregator for the next batch). */
   public int queueDepth() {
     return waiting.get();
+  }
+
+  /** Requests accepted and not yet completed (tests). */
+  int outstanding() {
+    return outstanding.get();
   }
 
   public BatchSettings settings() {
@@ -184,8 +196,9 @@ public final class Batcher<I, O> implements AutoCloseable {
 
   /**
    * Blocks for a first request, then gathers more until the batch is full or the wait budget is spent. A request
-   * that is alone (no other request queued, carried or running) goes at once: nobody else is there to wait for,
-   * so a lone caller (concurrency 1) never pays the wait budget.
+   * that is alone (no other request queued, carried or running) after a batch of one goes at once: nobody else is
+   * there to wait for, so a lone caller (concurrency 1) never pays the wait budget. After a batch of several, a
+   * request alone for the moment waits the budget: the callers of that batch are on their way back.
    */
   List<Request<I, O>> collectBatch() throws InterruptedException {
     Request<I, O> first = carried != null ? carried : queue.take();
@@ -194,7 +207,7 @@ public final class Batcher<I, O> implements AutoCloseable {
     batch.add(first);
     waiting.decrementAndGet();
     int rows = first.rows.size();
-    long budgetEnd = outstanding.get() <= 1 ? ticker.read()
+    long budgetEnd = outstanding.get() <= 1 && lastBatchRequests <= 1 ? ticker.read()
         : ticker.read() + TimeUnit.MICROSECONDS.toNanos(settings.maxWaitMicros());
     while (rows < settings.maxBatchSize()) {
       Request<I, O> next = queue.poll();
@@ -216,6 +229,7 @@ public final class Batcher<I, O> implements AutoCloseable {
       waiting.decrementAndGet();
       rows += next.rows.size();
     }
+    lastBatchRequests = batch.size();
     return batch;
   }
 

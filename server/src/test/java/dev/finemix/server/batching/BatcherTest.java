@@ -101,6 +101,32 @@ class BatcherTest {
   }
 
   @Test
+  void collectBatch_loneRequestAfterABatchOfSeveral_waitsTheBudgetForCompany() throws Exception {
+    Batcher<Integer, Integer> b = unstarted(8, 2_000_000, 10); // 2 s budget on a frozen ticker
+    b.submit(List.of(1), Long.MAX_VALUE);
+    b.submit(List.of(2), Long.MAX_VALUE);
+    var full = b.collectBatch();
+    assertThat(full).hasSize(2);
+    b.runBatch(full); // both complete: nothing is outstanding
+    b.submit(List.of(3), Long.MAX_VALUE); // alone for now, but the last batch's other caller is on its way back
+    var collector = CompletableFuture.supplyAsync(() -> {
+      try {
+        return b.collectBatch();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    Thread.sleep(50);
+    assertThat(collector).isNotDone();
+    b.submit(List.of(4), Long.MAX_VALUE);
+    for (int i = 5; i <= 10; i++) {
+      b.submit(List.of(i), Long.MAX_VALUE); // fills the batch: it closes before the budget is spent
+    }
+    assertThat(collector.get(1, TimeUnit.SECONDS)).extracting(r -> r.rows.get(0)).containsExactly(3, 4, 5, 6, 7, 8,
+        9, 10);
+  }
+
+  @Test
   void collectBatch_requestArrivingWithinBudget_joinsBatch() throws Exception {
     Batcher<Integer, Integer> b = unstarted(8, 2_000_000, 10); // 2 s budget on a frozen ticker
     b.submit(List.of(0), Long.MAX_VALUE);
@@ -251,9 +277,18 @@ class BatcherTest {
       assertThat(handedBy).hasSize(2);
       assertThat(handedBy.get(0)).isEqualTo(Thread.currentThread().getName());
       assertThat(handedBy.get(1)).isEqualTo("finemix-batcher-m");
-      // idle again: the next lone request skips the aggregator too
+      // idle again, but the last batch held two requests: the next lone one goes through the aggregator (in case
+      // company follows); after that batch of one, lone requests skip the aggregator again
       assertThat(b.submit(List.of(4), Long.MAX_VALUE).get(10, TimeUnit.SECONDS)).containsExactly(-4);
       assertThat(handedBy).hasSize(3);
+      assertThat(handedBy.get(2)).isEqualTo("finemix-batcher-m");
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (b.outstanding() > 0 && System.nanoTime() < until) {
+        Thread.onSpinWait(); // request 4's completion hook may still be running
+      }
+      assertThat(b.submit(List.of(5), Long.MAX_VALUE).get(10, TimeUnit.SECONDS)).containsExactly(-5);
+      assertThat(handedBy).hasSize(4);
+      assertThat(handedBy.get(3)).isEqualTo(Thread.currentThread().getName());
     } finally {
       pool.shutdownNow();
     }
