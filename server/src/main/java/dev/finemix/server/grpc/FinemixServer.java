@@ -13,7 +13,9 @@ import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelState;
 import dev.finemix.server.registry.StateListener;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -25,6 +27,7 @@ import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -113,6 +116,7 @@ public final class FinemixServer implements AutoCloseable {
           + " models");
     }
     builder.executor(grpcPool)
+        .callExecutor(FinemixServer::callExecutor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
@@ -134,6 +138,19 @@ public final class FinemixServer implements AutoCloseable {
           .addService(StrictParsing.wrap(inference.bindService()));
     }
     this.server = builder.build();
+  }
+
+  /** Unary inference calls: their handlers only validate and queue (the batcher computes elsewhere). */
+  static final Set<String> INLINE_METHODS = Set.of(FinemixGrpc.getClassifyMethod().getFullMethodName(),
+      GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName());
+
+  /**
+   * The executor of one call: unary inference calls run their handlers on the transport thread that read them (one
+   * thread hand-off fewer per request: the handler validates, queues and returns, and the response is written by
+   * the inference thread); every other call (admin calls that read files or wait, streams) on the gRPC pool (null).
+   */
+  static <ReqT, RespT> Executor callExecutor(ServerCall<ReqT, RespT> call, Metadata headers) {
+    return INLINE_METHODS.contains(call.getMethodDescriptor().getFullMethodName()) ? Runnable::run : null;
   }
 
   /** Starts metrics and the gRPC server, then registers the models of the config (they load in the background). */
