@@ -24,6 +24,7 @@ import dev.finemix.server.loading.Backends;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -86,8 +87,9 @@ final class BenchLoadCommand implements Callable<Integer> {
 
   // 400: with 40 the first level still paid for C2 compiling the gRPC/Netty paths (2.2 ms CPU a request at c1,
   // 0.7 ms once warm), so it measured warm-up, not serving
-  @Option(names = "--warmup", defaultValue = "400", description = "Warm-up requests before the levels, sequential "
-      + "and again at concurrency 4 (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--warmup", defaultValue = "4000", description = "Warm-up requests before the levels, sequential "
+      + "and again at concurrency 4 (default: ${DEFAULT-VALUE}; HotSpot's C2 compiles a per-request path after ~10,000"
+      + " calls, so fewer leave the JIT busy during the first levels).")
   int warmup;
 
   @Option(names = "--max-batch-size", defaultValue = "32", description = "Server batching (default: ${DEFAULT-VALUE}).")
@@ -190,17 +192,21 @@ final class BenchLoadCommand implements Callable<Integer> {
         if (rates != null && !rates.isEmpty()) {
           for (double r : rates) {
             ThreadCpu before = ThreadCpu.snapshot();
+            double[] b0 = batches(server);
             PerfDriver.Level l = d.rate(r, maxInFlight, requests, bound);
             ObjectNode n = json(l);
             ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+            putBatches(n, b0, batches(server));
             levels.add(n);
           }
         } else {
           for (int c : concurrency) {
             ThreadCpu before = ThreadCpu.snapshot();
+            double[] b0 = batches(server);
             PerfDriver.Level l = d.concurrency(c, requests, bound);
             ObjectNode n = json(l);
             ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+            putBatches(n, b0, batches(server));
             levels.add(n);
           }
         }
@@ -209,6 +215,28 @@ final class BenchLoadCommand implements Callable<Integer> {
         ch.awaitTermination(5, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /** The server's batch count and rows batched so far ({@code finemix_batch_size}'s count and sum). */
+  private static double[] batches(FinemixServer server) {
+    for (var m : server.metrics().registry().scrape()) {
+      if (m instanceof HistogramSnapshot h && h.getMetadata().getName().equals("finemix_batch_size")) {
+        double count = 0;
+        double sum = 0;
+        for (var d : h.getDataPoints()) {
+          count += d.getCount();
+          sum += d.getSum();
+        }
+        return new double[] {count, sum};
+      }
+    }
+    return new double[] {0, 0};
+  }
+
+  private static void putBatches(ObjectNode n, double[] before, double[] after) {
+    double count = after[0] - before[0];
+    n.put("batches", (long) count);
+    n.put("meanBatchRows", count > 0 ? (after[1] - before[1]) / count : 0);
   }
 
   private void runBaseline(Path ckpt, List<String> texts, ObjectNode out) throws InterruptedException {
@@ -305,9 +333,9 @@ final class BenchLoadCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "model %s; %d sentences; intra-op threads %d, inference threads %d; batching %s%n",
         out.get("model").asText(), out.get("sentences").asInt(), out.get("intraOpThreads").asInt(),
         out.get("inferenceThreads").asInt(), out.get("batching"));
-    String h = "%-22s %9s %9s %9s %9s %9s %9s %7s %8s %6s%n";
+    String h = "%-22s %9s %9s %9s %9s %9s %9s %7s %8s %6s %10s%n";
     System.out.printf(Locale.ROOT, h, "level", "requests", "rows/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors",
-        "cpu ms/r", "load");
+        "cpu ms/r", "load", "rows/batch");
     for (var n : out.get("grpc")) {
       String name = "grpc " + ("rate".equals(n.get("mode").asText())
           ? "rate " + n.get("targetRate").asDouble() : "concurrency " + n.get("concurrency").asInt());
@@ -327,10 +355,11 @@ final class BenchLoadCommand implements Callable<Integer> {
   }
 
   private static void row(String name, ObjectNode n) {
-    System.out.printf(Locale.ROOT, "%-22s %9d %9.1f %9.1f %9.1f %9.1f %9.1f %7d %8.2f %6.2f%n", name,
+    System.out.printf(Locale.ROOT, "%-22s %9d %9.1f %9.1f %9.1f %9.1f %9.1f %7d %8.2f %6.2f %10s%n", name,
         n.get("requests").asLong(), n.get("rowsPerSecond").asDouble(), n.get("requestsPerSecond").asDouble(),
         n.get("p50Ms").asDouble(), n.get("p90Ms").asDouble(), n.get("p99Ms").asDouble(), n.get("errors").asLong(),
-        n.get("cpuMsPerRow").asDouble(), n.get("loadAverage1m").asDouble());
+        n.get("cpuMsPerRow").asDouble(), n.get("loadAverage1m").asDouble(),
+        n.has("meanBatchRows") ? String.format(Locale.ROOT, "%.1f", n.get("meanBatchRows").asDouble()) : "");
   }
 
   private Path resolveModel() {
