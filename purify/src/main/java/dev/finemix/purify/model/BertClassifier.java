@@ -285,20 +285,13 @@ public final class BertClassifier implements AutoCloseable {
   private NDArray encode(NDManager m, Batch b, boolean training, NDArray wordTable) {
     checkOpen();
     int rows = b.rows();
-    int seq = b.seqLen();
-    if (seq > config.maxPositions()) {
-      throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings "
-          + config.maxPositions());
-    }
+    int seq = checkSeq(b.seqLen());
     Shape shape = new Shape(rows, seq);
     NDArray ids = m.create(b.ids(), shape);
     NDArray types = m.create(b.typeIds(), shape);
     NDArray pos = m.arange(0, seq, 1, DataType.INT64);
-    NDArray x = Embedding.embedding(ids, wordTable == null ? wordEmb : wordTable, SparseFormat.DENSE).singletonOrThrow()
-        .add(Embedding.embedding(types, typeEmb, SparseFormat.DENSE).singletonOrThrow())
-        .add(Embedding.embedding(pos, posEmb, SparseFormat.DENSE).singletonOrThrow());
-    x = LayerNorm.layerNorm(x, hiddenShape, embLnW, embLnB, eps).singletonOrThrow();
-    x = dropout(x, config.hiddenDropout(), training);
+    NDArray x = dropout(embed(ids, types, pos, wordTable == null ? wordEmb : wordTable), config.hiddenDropout(),
+        training);
 
     NDArray maskBias = null;
     long[] mask = b.mask();
@@ -332,15 +325,34 @@ public final class BertClassifier implements AutoCloseable {
       }
       NDArray probs = dropout(scores.softmax(-1), config.attentionDropout(), training);
       NDArray ctx = probs.matMul(v).transpose(0, 2, 1, 3).reshape(rows, seq, (long) heads * hd);
-      NDArray a = Linear.linear(ctx, l.ao, l.aob).singletonOrThrow();
-      a = dropout(a, config.hiddenDropout(), training);
-      x = LayerNorm.layerNorm(a.add(x), hiddenShape, l.aln, l.alnb, eps).singletonOrThrow();
-      NDArray h = Activation.gelu(Linear.linear(x, l.i, l.ib).singletonOrThrow());
-      NDArray o = Linear.linear(h, l.o, l.ob).singletonOrThrow();
-      o = dropout(o, config.hiddenDropout(), training);
-      x = LayerNorm.layerNorm(o.add(x), hiddenShape, l.oln, l.olnb, eps).singletonOrThrow();
+      x = outputAndFeedForward(l, ctx, x, training);
     }
     return x;
+  }
+
+  private int checkSeq(int seq) {
+    if (seq > config.maxPositions()) {
+      throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings "
+          + config.maxPositions());
+    }
+    return seq;
+  }
+
+  /** LayerNorm(word + token type + position embeddings) of the given ids (any shape that broadcasts). */
+  private NDArray embed(NDArray ids, NDArray types, NDArray positions, NDArray wordTable) {
+    NDArray x = Embedding.embedding(ids, wordTable, SparseFormat.DENSE).singletonOrThrow()
+        .add(Embedding.embedding(types, typeEmb, SparseFormat.DENSE).singletonOrThrow())
+        .add(Embedding.embedding(positions, posEmb, SparseFormat.DENSE).singletonOrThrow());
+    return LayerNorm.layerNorm(x, hiddenShape, embLnW, embLnB, eps).singletonOrThrow();
+  }
+
+  /** A layer after attention: output projection, residual and LayerNorm, then feed-forward, residual and LayerNorm. */
+  private NDArray outputAndFeedForward(Layer l, NDArray ctx, NDArray x, boolean training) {
+    NDArray a = dropout(Linear.linear(ctx, l.ao, l.aob).singletonOrThrow(), config.hiddenDropout(), training);
+    x = LayerNorm.layerNorm(a.add(x), hiddenShape, l.aln, l.alnb, eps).singletonOrThrow();
+    NDArray h = Activation.gelu(Linear.linear(x, l.i, l.ib).singletonOrThrow());
+    NDArray o = dropout(Linear.linear(h, l.o, l.ob).singletonOrThrow(), config.hiddenDropout(), training);
+    return LayerNorm.layerNorm(o.add(x), hiddenShape, l.oln, l.olnb, eps).singletonOrThrow();
   }
 
   /**
@@ -356,7 +368,7 @@ public final class BertClassifier implements AutoCloseable {
   private NDArray clsHidden(NDManager m, Batch b) {
     checkOpen();
     int rows = b.rows();
-    int seq = b.seqLen();
+    int seq = checkSeq(b.seqLen());
     long[] mask = b.mask();
     int tokens = 0;
     boolean padded = false;
@@ -365,20 +377,15 @@ public final class BertClassifier implements AutoCloseable {
       while (len < seq && mask[r * seq + len] != 0) {
         len++;
       }
-      for (int c = len; c < seq; c++) {
-        if (mask[r * seq + c] != 0) {
-          return encode(m, b, false, null).get(new NDIndex(":, 0, :")); // not right-padded
-        }
+      boolean rightPadded = len > 0;
+      for (int c = len; c < seq && rightPadded; c++) {
+        rightPadded = mask[r * seq + c] == 0;
       }
-      if (len == 0) {
+      if (!rightPadded) {
         return encode(m, b, false, null).get(new NDIndex(":, 0, :"));
       }
       padded |= len < seq;
       tokens += len;
-    }
-    if (seq > config.maxPositions()) {
-      throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings "
-          + config.maxPositions());
     }
     // packed token t comes from padded slot real[t]; padded slot s reads packed token slot[s] (padding: any real
     // token of its row, masked in attention); row r's [CLS] is packed token cls[r]
@@ -406,10 +413,7 @@ public final class BertClassifier implements AutoCloseable {
         }
       }
     }
-    NDArray x = Embedding.embedding(m.create(ids), wordEmb, SparseFormat.DENSE).singletonOrThrow()
-        .add(Embedding.embedding(m.create(types), typeEmb, SparseFormat.DENSE).singletonOrThrow())
-        .add(Embedding.embedding(m.create(positions), posEmb, SparseFormat.DENSE).singletonOrThrow());
-    x = LayerNorm.layerNorm(x, hiddenShape, embLnW, embLnB, eps).singletonOrThrow();
+    NDArray x = embed(m.create(ids), m.create(types), m.create(positions), wordEmb);
     NDArray slots = padded ? m.create(slot) : null;
     NDArray reals = padded ? m.create(real) : null;
     NDArray maskBias = padded ? m.create(bias, new Shape(rows, 1, 1, seq)) : null;
@@ -440,11 +444,7 @@ public final class BertClassifier implements AutoCloseable {
       if (!last && padded) {
         ctx = Embedding.embedding(reals, ctx, SparseFormat.DENSE).singletonOrThrow();
       }
-      NDArray a = Linear.linear(ctx, l.ao, l.aob).singletonOrThrow();
-      x = LayerNorm.layerNorm(a.add(x), hiddenShape, l.aln, l.alnb, eps).singletonOrThrow();
-      NDArray h = Activation.gelu(Linear.linear(x, l.i, l.ib).singletonOrThrow());
-      NDArray o = Linear.linear(h, l.o, l.ob).singletonOrThrow();
-      x = LayerNorm.layerNorm(o.add(x), hiddenShape, l.oln, l.olnb, eps).singletonOrThrow();
+      x = outputAndFeedForward(l, ctx, x, false);
     }
     return x;
   }

@@ -77,7 +77,8 @@ class BertClassifierTest {
         }
       }
       // a mask with a hole (not right-padded) takes the padded path and still agrees with it
-      Batch holed = new Batch(new long[] {2, 5, 7, 3, 2, 6, 0, 3}, new long[8], new long[] {1, 1, 1, 1, 1, 1, 0, 1}, 2, 4);
+      Batch holed = new Batch(new long[] {2, 5, 7, 3, 2, 6, 0, 3}, new long[8], new long[] {1, 1, 1, 1, 1, 1, 0, 1},
+          2, 4);
       try (NDManager nd = NDManager.newBaseManager(Device.cpu())) {
         float[] p = m.forward(nd, holed, false).softmax(-1).toFloatArray();
         assertThat(m.predictProba(holed)[1]).containsExactly(java.util.Arrays.copyOfRange(p, 3, 6),

@@ -18,9 +18,9 @@ import java.util.logging.Logger;
  * an aggregator thread blocks for the first request, drains what is ready, then polls against a shrinking
  * max-wait budget until the batch is full or out of time, and hands the batch to the inference pool
  * (never a gRPC/Netty thread). A lone request (nothing queued, carried or running, a batch slot free, and the last
- * batch a lone request too) skips the aggregator: {@link #submit} hands it to the inference pool itself. Waiting is truly bounded: a request counts as
- * waiting from its admission until its batch is formed (queued, or held by the aggregator for the next batch), and
- * admission itself is the capacity check.
+ * batch a lone request too) skips the aggregator: {@link #submit} hands it to the inference pool itself. Waiting is
+ * truly bounded: a request counts as waiting from its admission until its batch is formed (queued, or held by the
+ * aggregator for the next batch), and admission itself is the capacity check.
  * Requests whose deadline passed before their batch runs are skipped with DEADLINE_EXCEEDED; a failed
  * batch fails every request in it; {@link #close} fails what is still queued with UNAVAILABLE.
  *

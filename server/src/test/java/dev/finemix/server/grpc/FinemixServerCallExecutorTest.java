@@ -53,7 +53,8 @@ class FinemixServerCallExecutorTest {
 
   @Test
   void unaryInference_runsInline_everythingElseOnThePool() {
-    for (MethodDescriptor<?, ?> m : List.of(FinemixGrpc.getClassifyMethod(), GRPCInferenceServiceGrpc.getModelInferMethod())) {
+    for (MethodDescriptor<?, ?> m : List.of(FinemixGrpc.getClassifyMethod(),
+        GRPCInferenceServiceGrpc.getModelInferMethod())) {
       Executor e = FinemixServer.callExecutor(call(m), new Metadata());
       assertThat(e).as(m.getFullMethodName()).isNotNull();
       List<String> ranOn = new ArrayList<>();
