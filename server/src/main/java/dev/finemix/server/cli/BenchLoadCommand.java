@@ -113,6 +113,13 @@ final class BenchLoadCommand implements Callable<Integer> {
       description = "Time bound of each in-process baseline; 0 skips the baseline (default: ${DEFAULT-VALUE}).")
   double baselineSeconds;
 
+  @Option(names = "--rounds", defaultValue = "1",
+      description = "Rounds of interleaved measurement: each round runs every gRPC level and then the in-process baseline"
+          + " (model open beside the server), so each ratio compares figures taken minutes, not a run, apart; ratios"
+          + " are the medians over rounds. 1: all gRPC levels, then the baseline after the server closed"
+          + " (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
   @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
   String device;
 
@@ -137,21 +144,49 @@ final class BenchLoadCommand implements Callable<Integer> {
     b.put("queueCapacity", queueCapacity);
     out.put("textsPerRequest", textsPerRequest);
 
-    ArrayNode levels = out.putArray("grpc");
+    if (rounds < 1) {
+      throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
+    }
+    boolean interleaved = rounds > 1 && baselineSeconds > 0;
+    out.put("rounds", interleaved ? rounds : 1);
     Path tmp = Files.createTempDirectory("finemix-bench-");
     Logger quiet = Logger.getLogger("dev.finemix");
     Level before = quiet.getLevel();
     quiet.setLevel(Level.WARNING);
     try {
-      runServer(ckpt, tmp, texts, levels, out);
+      runServer(ckpt, tmp, texts, out, (d, server) -> {
+        if (!interleaved) {
+          levels(d, server, out.putArray("grpc"));
+          return;
+        }
+        out.put("peakRssServingMb", rssMb("VmHWM:")); // before the in-process copy opens beside it
+        try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
+          warmBaseline(c, texts);
+          ArrayNode all = out.putArray("byRound");
+          for (int r = 0; r < rounds; r++) {
+            ObjectNode round = all.addObject();
+            levels(d, server, round.putArray("grpc"));
+            baseline(c, texts, round.putObject("inProcess"));
+            ratios(round);
+          }
+          out.set("grpc", all.get(rounds - 1).get("grpc"));
+          out.set("inProcess", all.get(rounds - 1).get("inProcess"));
+          medianRatios(all, out.putObject("ratios"));
+        }
+      });
     } finally {
       quiet.setLevel(before);
       FileTrees.deleteQuietly(tmp);
     }
     out.put("rssAfterServingMb", rssMb("VmRSS:"));
-    out.put("peakRssServingMb", rssMb("VmHWM:"));
-    if (baselineSeconds > 0) {
-      runBaseline(ckpt, texts, out.putObject("inProcess"));
+    if (!interleaved) {
+      out.put("peakRssServingMb", rssMb("VmHWM:"));
+    }
+    if (baselineSeconds > 0 && !interleaved) {
+      try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
+        warmBaseline(c, texts);
+        baseline(c, texts, out.putObject("inProcess"));
+      }
       ratios(out);
     }
     out.put("peakRssMb", rssMb("VmHWM:"));
@@ -164,8 +199,13 @@ final class BenchLoadCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void runServer(Path ckpt, Path tmp, List<String> texts, ArrayNode levels, ObjectNode out)
-      throws Exception {
+  /** What runs against the warmed-up server. */
+  @FunctionalInterface
+  private interface Body {
+    void run(PerfDriver driver, FinemixServer server) throws Exception;
+  }
+
+  private void runServer(Path ckpt, Path tmp, List<String> texts, ObjectNode out, Body body) throws Exception {
     Path root = ckpt.toAbsolutePath().normalize().getParent();
     BatchingLayer batching = new BatchingLayer(maxBatchSize, maxWaitMicros, queueCapacity, maxConcurrentBatches);
     ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, null, true, null, null, batching);
@@ -188,32 +228,27 @@ final class BenchLoadCommand implements Callable<Integer> {
         PerfDriver d = new PerfDriver(t -> client.classify(MODEL, t), texts, textsPerRequest);
         d.warmUp(warmup);
         d.concurrency(4, warmup, Duration.ofSeconds(30)); // JIT the concurrent paths too
-        Duration bound = Duration.ofMillis((long) (seconds * 1000));
-        if (rates != null && !rates.isEmpty()) {
-          for (double r : rates) {
-            ThreadCpu before = ThreadCpu.snapshot();
-            double[] b0 = batches(server);
-            PerfDriver.Level l = d.rate(r, maxInFlight, requests, bound);
-            ObjectNode n = json(l);
-            ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
-            putBatches(n, b0, batches(server));
-            levels.add(n);
-          }
-        } else {
-          for (int c : concurrency) {
-            ThreadCpu before = ThreadCpu.snapshot();
-            double[] b0 = batches(server);
-            PerfDriver.Level l = d.concurrency(c, requests, bound);
-            ObjectNode n = json(l);
-            ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
-            putBatches(n, b0, batches(server));
-            levels.add(n);
-          }
-        }
+        body.run(d, server);
       } finally {
         ch.shutdownNow();
         ch.awaitTermination(5, TimeUnit.SECONDS);
       }
+    }
+  }
+
+  /** Every level (concurrency or rate) once, into {@code levels}. */
+  private void levels(PerfDriver d, FinemixServer server, ArrayNode levels) throws InterruptedException {
+    Duration bound = Duration.ofMillis((long) (seconds * 1000));
+    boolean byRate = rates != null && !rates.isEmpty();
+    for (Number x : byRate ? rates : concurrency) {
+      ThreadCpu before = ThreadCpu.snapshot();
+      double[] b0 = batches(server);
+      PerfDriver.Level l = byRate ? d.rate(x.doubleValue(), maxInFlight, requests, bound)
+          : d.concurrency(x.intValue(), requests, bound);
+      ObjectNode n = json(l);
+      ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+      putBatches(n, b0, batches(server));
+      levels.add(n);
     }
   }
 
@@ -239,24 +274,37 @@ final class BenchLoadCommand implements Callable<Integer> {
     n.put("meanBatchRows", count > 0 ? (after[1] - before[1]) / count : 0);
   }
 
-  private void runBaseline(Path ckpt, List<String> texts, ObjectNode out) throws InterruptedException {
-    try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
-      PerfDriver one = new PerfDriver(t -> c.predict(inputs(t)), texts, 1);
-      one.warmUp(Math.max(3, warmup));
-      Duration bound = Duration.ofMillis((long) (baselineSeconds * 1000));
-      ThreadCpu b0 = ThreadCpu.snapshot();
-      PerfDriver.Level l1 = one.concurrency(1, requests, bound);
-      ObjectNode n1 = json(l1);
-      ThreadCpu.snapshot().putSince(b0, n1.putObject("cpuMsByThreadGroup"), l1.callerCpuSeconds());
-      out.set("batch1", n1);
-      PerfDriver batched = new PerfDriver(t -> c.predict(inputs(t)), texts, maxBatchSize);
-      batched.warmUp(1);
-      ThreadCpu b1 = ThreadCpu.snapshot();
-      PerfDriver.Level lb = batched.concurrency(1, requests, bound);
-      ObjectNode nb = json(lb);
-      ThreadCpu.snapshot().putSince(b1, nb.putObject("cpuMsByThreadGroup"), lb.callerCpuSeconds());
-      out.set("batched", nb);
-      out.put("batchedRows", maxBatchSize);
+  private void warmBaseline(Classifier c, List<String> texts) {
+    new PerfDriver(t -> c.predict(inputs(t)), texts, 1).warmUp(Math.max(3, warmup));
+    new PerfDriver(t -> c.predict(inputs(t)), texts, maxBatchSize).warmUp(1);
+  }
+
+  /** The model called in process at batch 1 and at the server's max batch, into {@code out}. */
+  private void baseline(Classifier c, List<String> texts, ObjectNode out) throws InterruptedException {
+    Duration bound = Duration.ofMillis((long) (baselineSeconds * 1000));
+    out.set("batch1", inProcessLevel(c, texts, 1, bound));
+    out.set("batched", inProcessLevel(c, texts, maxBatchSize, bound));
+    out.put("batchedRows", maxBatchSize);
+  }
+
+  private ObjectNode inProcessLevel(Classifier c, List<String> texts, int rowsPerCall, Duration bound)
+      throws InterruptedException {
+    PerfDriver driver = new PerfDriver(t -> c.predict(inputs(t)), texts, rowsPerCall);
+    ThreadCpu before = ThreadCpu.snapshot();
+    PerfDriver.Level l = driver.concurrency(1, requests, bound);
+    ObjectNode n = json(l);
+    ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+    return n;
+  }
+
+  /** Each ratio's median over the rounds (the middle one; the upper middle of an even count). */
+  private static void medianRatios(ArrayNode byRound, ObjectNode into) {
+    for (var it = byRound.get(0).get("ratios").fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      List<Double> v = new ArrayList<>();
+      byRound.forEach(r -> v.add(r.get("ratios").get(k).asDouble()));
+      v.sort(null);
+      into.put(k, v.get(v.size() / 2));
     }
   }
 
@@ -346,8 +394,14 @@ final class BenchLoadCommand implements Callable<Integer> {
       row("in-process batch " + out.get("inProcess").get("batchedRows").asInt(),
           (ObjectNode) out.get("inProcess").get("batched"));
     }
+    if (out.has("byRound")) {
+      for (int r = 0; r < out.get("byRound").size(); r++) {
+        System.out.println("round " + (r + 1) + " ratios: " + out.get("byRound").get(r).get("ratios"));
+      }
+      System.out.println("(levels above: the last round)");
+    }
     if (out.has("ratios")) {
-      System.out.println("ratios: " + out.get("ratios"));
+      System.out.println((out.has("byRound") ? "median ratios: " : "ratios: ") + out.get("ratios"));
     }
     System.out.printf(Locale.ROOT, "peak RSS while serving %.0f MB (after: %.0f MB), whole run %.0f MB; load %.2f%n",
         out.get("peakRssServingMb").asDouble(), out.get("rssAfterServingMb").asDouble(),

@@ -20,8 +20,7 @@ class BenchLoadCommandTest {
   @TempDir
   Path tmp;
 
-  @Test
-  void benchLoad_tinyModel_printsSaneJson() throws Exception {
+  private JsonNode benchLoad(String... extra) throws Exception {
     Path model = TinyBert.write(tmp.resolve("models").resolve("tiny"), List.of("negative", "positive"), 3,
         Pretrained.MINILM);
     Path data = tmp.resolve("rows.tsv");
@@ -31,14 +30,23 @@ class BenchLoadCommandTest {
     int rc;
     System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
     try {
-      rc = Main.run("bench", "load", "--model", model.toString(), "--data", data.toString(), "--concurrency", "1,4",
-          "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5", "--max-wait-us", "500", "--warmup", "4",
-          "--json");
+      List<String> args = new java.util.ArrayList<>(List.of("bench", "load", "--model", model.toString(), "--data",
+          data.toString(), "--concurrency", "1,4", "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5",
+          "--max-wait-us", "500", "--warmup", "4", "--json"));
+      args.addAll(List.of(extra));
+      rc = Main.run(args.toArray(String[]::new));
     } finally {
       System.setOut(old);
     }
     assertThat(rc).isZero();
-    JsonNode n = new ObjectMapper().readTree(buf.toString(StandardCharsets.UTF_8));
+    return new ObjectMapper().readTree(buf.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void benchLoad_tinyModel_printsSaneJson() throws Exception {
+    JsonNode n = benchLoad();
+    assertThat(n.get("rounds").asInt()).isEqualTo(1);
+    assertThat(n.has("byRound")).isFalse();
     assertThat(n.get("grpc")).hasSize(2);
     for (JsonNode l : n.get("grpc")) {
       assertThat(l.get("errors").asLong()).as(l.toString()).isZero();
@@ -48,6 +56,9 @@ class BenchLoadCommandTest {
       assertThat(l.get("p90Ms").asDouble()).isLessThanOrEqualTo(l.get("p99Ms").asDouble());
       assertThat(l.get("rowsPerSecond").asDouble()).isPositive();
       assertThat(l.at("/cpuMsByThreadGroup/inference").asDouble()).isPositive();
+      // every request ran in a batch: at least one batch, no more batches than requests
+      assertThat(l.get("batches").asLong()).isPositive().isLessThanOrEqualTo(l.get("requests").asLong());
+      assertThat(l.get("meanBatchRows").asDouble()).isBetween(1.0, (double) l.get("concurrency").asInt());
     }
     assertThat(n.get("grpc").get(1).get("concurrency").asInt()).isEqualTo(4);
     assertThat(n.at("/inProcess/batch1/requests").asLong()).isPositive();
@@ -55,5 +66,25 @@ class BenchLoadCommandTest {
     assertThat(n.at("/ratios/grpcRowsPerSecondOverInProcessBatched").asDouble()).isPositive();
     assertThat(n.at("/ratios/p99MsConcurrency1MinusInProcessBatch1P99").isNumber()).isTrue();
     assertThat(n.get("peakRssMb").asDouble()).isPositive();
+  }
+
+  @Test
+  void benchLoad_rounds_interleavesLevelsAndBaseline_ratiosAreMedians() throws Exception {
+    JsonNode n = benchLoad("--rounds", "3");
+    assertThat(n.get("rounds").asInt()).isEqualTo(3);
+    assertThat(n.get("byRound")).hasSize(3);
+    for (JsonNode r : n.get("byRound")) {
+      assertThat(r.get("grpc")).hasSize(2);
+      assertThat(r.at("/inProcess/batch1/requests").asLong()).isPositive();
+      assertThat(r.at("/inProcess/batched/rows").asLong()).isPositive();
+    }
+    assertThat(n.get("grpc")).isEqualTo(n.get("byRound").get(2).get("grpc"));
+    for (String k : List.of("grpcRowsPerSecondOverInProcessBatched", "p99MsConcurrency1MinusInProcessBatch1P99")) {
+      List<Double> v = new java.util.ArrayList<>();
+      n.get("byRound").forEach(r -> v.add(r.get("ratios").get(k).asDouble()));
+      v.sort(null);
+      assertThat(n.get("ratios").get(k).asDouble()).as(k).isEqualTo(v.get(1));
+    }
+    assertThat(n.get("peakRssServingMb").asDouble()).isPositive().isLessThanOrEqualTo(n.get("peakRssMb").asDouble());
   }
 }
