@@ -114,9 +114,9 @@ final class BenchLoadCommand implements Callable<Integer> {
   double baselineSeconds;
 
   @Option(names = "--rounds", defaultValue = "1",
-      description = "Rounds of interleaved measurement: each round runs every gRPC level and then the in-process baseline"
-          + " (model open beside the server), so each ratio compares figures taken minutes, not a run, apart; ratios"
-          + " are the medians over rounds. 1: all gRPC levels, then the baseline after the server closed"
+      description = "Rounds of interleaved measurement: each round runs every gRPC level and then the in-process"
+          + " baseline (model open beside the server), so each ratio compares figures taken minutes, not a run, apart;"
+          + " ratios are the medians over rounds. 1: all gRPC levels, then the baseline after the server closed"
           + " (default: ${DEFAULT-VALUE}).")
   int rounds;
 
