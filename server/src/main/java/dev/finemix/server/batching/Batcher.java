@@ -160,9 +160,9 @@ public final class Batcher<I, O> implements AutoCloseable {
     return waiting.get();
   }
 
-  /** Requests accepted and not yet completed (tests). */
-  int outstanding() {
-    return outstanding.get();
+  /** Nothing outstanding and every batch slot free (tests: a lone request submitted now takes the fast path). */
+  boolean idle() {
+    return outstanding.get() == 0 && inFlight.availablePermits() == settings.maxConcurrentBatches();
   }
 
   public BatchSettings settings() {
