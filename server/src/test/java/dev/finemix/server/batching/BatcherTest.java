@@ -100,6 +100,17 @@ class BatcherTest {
     assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(2));
   }
 
+  /** {@link Batcher#collectBatch()} on another thread: for batches that wait for requests the test sends later. */
+  private static CompletableFuture<List<Batcher.Request<Integer, Integer>>> collectAsync(Batcher<Integer, Integer> b) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return b.collectBatch();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+  }
+
   @Test
   void collectBatch_loneRequestAfterABatchOfSeveral_waitsTheBudgetForCompany() throws Exception {
     Batcher<Integer, Integer> b = unstarted(8, 2_000_000, 10); // 2 s budget on a frozen ticker
@@ -109,13 +120,7 @@ class BatcherTest {
     assertThat(full).hasSize(2);
     b.runBatch(full); // both complete: nothing is outstanding
     b.submit(List.of(3), Long.MAX_VALUE); // alone for now, but the last batch's other caller is on its way back
-    var collector = CompletableFuture.supplyAsync(() -> {
-      try {
-        return b.collectBatch();
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    var collector = collectAsync(b);
     Thread.sleep(50);
     assertThat(collector).isNotDone();
     b.submit(List.of(4), Long.MAX_VALUE);
@@ -132,13 +137,7 @@ class BatcherTest {
     b.submit(List.of(0), Long.MAX_VALUE);
     assertThat(b.collectBatch()).hasSize(1); // alone: taken at once, and still running (never completed here)
     b.submit(List.of(1), Long.MAX_VALUE); // not alone: request 0 is outstanding, so this batch waits for more
-    var collector = CompletableFuture.supplyAsync(() -> {
-      try {
-        return b.collectBatch();
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    var collector = collectAsync(b);
     Thread.sleep(20);
     b.submit(List.of(2), Long.MAX_VALUE);
     for (int i = 3; i <= 8; i++) {
