@@ -85,8 +85,8 @@ final class BenchLoadCommand implements Callable<Integer> {
   @Option(names = "--texts-per-request", defaultValue = "1", description = "Texts per request (default: ${DEFAULT-VALUE}).")
   int textsPerRequest;
 
-  // 400: with 40 the first level still paid for C2 compiling the gRPC/Netty paths (2.2 ms CPU a request at c1,
-  // 0.7 ms once warm), so it measured warm-up, not serving
+  // with 40, then 400, the first levels still paid for C2 compiling the gRPC/Netty paths (the compiler thread used 10%
+  // of a core during c1 after 400), so they measured warm-up, not serving
   @Option(names = "--warmup", defaultValue = "4000", description = "Warm-up requests before the levels, sequential "
       + "and again at concurrency 4 (default: ${DEFAULT-VALUE}; HotSpot's C2 compiles a per-request path after ~10,000"
       + " calls, so fewer leave the JIT busy during the first levels).")
@@ -155,23 +155,10 @@ final class BenchLoadCommand implements Callable<Integer> {
     quiet.setLevel(Level.WARNING);
     try {
       runServer(ckpt, tmp, texts, out, (d, server) -> {
-        if (!interleaved) {
+        if (interleaved) {
+          rounds(ckpt, texts, d, server, out);
+        } else {
           levels(d, server, out.putArray("grpc"));
-          return;
-        }
-        out.put("peakRssServingMb", rssMb("VmHWM:")); // before the in-process copy opens beside it
-        try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
-          warmBaseline(c, texts);
-          ArrayNode all = out.putArray("byRound");
-          for (int r = 0; r < rounds; r++) {
-            ObjectNode round = all.addObject();
-            levels(d, server, round.putArray("grpc"));
-            baseline(c, texts, round.putObject("inProcess"));
-            ratios(round);
-          }
-          out.set("grpc", all.get(rounds - 1).get("grpc"));
-          out.set("inProcess", all.get(rounds - 1).get("inProcess"));
-          medianRatios(all, out.putObject("ratios"));
         }
       });
     } finally {
@@ -181,13 +168,13 @@ final class BenchLoadCommand implements Callable<Integer> {
     out.put("rssAfterServingMb", rssMb("VmRSS:"));
     if (!interleaved) {
       out.put("peakRssServingMb", rssMb("VmHWM:"));
-    }
-    if (baselineSeconds > 0 && !interleaved) {
-      try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
-        warmBaseline(c, texts);
-        baseline(c, texts, out.putObject("inProcess"));
+      if (baselineSeconds > 0) {
+        try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
+          warmBaseline(c, texts);
+          baseline(c, texts, out.putObject("inProcess"));
+        }
+        ratios(out);
       }
-      ratios(out);
     }
     out.put("peakRssMb", rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
@@ -233,6 +220,28 @@ final class BenchLoadCommand implements Callable<Integer> {
         ch.shutdownNow();
         ch.awaitTermination(5, TimeUnit.SECONDS);
       }
+    }
+  }
+
+  /**
+   * {@code rounds} times every gRPC level and then the in-process baseline (its model opened beside the server, after
+   * the serving peak RSS is read); the top-level levels are the last round's, the ratios the medians over rounds.
+   */
+  private void rounds(Path ckpt, List<String> texts, PerfDriver d, FinemixServer server, ObjectNode out)
+      throws InterruptedException {
+    out.put("peakRssServingMb", rssMb("VmHWM:"));
+    try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
+      warmBaseline(c, texts);
+      ArrayNode all = out.putArray("byRound");
+      for (int r = 0; r < rounds; r++) {
+        ObjectNode round = all.addObject();
+        levels(d, server, round.putArray("grpc"));
+        baseline(c, texts, round.putObject("inProcess"));
+        ratios(round);
+      }
+      out.set("grpc", all.get(rounds - 1).get("grpc"));
+      out.set("inProcess", all.get(rounds - 1).get("inProcess"));
+      medianRatios(all, out.putObject("ratios"));
     }
   }
 
