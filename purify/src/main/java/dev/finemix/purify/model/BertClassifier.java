@@ -263,9 +263,9 @@ public final class BertClassifier implements AutoCloseable {
   public NDList forwardPooled(NDManager m, Batch b, boolean training, NDArray wordTable) {
     NDArray x = encode(m, b, training, wordTable);
     NDArray cls = x.get(new NDIndex(":, 0, :"));
-    NDArray pooled = Linear.linear(cls, poolerW, poolerB).singletonOrThrow().tanh();
+    NDArray pooled = pooler(cls);
     NDArray dropped = dropout(pooled, config.hiddenDropout(), training);
-    return new NDList(Linear.linear(dropped, headW, headB).singletonOrThrow(), pooled);
+    return new NDList(head(dropped), pooled);
   }
 
   /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
@@ -275,6 +275,10 @@ public final class BertClassifier implements AutoCloseable {
 
   private NDArray pooler(NDArray cls) {
     return Linear.linear(cls, poolerW, poolerB).singletonOrThrow().tanh();
+  }
+
+  private NDArray head(NDArray pooled) {
+    return Linear.linear(pooled, headW, headB).singletonOrThrow();
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */
@@ -467,7 +471,7 @@ public final class BertClassifier implements AutoCloseable {
    */
   public float[][] predictProba(Batch b) {
     return perRow(b, config.numLabels(),
-        m -> Linear.linear(pooler(clsHidden(m, b)), headW, headB).singletonOrThrow().softmax(-1));
+        m -> head(pooler(clsHidden(m, b))).softmax(-1));
   }
 
   /** {@code compute}'s [rows, width] result as host rows: gradients off on this thread, a sub-manager closed after. */
