@@ -3,7 +3,6 @@ package dev.finemix.purify.weights;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.finemix.purify.model.BertConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.finemix.purify.model;
+package dev.finemix.purify.weights;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
