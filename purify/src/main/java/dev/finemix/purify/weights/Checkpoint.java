@@ -95,6 +95,10 @@ public final class Checkpoint {
       throw new WeightsException(configFile + ": " + e.getMessage(), e);
     }
     boolean withHead = !config.labels().isEmpty();
+    // names and shapes from the safetensors header against the config, before any tensor data is read or hashed
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    Safetensors.shapes(weightsFile).forEach((name, shape) -> shapes.put(hfName(name), shape));
+    BertTensors.requireShapes(config, withHead, shapes, weightsFile.toString());
     String base = "";
     int maxLength = Math.min(DEFAULT_MAX_LENGTH, config.maxPositions());
     Map<String, String> prov = new LinkedHashMap<>();
