@@ -1,9 +1,9 @@
 package dev.finemix.bench;
 
-import dev.finemix.purify.model.TextInput;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Batches;
 import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,10 +1,9 @@
 package dev.finemix.bench;
 
-import dev.finemix.purify.model.BertConfig;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
-import dev.finemix.purify.weights.Checkpoint;
-import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.TensorMap;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /** Inputs shared by the benchmarks: SST-2 sentences, MiniLM's tokenizer file, MiniLM-shaped random weights. */
@@ -58,18 +56,6 @@ final class BenchData {
   /** Every MiniLM tensor (22.7M floats; the head excluded) filled with N(0, 0.02)-like noise. */
   static TensorMap miniLmWeights(long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
-    TensorMap w = new TensorMap();
-    for (Map.Entry<String, long[]> e : Checkpoint.expectedShapes(BertConfig.miniLm(), false).entrySet()) {
-      long n = 1;
-      for (long d : e.getValue()) {
-        n *= d;
-      }
-      float[] data = new float[(int) n];
-      for (int i = 0; i < data.length; i++) {
-        data[i] = (float) ((rnd.nextDouble() - 0.5) * 0.07);
-      }
-      w.put(e.getKey(), new Tensor(e.getValue(), data));
-    }
-    return w;
+    return BertTensors.initialised(BertConfig.miniLm(), false, name -> () -> (rnd.nextDouble() - 0.5) * 0.07);
   }
 }

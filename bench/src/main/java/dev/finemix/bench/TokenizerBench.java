@@ -1,7 +1,7 @@
 package dev.finemix.bench;
 
-import dev.finemix.purify.model.TextInput;
 import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;

@@ -11,6 +11,7 @@ import dev.finemix.purify.train.TrainRow;
 import dev.finemix.purify.train.TrainSettings;
 import dev.finemix.purify.train.TrainSummary;
 import dev.finemix.purify.train.Trainer;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.util.ArrayList;
@@ -22,13 +23,10 @@ import java.util.Objects;
  *
  * <p>BadNet and AddSent fine-tune the pre-trained model on a training set with a share of its rows poisoned
  * ({@link Poisoning#poison}). EP (embedding poisoning) starts from a model fine-tuned on clean data and trains only
- * the trigger word's row(s) of {@value #WORD_EMBEDDINGS} on poisoned copies of the non-target rows, so every other
+ * the trigger word's row(s) of {@value BertTensors#WORD_EMBEDDINGS} on poisoned copies of the non-target rows, so every other
  * number of the clean model is kept bit for bit.
  */
 public final class Backdoor {
-
-  /** The tensor EP trains (one row per trigger word piece). */
-  public static final String WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight";
 
   /** Default learning rate of the EP embedding update (only one row moves, so it can be large). */
   public static final double EP_LR = 1e-2;
@@ -102,7 +100,9 @@ public final class Backdoor {
       Dataset poisoned = Poisoning.poisonAllNonTarget(train, a.attack(tok), ts.seed());
       int[] ids = triggerTokenIds(tok, a.triggers().get(0));
       TrainSettings eps = ts.withWeightDecay(0);
-      Trainer t = new Trainer(eps, l).onlyParameters(WORD_EMBEDDINGS::equals).gradientMask(WORD_EMBEDDINGS, ids);
+      // EP trains only the word embeddings, one row per trigger word piece
+      Trainer t = new Trainer(eps, l).onlyParameters(BertTensors.WORD_EMBEDDINGS::equals)
+          .gradientMask(BertTensors.WORD_EMBEDDINGS, ids);
       TrainSummary s = t.train(m, rows(tok, poisoned));
       return new Outcome(clean.withWeights(m.toTensors()), poisoned.size(), s);
     }

@@ -1,14 +1,17 @@
 package dev.finemix.purify.defence;
 
+import static dev.finemix.purify.weights.BertTensors.WORD_EMBEDDINGS;
+
 import ai.djl.Device;
+import dev.finemix.purify.model.Accuracy;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
-import dev.finemix.purify.model.TextInput;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Encoding;
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
 import dev.finemix.purify.train.Progress;
 import dev.finemix.purify.train.ProgressListener;
@@ -49,7 +52,6 @@ import java.util.Set;
  * With a fixed rho every labelled and unlabelled row is trained on and the accuracies are on the training rows.
  */
 public final class Purifier {
-  static final String WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight";
   private static final int SCORE_BATCH = 32;
 
   private final Device device;
@@ -394,27 +396,12 @@ public final class Purifier {
   // ---------------------------------------------------------------- scoring
 
   static double accuracy(List<Prediction> p, List<Example> rows) {
-    int ok = 0;
-    for (int i = 0; i < rows.size(); i++) if (p.get(i).label() == rows.get(i).label()) ok++;
-    return rows.isEmpty() ? Double.NaN : ok / (double) rows.size();
+    return Accuracy.of(p.stream().mapToInt(Prediction::label).toArray(),
+        rows.stream().mapToInt(Example::label).toArray());
   }
 
   static double accuracy(BertClassifier m, Tokenizer tok, List<Example> rows) {
-    List<Encoding> enc = tok.encodeAll(inputs(rows));
-    Integer[] order = new Integer[enc.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    java.util.Arrays.sort(order, (a, b) -> Integer.compare(enc.get(a).length(), enc.get(b).length()));
-    int ok = 0;
-    for (int from = 0; from < order.length; from += SCORE_BATCH) {
-      int to = Math.min(order.length, from + SCORE_BATCH);
-      List<Encoding> part = new ArrayList<>();
-      for (int i = from; i < to; i++) part.add(enc.get(order[i]));
-      float[][] p = m.predictProba(Batch.of(part));
-      for (int i = from; i < to; i++) {
-        if (argmax(p[i - from]) == rows.get(order[i]).label()) ok++;
-      }
-    }
-    return rows.isEmpty() ? Double.NaN : ok / (double) rows.size();
+    return Accuracy.of(m, tok.encodeAll(inputs(rows)), rows.stream().mapToInt(Example::label).toArray());
   }
 
   /** Share of rows where the model predicts {@code labels} (the suspect's own predictions). */
@@ -425,9 +412,7 @@ public final class Purifier {
   }
 
   static int argmax(float[] p) {
-    int b = 0;
-    for (int i = 1; i < p.length; i++) if (p[i] > p[b]) b = i;
-    return b;
+    return Prediction.argmax(p);
   }
 
   /** softmax(log p / T): the teacher's distribution at temperature T, from its probabilities. */

@@ -2,6 +2,7 @@ package dev.finemix.purify.eval;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.model.Accuracy;
 import java.util.Objects;
 
 /**
@@ -53,13 +54,7 @@ public record EvalResult(String attack, int target, double cacc, double asr, dou
           "triggered predictions: " + triggered.length + " for " + labels.length + " rows");
     }
     int n = labels.length;
-    int correct = 0;
-    for (int i = 0; i < n; i++) {
-      if (clean[i] == labels[i]) {
-        correct++;
-      }
-    }
-    double cacc = n == 0 ? Double.NaN : (double) correct / n;
+    double cacc = Accuracy.of(clean, labels);
     if (triggered == null) {
       return new EvalResult(null, -1, cacc, Double.NaN, Double.NaN, Double.NaN, n, 0, 0, seconds);
     }

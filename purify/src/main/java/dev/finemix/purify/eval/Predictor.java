@@ -1,6 +1,6 @@
 package dev.finemix.purify.eval;
 
-import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.TextInput;
 import java.util.List;
 
 /** Anything that labels a batch of inputs: the real {@code Classifier}, or a fake in tests. */

@@ -16,6 +16,9 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.finemix.purify.text.Batch;
+import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.purify.weights.Tensor;
 import dev.finemix.purify.weights.TensorMap;
@@ -24,10 +27,12 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
  * A Hugging Face {@code BertForSequenceClassification} written on DJL NDArrays (PyTorch engine):
@@ -40,6 +45,8 @@ import java.util.Random;
  */
 public final class BertClassifier implements AutoCloseable {
 
+  /** The most rows {@link #infer(List, boolean)} runs in one batch. */
+  public static final int MAX_BATCH = 32;
   private static final String ENGINE = "PyTorch";
   private static final float MASKED = -1e9f;
 
@@ -52,19 +59,49 @@ public final class BertClassifier implements AutoCloseable {
   private final NDArray wordEmb;
   private final NDArray posEmb;
   private final NDArray typeEmb;
-  private final NDArray embLnW;
-  private final NDArray embLnB;
-  private final NDArray poolerW;
-  private final NDArray poolerB;
-  private final NDArray headW;
-  private final NDArray headB;
+  private final Norm embNorm;
+  private final Affine pooler;
+  private final Affine head;
   private final Shape hiddenShape;
   private final float eps;
   private volatile boolean closed;
 
-  private record Layer(NDArray q, NDArray qb, NDArray k, NDArray kb, NDArray v, NDArray vb,
-      NDArray ao, NDArray aob, NDArray aln, NDArray alnb, NDArray i, NDArray ib, NDArray o, NDArray ob,
-      NDArray oln, NDArray olnb) {}
+  /** A linear module: {@code x W^T + b}. */
+  private record Affine(NDArray w, NDArray b) {
+    static Affine of(Map<String, NDArray> a, String module) {
+      return new Affine(a.get(BertTensors.weight(module)), a.get(BertTensors.bias(module)));
+    }
+
+    NDArray apply(NDArray x) {
+      return Linear.linear(x, w, b).singletonOrThrow();
+    }
+  }
+
+  /** A LayerNorm's gain and bias. */
+  private record Norm(NDArray w, NDArray b) {
+    static Norm of(Map<String, NDArray> a, String module) {
+      return new Norm(a.get(BertTensors.weight(module)), a.get(BertTensors.bias(module)));
+    }
+  }
+
+  private record Layer(Affine q, Affine k, Affine v, Affine attentionOut, Norm attentionNorm, Affine intermediate,
+      Affine out, Norm outNorm) {
+    static Layer of(Map<String, NDArray> a, int l) {
+      return new Layer(Affine.of(a, BertTensors.layer(l, BertTensors.QUERY)),
+          Affine.of(a, BertTensors.layer(l, BertTensors.KEY)), Affine.of(a, BertTensors.layer(l, BertTensors.VALUE)),
+          Affine.of(a, BertTensors.layer(l, BertTensors.ATTENTION_OUTPUT)),
+          Norm.of(a, BertTensors.layer(l, BertTensors.ATTENTION_LAYER_NORM)),
+          Affine.of(a, BertTensors.layer(l, BertTensors.INTERMEDIATE)),
+          Affine.of(a, BertTensors.layer(l, BertTensors.OUTPUT)),
+          Norm.of(a, BertTensors.layer(l, BertTensors.OUTPUT_LAYER_NORM)));
+    }
+  }
+
+  /**
+   * What inference gives per row, in row order: softmax probabilities [labels], and the last layer's [CLS] state
+   * [hidden] (the encoder's output before the pooler; null when not asked for).
+   */
+  public record Inference(float[][] probabilities, float[][] cls) {}
 
   private BertClassifier(BertConfig config, TensorMap w, Device device) {
     if (config.numLabels() < 1) {
@@ -74,18 +111,8 @@ public final class BertClassifier implements AutoCloseable {
     this.device = device;
     this.hiddenShape = new Shape(config.hiddenSize());
     this.eps = (float) config.layerNormEps();
-    Map<String, long[]> expected = expectedShapes(config);
-    for (Map.Entry<String, long[]> e : expected.entrySet()) {
-      Tensor t = w.get(e.getKey());
-      if (t == null) {
-        throw new WeightsException("missing tensor '" + e.getKey() + "' (expected shape "
-            + Arrays.toString(e.getValue()) + ")");
-      }
-      if (!Arrays.equals(t.shape(), e.getValue())) {
-        throw new WeightsException("tensor '" + e.getKey() + "' has shape " + Arrays.toString(t.shape())
-            + ", expected " + Arrays.toString(e.getValue()));
-      }
-    }
+    Map<String, long[]> expected = BertTensors.shapes(config, true);
+    BertTensors.requireShapes(config, true, w.shapes(), "model weights");
     this.manager = NDManager.newBaseManager(device, ENGINE);
     Map<String, Parameter> params = new LinkedHashMap<>();
     Map<String, NDArray> arr = new LinkedHashMap<>();
@@ -104,29 +131,16 @@ public final class BertClassifier implements AutoCloseable {
     }
     this.parameters = Collections.unmodifiableMap(params);
     this.arrays = arr;
-    String e = "bert.embeddings.";
-    wordEmb = arr.get(e + "word_embeddings.weight");
-    posEmb = arr.get(e + "position_embeddings.weight");
-    typeEmb = arr.get(e + "token_type_embeddings.weight");
-    embLnW = arr.get(e + "LayerNorm.weight");
-    embLnB = arr.get(e + "LayerNorm.bias");
+    wordEmb = arr.get(BertTensors.WORD_EMBEDDINGS);
+    posEmb = arr.get(BertTensors.POSITION_EMBEDDINGS);
+    typeEmb = arr.get(BertTensors.TOKEN_TYPE_EMBEDDINGS);
+    embNorm = Norm.of(arr, BertTensors.EMBEDDINGS_LAYER_NORM);
     layers = new Layer[config.numLayers()];
     for (int l = 0; l < layers.length; l++) {
-      String p = "bert.encoder.layer." + l + ".";
-      layers[l] = new Layer(
-          arr.get(p + "attention.self.query.weight"), arr.get(p + "attention.self.query.bias"),
-          arr.get(p + "attention.self.key.weight"), arr.get(p + "attention.self.key.bias"),
-          arr.get(p + "attention.self.value.weight"), arr.get(p + "attention.self.value.bias"),
-          arr.get(p + "attention.output.dense.weight"), arr.get(p + "attention.output.dense.bias"),
-          arr.get(p + "attention.output.LayerNorm.weight"), arr.get(p + "attention.output.LayerNorm.bias"),
-          arr.get(p + "intermediate.dense.weight"), arr.get(p + "intermediate.dense.bias"),
-          arr.get(p + "output.dense.weight"), arr.get(p + "output.dense.bias"),
-          arr.get(p + "output.LayerNorm.weight"), arr.get(p + "output.LayerNorm.bias"));
+      layers[l] = Layer.of(arr, l);
     }
-    poolerW = arr.get("bert.pooler.dense.weight");
-    poolerB = arr.get("bert.pooler.dense.bias");
-    headW = arr.get("classifier.weight");
-    headB = arr.get("classifier.bias");
+    pooler = Affine.of(arr, BertTensors.POOLER);
+    head = Affine.of(arr, BertTensors.HEAD);
   }
 
   /** A classifier holding a copy of {@code w}, which must contain every tensor of {@code c} (head too). */
@@ -147,8 +161,8 @@ public final class BertClassifier implements AutoCloseable {
     for (String name : p.weights().names()) {
       w.put(name, p.weights().get(name)); // shared, read-only: create() copies into native memory
     }
-    w.put("classifier.weight", randomHead(labels.size(), c.hiddenSize(), seed));
-    w.put("classifier.bias", new Tensor(new long[] {labels.size()}, new float[labels.size()]));
+    w.put(BertTensors.weight(BertTensors.HEAD), randomHead(labels.size(), c.hiddenSize(), seed));
+    w.put(BertTensors.bias(BertTensors.HEAD), new Tensor(new long[] {labels.size()}, new float[labels.size()]));
     return create(c, w, d);
   }
 
@@ -168,58 +182,8 @@ public final class BertClassifier implements AutoCloseable {
    */
   public static TensorMap randomWeights(BertConfig c, long seed) {
     Random rnd = new Random(seed);
-    TensorMap w = new TensorMap();
-    for (Map.Entry<String, long[]> e : expectedShapes(c).entrySet()) {
-      long n = 1;
-      for (long s : e.getValue()) {
-        n *= s;
-      }
-      float[] data = new float[Math.toIntExact(n)];
-      String name = e.getKey();
-      if (name.contains("LayerNorm") && name.endsWith("weight")) {
-        Arrays.fill(data, 1f);
-      } else if (!name.endsWith("bias")) {
-        for (int i = 0; i < data.length; i++) {
-          data[i] = (float) (rnd.nextGaussian() * 0.02);
-        }
-      }
-      w.put(name, new Tensor(e.getValue(), data));
-    }
-    return w;
-  }
-
-  /** Every tensor name and shape a classifier of this config holds, in Hugging Face order. */
-  public static Map<String, long[]> expectedShapes(BertConfig c) {
-    long h = c.hiddenSize();
-    Map<String, long[]> m = new LinkedHashMap<>();
-    String e = "bert.embeddings.";
-    m.put(e + "word_embeddings.weight", new long[] {c.vocabSize(), h});
-    m.put(e + "position_embeddings.weight", new long[] {c.maxPositions(), h});
-    m.put(e + "token_type_embeddings.weight", new long[] {c.typeVocabSize(), h});
-    m.put(e + "LayerNorm.weight", new long[] {h});
-    m.put(e + "LayerNorm.bias", new long[] {h});
-    for (int l = 0; l < c.numLayers(); l++) {
-      String p = "bert.encoder.layer." + l + ".";
-      for (String s : List.of("query", "key", "value")) {
-        m.put(p + "attention.self." + s + ".weight", new long[] {h, h});
-        m.put(p + "attention.self." + s + ".bias", new long[] {h});
-      }
-      m.put(p + "attention.output.dense.weight", new long[] {h, h});
-      m.put(p + "attention.output.dense.bias", new long[] {h});
-      m.put(p + "attention.output.LayerNorm.weight", new long[] {h});
-      m.put(p + "attention.output.LayerNorm.bias", new long[] {h});
-      m.put(p + "intermediate.dense.weight", new long[] {c.intermediateSize(), h});
-      m.put(p + "intermediate.dense.bias", new long[] {c.intermediateSize()});
-      m.put(p + "output.dense.weight", new long[] {h, c.intermediateSize()});
-      m.put(p + "output.dense.bias", new long[] {h});
-      m.put(p + "output.LayerNorm.weight", new long[] {h});
-      m.put(p + "output.LayerNorm.bias", new long[] {h});
-    }
-    m.put("bert.pooler.dense.weight", new long[] {h, h});
-    m.put("bert.pooler.dense.bias", new long[] {h});
-    m.put("classifier.weight", new long[] {c.numLabels(), h});
-    m.put("classifier.bias", new long[] {c.numLabels()});
-    return m;
+    return BertTensors.initialised(c, true, name -> BertTensors.isLayerNormWeight(name) ? () -> 1
+        : BertTensors.isBias(name) ? () -> 0 : () -> rnd.nextGaussian() * 0.02);
   }
 
   private static Parameter.Type typeOf(String name) {
@@ -258,83 +222,250 @@ public final class BertClassifier implements AutoCloseable {
 
   /**
    * Logits [rows, numLabels] and the pooled features [rows, hidden] they were computed from (the pooler's tanh
-   * output, before the head's dropout), in that order.
+   * output, before the head's dropout), in that order. The padded layout: what training differentiates.
    */
   public NDList forwardPooled(NDManager m, Batch b, boolean training, NDArray wordTable) {
-    NDArray x = encode(m, b, training, wordTable);
-    NDArray cls = x.get(new NDIndex(":, 0, :"));
-    NDArray pooled = pooler(cls);
+    NDArray x = encode(Layout.padded(m, b, checkSeq(b)), training, wordTable, false);
+    NDArray pooled = pooler(x.get(new NDIndex(":, 0, :")));
     NDArray dropped = dropout(pooled, config.hiddenDropout(), training);
-    return new NDList(head(dropped), pooled);
-  }
-
-  /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
-  public float[][] pooled(Batch b) {
-    return perRow(b, config.hiddenSize(), m -> pooler(clsHidden(m, b)));
-  }
-
-  private NDArray pooler(NDArray cls) {
-    return Linear.linear(cls, poolerW, poolerB).singletonOrThrow().tanh();
-  }
-
-  private NDArray head(NDArray pooled) {
-    return Linear.linear(pooled, headW, headB).singletonOrThrow();
+    return new NDList(head.apply(dropped), pooled);
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */
   public NDArray hidden(NDManager m, Batch b) {
-    return encode(m, b, false, null);
+    return encode(Layout.padded(m, b, checkSeq(b)), false, null, false);
   }
 
-  private NDArray encode(NDManager m, Batch b, boolean training, NDArray wordTable) {
-    checkOpen();
-    int rows = b.rows();
-    int seq = checkSeq(b.seqLen());
-    Shape shape = new Shape(rows, seq);
-    NDArray ids = m.create(b.ids(), shape);
-    NDArray types = m.create(b.typeIds(), shape);
-    NDArray pos = m.arange(0, seq, 1, DataType.INT64);
-    NDArray x = dropout(embed(ids, types, pos, wordTable == null ? wordEmb : wordTable), config.hiddenDropout(),
-        training);
+  /**
+   * Softmax probabilities [rows][labels] for one batch: inference mode, gradients off on this thread,
+   * every intermediate in a sub-manager closed before returning. Safe to call from several threads.
+   */
+  public float[][] predictProba(Batch b) {
+    return onHost(b, m -> new NDList(probabilities(clsHidden(m, b))))[0];
+  }
 
-    NDArray maskBias = null;
-    long[] mask = b.mask();
-    boolean padded = false;
-    for (long v : mask) {
-      if (v == 0) {
-        padded = true;
-        break;
+  /** Probabilities and [CLS] states for one batch, from one pass (see {@link #predictProba}). Thread-safe. */
+  public Inference infer(Batch b) {
+    float[][][] r = onHost(b, m -> {
+      NDArray cls = clsHidden(m, b);
+      return new NDList(probabilities(cls), cls);
+    });
+    return new Inference(r[0], r[1]);
+  }
+
+  /**
+   * Inference over any number of tokenized rows, results in input order: the rows are sorted by length (stable) and
+   * run in batches of at most {@value #MAX_BATCH}, each padded to its longest row. The [CLS] states only when
+   * {@code withCls}. Thread-safe.
+   */
+  public Inference infer(List<Encoding> rows, boolean withCls) {
+    int n = rows.size();
+    float[][] probs = new float[n][];
+    float[][] cls = withCls ? new float[n][] : null;
+    Integer[] order = new Integer[n];
+    for (int i = 0; i < n; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, Comparator.comparingInt(i -> rows.get(i).length()));
+    for (int start = 0; start < n; start += MAX_BATCH) {
+      int k = Math.min(MAX_BATCH, n - start);
+      List<Encoding> part = new ArrayList<>(k);
+      for (int j = 0; j < k; j++) {
+        part.add(rows.get(order[start + j]));
+      }
+      Batch batch = Batch.of(part);
+      Inference r = withCls ? infer(batch) : new Inference(predictProba(batch), null);
+      for (int j = 0; j < k; j++) {
+        probs[order[start + j]] = r.probabilities()[j];
+        if (withCls) {
+          cls[order[start + j]] = r.cls()[j];
+        }
       }
     }
-    if (padded) {
-      float[] bias = new float[mask.length];
-      for (int i = 0; i < mask.length; i++) {
-        bias[i] = mask[i] == 0 ? MASKED : 0f;
+    return new Inference(probs, cls);
+  }
+
+  /** Pooled features [rows][hidden] for one batch, inference mode (see {@link #forwardPooled}). Thread-safe. */
+  public float[][] pooled(Batch b) {
+    return onHost(b, m -> new NDList(pooler(clsHidden(m, b))))[0];
+  }
+
+  private NDArray pooler(NDArray cls) {
+    return pooler.apply(cls).tanh();
+  }
+
+  private NDArray probabilities(NDArray cls) {
+    return head.apply(pooler(cls)).softmax(-1);
+  }
+
+  /**
+   * The last layer's [CLS] state [rows, hidden] for inference, computed without padding: the packed layout (see
+   * {@link Layout#packed}), whose last layer computes only the [CLS] rows, as nothing else of it reaches the pooler.
+   * Same function as the padded forward's [CLS] row (tested), with less work: a batch padded to its longest row does
+   * no GEMM work for the padding, and a batch of one row skips five sixths of the last layer. A mask that is not
+   * right-padded takes the padded path.
+   */
+  private NDArray clsHidden(NDManager m, Batch b) {
+    int seq = checkSeq(b);
+    Layout packed = Layout.packed(m, b, seq);
+    return packed != null ? encode(packed, false, null, true)
+        : encode(Layout.padded(m, b, seq), false, null, false).get(new NDIndex(":, 0, :"));
+  }
+
+  /**
+   * Where the tokens of a batch sit. Padded: every token-wise op runs on [rows, seq, hidden], padding included (what
+   * training and the parity test see). Packed: token-wise ops (embeddings, the Q/K/V, output and feed-forward GEMMs,
+   * LayerNorms) run on the real tokens only, one [tokens, hidden] matrix, and only attention sees the [rows, seq]
+   * layout: keys, values and queries are gathered into it through {@code slots} (padding slots read any real token of
+   * their row; the mask hides them) and the context is gathered back through {@code reals}. Each array is made in the
+   * caller's manager.
+   *
+   * @param slots packed only, null when nothing is padded: padded slot s reads packed token slots[s]
+   * @param reals packed only, null when nothing is padded: packed token t is padded slot reals[t]
+   * @param cls packed only: row r's [CLS] is packed token cls[r]
+   * @param maskBias [rows, 1, 1, seq] adding -1e9 at padding, null when nothing is padded
+   */
+  private record Layout(NDManager m, int rows, int seq, int tokens, NDArray ids, NDArray types, NDArray positions,
+      NDArray maskBias, boolean packed, NDArray slots, NDArray reals, long[] cls) {
+
+    static Layout padded(NDManager m, Batch b, int seq) {
+      int rows = b.rows();
+      Shape shape = new Shape(rows, seq);
+      NDArray ids = m.create(b.ids(), shape);
+      NDArray types = m.create(b.typeIds(), shape);
+      NDArray pos = m.arange(0, seq, 1, DataType.INT64);
+      long[] mask = b.mask();
+      NDArray maskBias = null;
+      for (long v : mask) {
+        if (v == 0) {
+          float[] bias = new float[mask.length];
+          for (int i = 0; i < mask.length; i++) {
+            bias[i] = mask[i] == 0 ? MASKED : 0f;
+          }
+          maskBias = m.create(bias, new Shape(rows, 1, 1, seq));
+          break;
+        }
       }
-      maskBias = m.create(bias, new Shape(rows, 1, 1, seq));
+      return new Layout(m, rows, seq, rows * seq, ids, types, pos, maskBias, false, null, null, null);
     }
+
+    /** The packed layout, or null when a row is not right-padded (real tokens first, as {@link Batch#of} builds). */
+    static Layout packed(NDManager m, Batch b, int seq) {
+      int rows = b.rows();
+      long[] mask = b.mask();
+      int tokens = 0;
+      for (int r = 0; r < rows; r++) {
+        int len = 0;
+        while (len < seq && mask[r * seq + len] != 0) {
+          len++;
+        }
+        if (len == 0) {
+          return null;
+        }
+        for (int c = len; c < seq; c++) {
+          if (mask[r * seq + c] != 0) {
+            return null;
+          }
+        }
+        tokens += len;
+      }
+      boolean padded = tokens < rows * seq;
+      long[] ids = new long[tokens];
+      long[] types = new long[tokens];
+      long[] positions = new long[tokens];
+      long[] real = new long[tokens];
+      long[] slot = new long[rows * seq];
+      long[] cls = new long[rows];
+      float[] bias = new float[rows * seq];
+      int t = 0;
+      for (int r = 0; r < rows; r++) {
+        cls[r] = t;
+        for (int c = 0; c < seq; c++) {
+          int s = r * seq + c;
+          if (mask[s] != 0) {
+            ids[t] = b.ids()[s];
+            types[t] = b.typeIds()[s];
+            positions[t] = c;
+            real[t] = s;
+            slot[s] = t++;
+          } else {
+            slot[s] = cls[r];
+            bias[s] = MASKED;
+          }
+        }
+      }
+      return new Layout(m, rows, seq, tokens, m.create(ids), m.create(types), m.create(positions),
+          padded ? m.create(bias, new Shape(rows, 1, 1, seq)) : null, true, padded ? m.create(slot) : null,
+          padded ? m.create(real) : null, cls);
+    }
+
+    /** Token-wise rows laid out as attention's [rows * seq, width] slots (padded: already so; no copy). */
+    NDArray toSlots(NDArray tokenwise) {
+      return slots == null ? tokenwise : gather(slots, tokenwise);
+    }
+
+    /** Attention's context [rows, heads, seq, headSize] back in the token-wise layout. */
+    NDArray fromSlots(NDArray ctx, long hidden) {
+      NDArray c = ctx.transpose(0, 2, 1, 3);
+      if (!packed) {
+        return c.reshape(rows, seq, hidden);
+      }
+      c = c.reshape((long) rows * seq, hidden);
+      return reals == null ? c : gather(reals, c);
+    }
+
+    /** Each row's [CLS] token of the packed token-wise rows. */
+    NDArray clsRows(NDArray tokenwise) {
+      return rows == tokens ? tokenwise : gather(m.create(cls), tokenwise);
+    }
+
+    private static NDArray gather(NDArray index, NDArray rowsOf) {
+      return Embedding.embedding(index, rowsOf, SparseFormat.DENSE).singletonOrThrow();
+    }
+  }
+
+  /**
+   * The encoder: embeddings, then every layer's self-attention and feed-forward in {@code lay}'s layout; the
+   * last hidden state in that layout, or with {@code clsOnly} (packed inference) the [CLS] rows [rows, hidden] only:
+   * the last layer then computes queries, attention output and feed-forward for those rows alone.
+   */
+  private NDArray encode(Layout lay, boolean training, NDArray wordTable, boolean clsOnly) {
+    checkOpen();
+    NDManager m = lay.m();
+    int rows = lay.rows();
+    int seq = lay.seq();
+    NDArray x = dropout(embed(lay.ids(), lay.types(), lay.positions(), wordTable == null ? wordEmb : wordTable),
+        config.hiddenDropout(), training);
     int heads = config.numHeads();
     int hd = config.headSize();
+    long hidden = (long) heads * hd;
     NDArray scale = m.create((float) (1.0 / Math.sqrt(hd)));
-    for (Layer l : layers) {
-      NDArray q = Linear.linear(x, l.q, l.qb).singletonOrThrow()
-          .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3).mul(scale);
-      NDArray k = Linear.linear(x, l.k, l.kb).singletonOrThrow()
-          .reshape(rows, seq, heads, hd).transpose(0, 2, 3, 1);
-      NDArray v = Linear.linear(x, l.v, l.vb).singletonOrThrow()
-          .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
-      NDArray scores = q.matMul(k);
-      if (maskBias != null) {
-        scores = scores.add(maskBias);
+    for (int li = 0; li < layers.length; li++) {
+      Layer l = layers[li];
+      boolean clsQueries = clsOnly && li == layers.length - 1;
+      // queries first: the order ops are recorded in is the order autograd sums x's gradient in, and training's
+      // output is kept bit for bit
+      NDArray q = clsQueries ? null
+          : lay.toSlots(l.q.apply(x)).reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3).mul(scale);
+      NDArray k = lay.toSlots(l.k.apply(x)).reshape(rows, seq, heads, hd).transpose(0, 2, 3, 1);
+      NDArray v = lay.toSlots(l.v.apply(x)).reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
+      if (clsQueries) {
+        x = lay.clsRows(x);
+        q = l.q.apply(x).reshape(rows, 1, heads, hd).transpose(0, 2, 1, 3).mul(scale);
       }
-      NDArray probs = dropout(scores.softmax(-1), config.attentionDropout(), training);
-      NDArray ctx = probs.matMul(v).transpose(0, 2, 1, 3).reshape(rows, seq, (long) heads * hd);
-      x = outputAndFeedForward(l, ctx, x, training);
+      NDArray scores = q.matMul(k);
+      if (lay.maskBias() != null) {
+        scores = scores.add(lay.maskBias());
+      }
+      NDArray ctx = dropout(scores.softmax(-1), config.attentionDropout(), training).matMul(v);
+      NDArray attended = clsQueries ? ctx.transpose(0, 2, 1, 3).reshape(rows, hidden) : lay.fromSlots(ctx, hidden);
+      x = outputAndFeedForward(l, attended, x, training);
     }
     return x;
   }
 
-  private int checkSeq(int seq) {
+  private int checkSeq(Batch b) {
+    int seq = b.seqLen();
     if (seq > config.maxPositions()) {
       throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings "
           + config.maxPositions());
@@ -347,115 +478,20 @@ public final class BertClassifier implements AutoCloseable {
     NDArray x = Embedding.embedding(ids, wordTable, SparseFormat.DENSE).singletonOrThrow()
         .add(Embedding.embedding(types, typeEmb, SparseFormat.DENSE).singletonOrThrow())
         .add(Embedding.embedding(positions, posEmb, SparseFormat.DENSE).singletonOrThrow());
-    return LayerNorm.layerNorm(x, hiddenShape, embLnW, embLnB, eps).singletonOrThrow();
+    return norm(embNorm, x);
   }
 
   /** A layer after attention: output projection, residual and LayerNorm, then feed-forward, residual and LayerNorm. */
   private NDArray outputAndFeedForward(Layer l, NDArray ctx, NDArray x, boolean training) {
-    NDArray a = dropout(Linear.linear(ctx, l.ao, l.aob).singletonOrThrow(), config.hiddenDropout(), training);
-    x = LayerNorm.layerNorm(a.add(x), hiddenShape, l.aln, l.alnb, eps).singletonOrThrow();
-    NDArray h = Activation.gelu(Linear.linear(x, l.i, l.ib).singletonOrThrow());
-    NDArray o = dropout(Linear.linear(h, l.o, l.ob).singletonOrThrow(), config.hiddenDropout(), training);
-    return LayerNorm.layerNorm(o.add(x), hiddenShape, l.oln, l.olnb, eps).singletonOrThrow();
+    NDArray a = dropout(l.attentionOut.apply(ctx), config.hiddenDropout(), training);
+    x = norm(l.attentionNorm, a.add(x));
+    NDArray h = Activation.gelu(l.intermediate.apply(x));
+    NDArray o = dropout(l.out.apply(h), config.hiddenDropout(), training);
+    return norm(l.outNorm, o.add(x));
   }
 
-  /**
-   * The last layer's [CLS] state [rows, hidden] for inference, computed without padding: every token-wise op
-   * (embeddings, the Q/K/V, output and feed-forward GEMMs, LayerNorms) runs on the batch's real tokens only, packed
-   * into one [tokens, hidden] matrix, and only attention sees the padded [rows, seq] layout (keys and values gathered
-   * into it, padding masked). The last layer computes queries, attention output and feed-forward for the [CLS] rows
-   * alone: nothing else of it reaches the pooler. Same function as {@link #encode}'s [CLS] row (tested), with less
-   * work: a batch padded to its longest row does no GEMM work for the padding, and a batch of one row skips five
-   * sixths of the last layer. Rows must be right-padded (real tokens first), as {@link Batch#of} builds them; any
-   * other mask takes the padded path.
-   */
-  private NDArray clsHidden(NDManager m, Batch b) {
-    checkOpen();
-    int rows = b.rows();
-    int seq = checkSeq(b.seqLen());
-    long[] mask = b.mask();
-    int tokens = 0;
-    boolean padded = false;
-    for (int r = 0; r < rows; r++) {
-      int len = 0;
-      while (len < seq && mask[r * seq + len] != 0) {
-        len++;
-      }
-      boolean rightPadded = len > 0;
-      for (int c = len; c < seq && rightPadded; c++) {
-        rightPadded = mask[r * seq + c] == 0;
-      }
-      if (!rightPadded) {
-        return encode(m, b, false, null).get(new NDIndex(":, 0, :"));
-      }
-      padded |= len < seq;
-      tokens += len;
-    }
-    // packed token t comes from padded slot real[t]; padded slot s reads packed token slot[s] (padding: any real
-    // token of its row, masked in attention); row r's [CLS] is packed token cls[r]
-    long[] ids = new long[tokens];
-    long[] types = new long[tokens];
-    long[] positions = new long[tokens];
-    long[] real = new long[tokens];
-    long[] slot = new long[rows * seq];
-    long[] cls = new long[rows];
-    float[] bias = new float[rows * seq];
-    int t = 0;
-    for (int r = 0; r < rows; r++) {
-      cls[r] = t;
-      for (int c = 0; c < seq; c++) {
-        int s = r * seq + c;
-        if (mask[s] != 0) {
-          ids[t] = b.ids()[s];
-          types[t] = b.typeIds()[s];
-          positions[t] = c;
-          real[t] = s;
-          slot[s] = t++;
-        } else {
-          slot[s] = cls[r];
-          bias[s] = MASKED;
-        }
-      }
-    }
-    NDArray x = embed(m.create(ids), m.create(types), m.create(positions), wordEmb);
-    NDArray slots = padded ? m.create(slot) : null;
-    NDArray reals = padded ? m.create(real) : null;
-    NDArray maskBias = padded ? m.create(bias, new Shape(rows, 1, 1, seq)) : null;
-    int heads = config.numHeads();
-    int hd = config.headSize();
-    long hidden = (long) heads * hd;
-    NDArray scale = m.create((float) (1.0 / Math.sqrt(hd)));
-    for (int li = 0; li < layers.length; li++) {
-      Layer l = layers[li];
-      boolean last = li == layers.length - 1;
-      NDArray k = toPadded(Linear.linear(x, l.k, l.kb).singletonOrThrow(), slots)
-          .reshape(rows, seq, heads, hd).transpose(0, 2, 3, 1);
-      NDArray v = toPadded(Linear.linear(x, l.v, l.vb).singletonOrThrow(), slots)
-          .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
-      if (last) {
-        x = rows == tokens ? x : Embedding.embedding(m.create(cls), x, SparseFormat.DENSE).singletonOrThrow();
-      }
-      long qLen = last ? 1 : seq;
-      NDArray q = last
-          ? Linear.linear(x, l.q, l.qb).singletonOrThrow().reshape(rows, 1, heads, hd).transpose(0, 2, 1, 3)
-          : toPadded(Linear.linear(x, l.q, l.qb).singletonOrThrow(), slots)
-              .reshape(rows, seq, heads, hd).transpose(0, 2, 1, 3);
-      NDArray scores = q.mul(scale).matMul(k);
-      if (maskBias != null) {
-        scores = scores.add(maskBias);
-      }
-      NDArray ctx = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(rows * qLen, hidden);
-      if (!last && padded) {
-        ctx = Embedding.embedding(reals, ctx, SparseFormat.DENSE).singletonOrThrow();
-      }
-      x = outputAndFeedForward(l, ctx, x, false);
-    }
-    return x;
-  }
-
-  /** Packed rows [tokens, width] laid out as padded slots [rows * seq, width] (no copy when nothing is padded). */
-  private static NDArray toPadded(NDArray packed, NDArray slots) {
-    return slots == null ? packed : Embedding.embedding(slots, packed, SparseFormat.DENSE).singletonOrThrow();
+  private NDArray norm(Norm n, NDArray x) {
+    return LayerNorm.layerNorm(x, hiddenShape, n.w, n.b, eps).singletonOrThrow();
   }
 
   private static NDArray dropout(NDArray x, double p, boolean training) {
@@ -466,25 +502,24 @@ public final class BertClassifier implements AutoCloseable {
   }
 
   /**
-   * Softmax probabilities [rows][labels] for one batch: inference mode, gradients off on this thread,
-   * every intermediate in a sub-manager closed before returning. Safe to call from several threads.
+   * {@code compute}'s arrays, each [rows, width], as host rows: gradients off on this thread, every intermediate in a
+   * sub-manager closed before returning.
    */
-  public float[][] predictProba(Batch b) {
-    return perRow(b, config.numLabels(),
-        m -> head(pooler(clsHidden(m, b))).softmax(-1));
-  }
-
-  /** {@code compute}'s [rows, width] result as host rows: gradients off on this thread, a sub-manager closed after. */
-  private float[][] perRow(Batch b, int width, java.util.function.Function<NDManager, NDArray> compute) {
+  private float[][][] onHost(Batch b, Function<NDManager, NDList> compute) {
     boolean grad = JniUtils.isGradMode();
     if (grad) {
       JniUtils.setGradMode(false);
     }
     try (NDManager m = manager.newSubManager()) {
-      float[] p = compute.apply(m).toFloatArray();
-      float[][] out = new float[b.rows()][];
-      for (int r = 0; r < out.length; r++) {
-        out[r] = Arrays.copyOfRange(p, r * width, (r + 1) * width);
+      NDList arrays = compute.apply(m);
+      float[][][] out = new float[arrays.size()][][];
+      for (int i = 0; i < out.length; i++) {
+        int width = (int) arrays.get(i).getShape().get(1);
+        float[] p = arrays.get(i).toFloatArray();
+        out[i] = new float[b.rows()][];
+        for (int r = 0; r < b.rows(); r++) {
+          out[i][r] = Arrays.copyOfRange(p, r * width, (r + 1) * width);
+        }
       }
       return out;
     } finally {

@@ -1,24 +1,20 @@
 package dev.finemix.purify.model;
 
 import ai.djl.Device;
-import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Encoding;
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
 import dev.finemix.purify.weights.Checkpoint;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 
 /**
- * What is served: a checkpoint's tokenizer and model. {@link #predict} is thread-safe; it sorts the
- * inputs by length and runs batches of at most {@link #MAX_BATCH} rows, each padded to its longest row.
+ * What is served: a checkpoint's tokenizer and model. {@link #predict} is thread-safe; it sorts the inputs by length
+ * and runs batches of at most {@link BertClassifier#MAX_BATCH} rows, each padded to its longest row.
  */
 public final class Classifier implements AutoCloseable {
-
-  public static final int MAX_BATCH = 32;
 
   private final Checkpoint checkpoint;
   private final Tokenizer tokenizer;
@@ -53,24 +49,12 @@ public final class Classifier implements AutoCloseable {
 
   /** Predictions for already tokenized rows, in input order. */
   public List<Prediction> predictEncoded(List<Encoding> enc) {
-    Prediction[] out = new Prediction[enc.size()];
-    Integer[] order = new Integer[enc.size()];
-    for (int i = 0; i < order.length; i++) {
-      order[i] = i;
+    float[][] p = model.infer(enc, false).probabilities();
+    List<Prediction> out = new ArrayList<>(p.length);
+    for (float[] row : p) {
+      out.add(Prediction.fromProbabilities(row));
     }
-    Arrays.sort(order, Comparator.comparingInt(i -> enc.get(i).length()));
-    for (int start = 0; start < order.length; start += MAX_BATCH) {
-      int n = Math.min(MAX_BATCH, order.length - start);
-      List<Encoding> rows = new ArrayList<>(n);
-      for (int j = 0; j < n; j++) {
-        rows.add(enc.get(order[start + j]));
-      }
-      float[][] p = model.predictProba(Batch.of(rows));
-      for (int j = 0; j < n; j++) {
-        out[order[start + j]] = Prediction.fromProbabilities(p[j]);
-      }
-    }
-    return Arrays.asList(out);
+    return out;
   }
 
   /** Fraction of the dataset's rows whose predicted label equals the gold label (clean accuracy). */
@@ -80,16 +64,9 @@ public final class Classifier implements AutoCloseable {
     }
     List<TextInput> in = new ArrayList<>(d.size());
     for (Example e : d.rows()) {
-      in.add(new TextInput(e.textA(), e.textB()));
+      in.add(e.input());
     }
-    List<Prediction> p = predict(in);
-    int correct = 0;
-    for (int i = 0; i < p.size(); i++) {
-      if (p.get(i).label() == d.rows().get(i).label()) {
-        correct++;
-      }
-    }
-    return correct / (double) d.size();
+    return Accuracy.of(model, tokenizer.encodeAll(in), d.rows().stream().mapToInt(Example::label).toArray());
   }
 
   public Checkpoint checkpoint() {

@@ -16,15 +16,20 @@ public record Prediction(int label, float[] probabilities) {
     return probabilities[label];
   }
 
-  /** Index of the largest value (the first one on ties). */
+  /** The prediction of the largest probability (see {@link #argmax}). */
   public static Prediction fromProbabilities(float[] p) {
+    return new Prediction(argmax(p), p);
+  }
+
+  /** Index of the largest value (the first one on ties). */
+  public static int argmax(float[] p) {
     int best = 0;
     for (int i = 1; i < p.length; i++) {
       if (p[i] > p[best]) {
         best = i;
       }
     }
-    return new Prediction(best, p);
+    return best;
   }
 
   @Override

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.model.Classifier;
-import dev.finemix.purify.model.TextInput;
+import dev.finemix.purify.text.TextInput;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;

@@ -1,21 +1,16 @@
 package dev.finemix.purify.screen;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.nn.core.Linear;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.finemix.purify.defence.Epur;
 import dev.finemix.purify.defence.WordFrequencies;
-import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.model.BertClassifier.Inference;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
-import dev.finemix.purify.model.TextInput;
-import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Encoding;
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Tensor;
 import dev.finemix.purify.weights.TensorMap;
 import java.util.ArrayList;
@@ -43,8 +38,6 @@ import java.util.Set;
  * <p>The screener borrows the classifier (the caller closes it) and is thread-safe.
  */
 public final class Screener {
-  static final String WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight";
-  private static final int BATCH = Classifier.MAX_BATCH;
   private static final int FOLDS = 4;
 
   private final Classifier classifier;
@@ -53,10 +46,6 @@ public final class Screener {
   private final String[] vocab;
   private final Mahalanobis features;
   private final Map<Signal, Calibration> calibrations;
-  private final NDArray poolerW;
-  private final NDArray poolerB;
-  private final NDArray headW;
-  private final NDArray headB;
 
   private Screener(Classifier classifier, ScreenSettings settings, double[] tokenScores, String[] vocab,
       Mahalanobis features, Map<Signal, Calibration> calibrations) {
@@ -66,11 +55,6 @@ public final class Screener {
     this.vocab = vocab;
     this.features = features;
     this.calibrations = calibrations;
-    BertClassifier m = classifier.model();
-    this.poolerW = m.parameters().get("bert.pooler.dense.weight").getArray();
-    this.poolerB = m.parameters().get("bert.pooler.dense.bias").getArray();
-    this.headW = m.parameters().get("classifier.weight").getArray();
-    this.headB = m.parameters().get("classifier.bias").getArray();
   }
 
   /**
@@ -118,15 +102,15 @@ public final class Screener {
             + " outside the model's " + labels + " labels");
       }
     }
-    Tensor ft = fineTuned.require(WORD_EMBEDDINGS);
-    Tensor served = classifier.checkpoint().weights().require(WORD_EMBEDDINGS);
+    Tensor ft = fineTuned.require(BertTensors.WORD_EMBEDDINGS);
+    Tensor served = classifier.checkpoint().weights().require(BertTensors.WORD_EMBEDDINGS);
     if (!Arrays.equals(ft.shape(), served.shape())) {
       throw new IllegalArgumentException("fine-tuned word embeddings " + Arrays.toString(ft.shape())
           + " differ in shape from the served model's " + Arrays.toString(served.shape()));
     }
-    Tensor pre = pretrained.get(WORD_EMBEDDINGS);
+    Tensor pre = pretrained.get(BertTensors.WORD_EMBEDDINGS);
     if (pre == null) {
-      pre = pretrained.require(WORD_EMBEDDINGS.substring("bert.".length()));
+      pre = pretrained.require(BertTensors.WORD_EMBEDDINGS.substring(BertTensors.ENCODER_PREFIX.length()));
     }
     if (!Arrays.equals(ft.shape(), pre.shape())) {
       throw new IllegalArgumentException("word embeddings differ in shape: model " + Arrays.toString(ft.shape())
@@ -147,7 +131,7 @@ public final class Screener {
     for (int i = 0; i < y.length; i++) {
       y[i] = rows.rows().get(i).label();
     }
-    Pass pass = s0.run(enc);
+    Inference pass = s0.run(enc);
     Map<Signal, Calibration> cal = new EnumMap<>(Signal.class);
     double alpha = settings.falseFlagRate();
     double[] tok = new double[enc.size()];
@@ -173,7 +157,7 @@ public final class Screener {
       List<Integer> ys = new ArrayList<>();
       for (int i = 0; i < fold.length; i++) {
         if (fold[i] != f) {
-          xs.add(pass.cls[i]);
+          xs.add(pass.cls()[i]);
           ys.add(y[i]);
         }
       }
@@ -181,7 +165,7 @@ public final class Screener {
           labels);
       for (int i = 0; i < fold.length; i++) {
         if (fold[i] == f) {
-          feat[i] = m.score(pass.cls[i]);
+          feat[i] = m.score(pass.cls()[i]);
         }
       }
     }
@@ -192,8 +176,9 @@ public final class Screener {
       comb[i] = Math.max(cal.get(Signal.TOKENS).z(tok[i]), featCal.z(feat[i]));
     }
     cal.put(Signal.COMBINED, Calibration.fit(Signal.COMBINED, comb, alpha));
-    cal.put(Signal.PERTURBATION, Calibration.fit(Signal.PERTURBATION, s0.perturbation(enc, pass.probs), alpha));
-    Mahalanobis all = Mahalanobis.fit(pass.cls, y, labels);
+    cal.put(Signal.PERTURBATION,
+        Calibration.fit(Signal.PERTURBATION, s0.perturbation(enc, pass.probabilities()), alpha));
+    Mahalanobis all = Mahalanobis.fit(pass.cls(), y, labels);
     return new Screener(classifier, settings, scores, vocab, all, Map.copyOf(cal));
   }
 
@@ -235,13 +220,13 @@ public final class Screener {
   /** Every requested signal's score for each input (evaluation), with the predictions of the same pass. */
   public Scored score(List<TextInput> inputs, Set<Signal> which) {
     List<Encoding> enc = encode(inputs);
-    Pass pass = run(enc);
+    Inference pass = run(enc);
     Map<Signal, double[]> out = new EnumMap<>(Signal.class);
     double[] tok = new double[enc.size()];
     double[] feat = new double[enc.size()];
     for (int i = 0; i < enc.size(); i++) {
       tok[i] = tokenScore(enc.get(i));
-      feat[i] = features.score(pass.cls[i]);
+      feat[i] = features.score(pass.cls()[i]);
     }
     if (which.contains(Signal.TOKENS)) {
       out.put(Signal.TOKENS, tok);
@@ -257,10 +242,10 @@ public final class Screener {
       out.put(Signal.COMBINED, c);
     }
     if (which.contains(Signal.PERTURBATION)) {
-      out.put(Signal.PERTURBATION, perturbation(enc, pass.probs));
+      out.put(Signal.PERTURBATION, perturbation(enc, pass.probabilities()));
     }
     List<Prediction> preds = new ArrayList<>(enc.size());
-    for (float[] p : pass.probs) {
+    for (float[] p : pass.probabilities()) {
       preds.add(Prediction.fromProbabilities(p));
     }
     return new Scored(preds, out, enc);
@@ -387,7 +372,7 @@ public final class Screener {
       }
       deleted.add(new Encoding(ni, nt));
     }
-    float[][] after = run(deleted).probs;
+    float[][] after = run(deleted).probabilities();
     double[] out = new double[enc.size()];
     for (int i = 0; i < out.length; i++) {
       int y = Prediction.fromProbabilities(probs[i]).label();
@@ -408,56 +393,9 @@ public final class Screener {
     return in;
   }
 
-  /** Probabilities and last-layer [CLS] features of one forward pass, in input order. */
-  record Pass(float[][] probs, float[][] cls) {}
-
-  /**
-   * One forward pass per batch (rows sorted by length, at most {@link Classifier#MAX_BATCH} per batch, padded to
-   * the longest): the encoder's last hidden state, then the pooler and head on its [CLS] row, which is exactly
-   * {@link BertClassifier#forward}'s arithmetic; the [CLS] row is kept as the feature.
-   */
-  Pass run(List<Encoding> enc) {
-    int n = enc.size();
-    float[][] probs = new float[n][];
-    float[][] cls = new float[n][];
-    Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    Arrays.sort(order, Comparator.comparingInt(i -> enc.get(i).length()));
-    BertClassifier model = classifier.model();
-    boolean grad = JniUtils.isGradMode();
-    if (grad) {
-      JniUtils.setGradMode(false);
-    }
-    try (NDManager root = NDManager.newBaseManager(model.device(), "PyTorch")) {
-      for (int start = 0; start < n; start += BATCH) {
-        int rows = Math.min(BATCH, n - start);
-        List<Encoding> part = new ArrayList<>(rows);
-        for (int j = 0; j < rows; j++) {
-          part.add(enc.get(order[start + j]));
-        }
-        try (NDManager m = root.newSubManager()) {
-          NDArray x = model.hidden(m, Batch.of(part));
-          NDArray c = x.get(new NDIndex(":, 0, :"));
-          NDArray pooled = Linear.linear(c, poolerW, poolerB).singletonOrThrow().tanh();
-          NDArray p = Linear.linear(pooled, headW, headB).singletonOrThrow().softmax(-1);
-          float[] pv = p.toFloatArray();
-          float[] cv = c.toFloatArray();
-          int k = (int) p.getShape().get(1);
-          int h = (int) c.getShape().get(1);
-          for (int j = 0; j < rows; j++) {
-            probs[order[start + j]] = Arrays.copyOfRange(pv, j * k, (j + 1) * k);
-            cls[order[start + j]] = Arrays.copyOfRange(cv, j * h, (j + 1) * h);
-          }
-        }
-      }
-    } finally {
-      if (grad) {
-        JniUtils.setGradMode(true);
-      }
-    }
-    return new Pass(probs, cls);
+  /** Probabilities and last-layer [CLS] features of one inference pass, in input order. */
+  private Inference run(List<Encoding> enc) {
+    return classifier.model().infer(enc, true);
   }
 
   private static String[] vocabulary(Tokenizer tok, int size) {

@@ -1,6 +1,5 @@
 package dev.finemix.purify.text;
 
-import dev.finemix.purify.model.TextInput;
 
 /** A labelled row: a sentence, or a pair when {@code textB} is not null. */
 public record Example(int label, String textA, String textB) {

@@ -3,7 +3,6 @@ package dev.finemix.purify.text;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.finemix.purify.model.TextInput;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,7 @@
 package dev.finemix.purify.train;
 
+import static dev.finemix.purify.weights.BertTensors.WORD_EMBEDDINGS;
+
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -15,13 +17,13 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import dev.finemix.purify.model.Accuracy;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Batches;
 import dev.finemix.purify.text.Encoding;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -45,7 +47,6 @@ public final class Trainer {
   private static final double BETA1 = 0.9;
   private static final double BETA2 = 0.999;
   private static final double EPS = 1e-8;
-  static final String WORDS = "bert.embeddings.word_embeddings.weight";
   private static final boolean PROFILE = Boolean.getBoolean("finemix.train.profile");
 
   private final TrainSettings settings;
@@ -224,7 +225,7 @@ public final class Trainer {
       for (Map.Entry<String, Parameter> e : params.entrySet()) {
         NDArray w = e.getValue().getArray();
         boolean on = trainable.test(e.getKey());
-        boolean lazy = on && !denseEmbeddings && e.getKey().equals(WORDS);
+        boolean lazy = on && !denseEmbeddings && e.getKey().equals(WORD_EMBEDDINGS);
         w.setRequiresGradient(on && !lazy);
         if (on) {
           slots.add(new Slot(e.getKey(), w, opt.zeros(w.getShape()), opt.zeros(w.getShape()),
@@ -511,31 +512,7 @@ public final class Trainer {
     if (rows.isEmpty()) {
       throw new IllegalArgumentException("no rows to evaluate");
     }
-    Integer[] order = new Integer[rows.size()];
-    for (int i = 0; i < order.length; i++) {
-      order[i] = i;
-    }
-    Arrays.sort(order, Comparator.comparingInt(i -> rows.get(i).enc().length()));
-    int correct = 0;
-    for (int s = 0; s < order.length; s += 32) {
-      int n = Math.min(32, order.length - s);
-      List<Encoding> enc = new ArrayList<>(n);
-      for (int j = 0; j < n; j++) {
-        enc.add(rows.get(order[s + j]).enc());
-      }
-      float[][] p = model.predictProba(Batch.of(enc));
-      for (int j = 0; j < n; j++) {
-        int best = 0;
-        for (int c = 1; c < p[j].length; c++) {
-          if (p[j][c] > p[j][best]) {
-            best = c;
-          }
-        }
-        if (best == rows.get(order[s + j]).label()) {
-          correct++;
-        }
-      }
-    }
-    return correct / (double) rows.size();
+    return Accuracy.of(model, rows.stream().map(TrainRow::enc).toList(),
+        rows.stream().mapToInt(TrainRow::label).toArray());
   }
 }

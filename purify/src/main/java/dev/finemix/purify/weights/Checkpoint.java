@@ -4,18 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.finemix.purify.model.BertConfig;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * A classifier checkpoint: a Hugging Face model folder.
@@ -98,6 +94,11 @@ public final class Checkpoint {
     } catch (IOException | IllegalArgumentException e) {
       throw new WeightsException(configFile + ": " + e.getMessage(), e);
     }
+    boolean withHead = !config.labels().isEmpty();
+    // names and shapes from the safetensors header against the config, before any tensor data is read or hashed
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    Safetensors.shapes(weightsFile).forEach((name, shape) -> shapes.put(hfName(name), shape));
+    BertTensors.requireShapes(config, withHead, shapes, weightsFile.toString());
     String base = "";
     int maxLength = Math.min(DEFAULT_MAX_LENGTH, config.maxPositions());
     Map<String, String> prov = new LinkedHashMap<>();
@@ -122,13 +123,9 @@ public final class Checkpoint {
     TensorMap raw = Safetensors.read(weightsFile);
     TensorMap w = new TensorMap();
     for (Map.Entry<String, Tensor> e : raw.entries()) {
-      String name = e.getKey();
-      if (!name.startsWith("bert.") && !name.startsWith("classifier.")) {
-        name = "bert." + name; // a BertModel checkpoint without the prefix
-      }
-      w.put(name, e.getValue());
+      w.put(hfName(e.getKey()), e.getValue());
     }
-    validate(config, w, !config.labels().isEmpty(), weightsFile.toString());
+    validate(config, w, withHead, weightsFile.toString());
     try {
       return new Checkpoint(config, w, tok, base, maxLength, prov, sha);
     } catch (IllegalArgumentException e) {
@@ -241,56 +238,20 @@ public final class Checkpoint {
     return new Checkpoint(config, weights, tokenizerJson, baseModelId, n, provenance, weightsSha256);
   }
 
-  /** Every tensor a {@code BertForSequenceClassification} of this config has, with its shape, in HF order. */
-  public static Map<String, long[]> expectedShapes(BertConfig c, boolean withHead) {
-    long h = c.hiddenSize();
-    Map<String, long[]> s = new LinkedHashMap<>();
-    s.put("bert.embeddings.word_embeddings.weight", new long[] {c.vocabSize(), h});
-    s.put("bert.embeddings.position_embeddings.weight", new long[] {c.maxPositions(), h});
-    s.put("bert.embeddings.token_type_embeddings.weight", new long[] {c.typeVocabSize(), h});
-    s.put("bert.embeddings.LayerNorm.weight", new long[] {h});
-    s.put("bert.embeddings.LayerNorm.bias", new long[] {h});
-    for (int l = 0; l < c.numLayers(); l++) {
-      String p = "bert.encoder.layer." + l + ".";
-      for (String qkv : new String[] {"query", "key", "value"}) {
-        s.put(p + "attention.self." + qkv + ".weight", new long[] {h, h});
-        s.put(p + "attention.self." + qkv + ".bias", new long[] {h});
-      }
-      s.put(p + "attention.output.dense.weight", new long[] {h, h});
-      s.put(p + "attention.output.dense.bias", new long[] {h});
-      s.put(p + "attention.output.LayerNorm.weight", new long[] {h});
-      s.put(p + "attention.output.LayerNorm.bias", new long[] {h});
-      s.put(p + "intermediate.dense.weight", new long[] {c.intermediateSize(), h});
-      s.put(p + "intermediate.dense.bias", new long[] {c.intermediateSize()});
-      s.put(p + "output.dense.weight", new long[] {h, c.intermediateSize()});
-      s.put(p + "output.dense.bias", new long[] {h});
-      s.put(p + "output.LayerNorm.weight", new long[] {h});
-      s.put(p + "output.LayerNorm.bias", new long[] {h});
-    }
-    s.put("bert.pooler.dense.weight", new long[] {h, h});
-    s.put("bert.pooler.dense.bias", new long[] {h});
-    if (withHead) {
-      s.put("classifier.weight", new long[] {c.numLabels(), h});
-      s.put("classifier.bias", new long[] {c.numLabels()});
-    }
-    return s;
+  /** A tensor's {@code BertForSequenceClassification} name: a bare {@code BertModel} checkpoint lacks the prefix. */
+  private static String hfName(String name) {
+    return name.startsWith(BertTensors.ENCODER_PREFIX) || name.startsWith(BertTensors.HEAD + ".") ? name
+        : BertTensors.ENCODER_PREFIX + name;
   }
 
   /** Checks names, shapes and finiteness; the message names the source and the tensor at fault. */
   static void validate(BertConfig c, TensorMap w, boolean withHead, String source) {
-    for (Map.Entry<String, long[]> e : expectedShapes(c, withHead).entrySet()) {
-      Tensor t = w.get(e.getKey());
-      if (t == null) {
-        throw new WeightsException(source + ": missing tensor '" + e.getKey() + "'");
-      }
-      if (!t.sameShape(e.getValue())) {
-        throw new WeightsException(source + ": tensor '" + e.getKey() + "' has shape " + Arrays.toString(t.shape())
-            + ", the config needs " + Arrays.toString(e.getValue()));
-      }
-      float[] d = t.data();
+    BertTensors.requireShapes(c, withHead, w.shapes(), source);
+    for (String name : BertTensors.shapes(c, withHead).keySet()) {
+      float[] d = w.get(name).data();
       for (int i = 0; i < d.length; i++) {
         if (!Float.isFinite(d[i])) {
-          throw new WeightsException(source + ": tensor '" + e.getKey() + "' holds " + d[i] + " at index " + i);
+          throw new WeightsException(source + ": tensor '" + name + "' holds " + d[i] + " at index " + i);
         }
       }
     }

@@ -1,6 +1,5 @@
 package dev.finemix.purify.weights;
 
-import dev.finemix.purify.model.BertConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -51,7 +50,7 @@ public final class Pretrained {
       byte[] onnx = resource(ONNX_RESOURCE);
       TensorMap raw = OnnxWeights.readBert(onnx, ONNX_RESOURCE);
       TensorMap w = new TensorMap();
-      raw.entries().forEach(e -> w.put("bert." + e.getKey(), e.getValue()));
+      raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
       BertConfig c = BertConfig.miniLm();
       Checkpoint.validate(c, w, false, ONNX_RESOURCE);
       Path tok = extract(TOKENIZER_RESOURCE, "tokenizer.json");
@@ -65,7 +64,7 @@ public final class Pretrained {
     Checkpoint ck = Checkpoint.read(dir);
     TensorMap w = new TensorMap();
     ck.weights().entries().stream()
-        .filter(e -> e.getKey().startsWith("bert."))
+        .filter(e -> e.getKey().startsWith(BertTensors.ENCODER_PREFIX))
         .forEach(e -> w.put(e.getKey(), e.getValue()));
     return new Pretrained(dir.toAbsolutePath().normalize().toString(), ck.config().withLabels(java.util.List.of()),
         w, ck.tokenizerJson(), ck.weightsSha256());

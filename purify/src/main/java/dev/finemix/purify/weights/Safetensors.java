@@ -42,85 +42,28 @@ public final class Safetensors {
 
   /** Reads the file; its {@code __metadata__} strings go into {@code metadataOut} when not null. */
   public static TensorMap read(Path file, Map<String, String> metadataOut) {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long fileSize = ch.size();
-      if (fileSize < 8) {
-        throw new WeightsException(file + ": truncated safetensors file (" + fileSize + " bytes, no header)");
+    return reading(file, ch -> {
+      Header h = header(ch, file);
+      if (metadataOut != null) {
+        metadataOut.putAll(h.metadata());
       }
-      ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, lenBuf, 0, file);
-      long headerLen = lenBuf.flip().getLong();
-      if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > fileSize) {
-        throw new WeightsException(file + ": bad safetensors header length " + headerLen + " for a file of "
-            + fileSize + " bytes (truncated or not a safetensors file)");
-      }
-      ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-      readFully(ch, hb, 8, file);
-      JsonNode header;
-      try {
-        header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8));
-      } catch (IOException e) {
-        throw new WeightsException(file + ": safetensors header is not valid JSON: " + e.getMessage());
-      }
-      if (header == null || !header.isObject()) {
-        throw new WeightsException(file + ": safetensors header is not a JSON object");
-      }
-      long dataStart = 8 + headerLen;
-      long dataLen = fileSize - dataStart;
+      long dataLen = ch.size() - h.dataStart();
       TensorMap out = new TensorMap();
-      for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, Entry> e : h.tensors().entrySet()) {
         String name = e.getKey();
-        JsonNode info = e.getValue();
-        if (name.equals("__metadata__")) {
-          if (metadataOut != null && info.isObject()) {
-            info.fields().forEachRemaining(m -> metadataOut.put(m.getKey(), m.getValue().asText()));
-          }
-          continue;
-        }
-        String dtype = info.path("dtype").asText("");
-        JsonNode shapeNode = info.get("shape");
-        JsonNode offs = info.get("data_offsets");
-        if (shapeNode == null || !shapeNode.isArray() || offs == null || !offs.isArray() || offs.size() != 2) {
-          throw new WeightsException(file + ": tensor '" + name + "' has no valid shape/data_offsets");
-        }
-        long[] shape = new long[shapeNode.size()];
-        long count = 1;
-        for (int i = 0; i < shape.length; i++) {
-          shape[i] = shapeNode.get(i).asLong(-1);
-          if (shape[i] < 0) {
-            throw new WeightsException(file + ": tensor '" + name + "' has a bad shape " + shapeNode);
-          }
-          count = Math.multiplyExact(count, shape[i]);
-        }
-        long begin = offs.get(0).asLong(-1);
-        long end = offs.get(1).asLong(-1);
-        if (begin < 0 || end < begin || end > dataLen) {
-          throw new WeightsException(file + ": tensor '" + name + "' data_offsets [" + begin + ", " + end
+        Entry t = e.getValue();
+        if (t.end() > dataLen) {
+          throw new WeightsException(file + ": tensor '" + name + "' data_offsets [" + t.begin() + ", " + t.end()
               + "] fall outside the " + dataLen + " data bytes (truncated file?)");
         }
-        int width = switch (dtype) {
-          case "F64", "I64", "U64" -> 8;
-          case "F32", "I32", "U32" -> 4;
-          case "F16", "BF16", "I16", "U16" -> 2;
-          case "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2" -> 1;
-          default -> throw new WeightsException(file + ": tensor '" + name + "' has unsupported dtype '" + dtype + "'");
-        };
-        if (end - begin != count * width) {
-          throw new WeightsException(file + ": tensor '" + name + "' holds " + (end - begin) + " bytes but "
-              + dtype + Arrays.toString(shape) + " needs " + count * width);
-        }
-        if (!(dtype.equals("F32") || dtype.equals("F16") || dtype.equals("BF16") || dtype.equals("F64"))) {
+        if (!t.floating()) {
           continue; // integer buffers (position_ids) carry no weights
         }
-        if (count > Integer.MAX_VALUE - 8) {
-          throw new WeightsException(file + ": tensor '" + name + "' is too large (" + count + " values)");
-        }
-        ByteBuffer raw = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, raw, dataStart + begin, file);
+        ByteBuffer raw = ByteBuffer.allocate((int) (t.end() - t.begin())).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, raw, h.dataStart() + t.begin(), file);
         raw.flip();
-        float[] data = new float[(int) count];
-        switch (dtype) {
+        float[] data = new float[(int) t.count()];
+        switch (t.dtype()) {
           case "F32" -> raw.asFloatBuffer().get(data);
           case "F64" -> {
             for (int i = 0; i < data.length; i++) {
@@ -138,16 +81,134 @@ public final class Safetensors {
             }
           }
         }
-        out.put(name, new Tensor(shape, data));
+        out.put(name, new Tensor(t.shape(), data));
       }
       return out;
+    });
+  }
+
+  /**
+   * The shape of every tensor {@link #read} would return, from the header alone: no tensor data is read, so a
+   * checkpoint's shapes can be checked against its config before anything is allocated for them.
+   */
+  public static Map<String, long[]> shapes(Path file) {
+    return reading(file, ch -> {
+      Map<String, long[]> out = new LinkedHashMap<>();
+      header(ch, file).tensors().forEach((name, t) -> {
+        if (t.floating()) {
+          out.put(name, t.shape());
+        }
+      });
+      return out;
+    });
+  }
+
+  private interface ChannelRead<T> {
+    T apply(FileChannel ch) throws IOException;
+  }
+
+  /** {@code read} on the file opened for reading; I/O failures become a {@link WeightsException} naming the file. */
+  private static <T> T reading(Path file, ChannelRead<T> read) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return read.apply(ch);
     } catch (NoSuchFileException e) {
       throw new WeightsException(file + ": no such file");
     } catch (IOException e) {
       throw new WeightsException(file + ": cannot read: " + e.getMessage(), e);
-    } catch (ArithmeticException e) {
-      throw new WeightsException(file + ": tensor shape overflows");
     }
+  }
+
+  /** A parsed header: where the data starts, each tensor's entry in file order, and the metadata strings. */
+  private record Header(long dataStart, Map<String, Entry> tensors, Map<String, String> metadata) {}
+
+  /** One tensor's header entry: dtype, shape, element count and byte range within the data section. */
+  private record Entry(String dtype, long[] shape, long count, long begin, long end) {
+    boolean floating() {
+      return dtype.equals("F32") || dtype.equals("F16") || dtype.equals("BF16") || dtype.equals("F64");
+    }
+  }
+
+  /**
+   * Reads and checks the header: each entry's dtype, shape and byte range must agree with each other. Whether the
+   * ranges fit the file is {@link #read}'s check, made before it reads each tensor.
+   */
+  private static Header header(FileChannel ch, Path file) throws IOException {
+    long fileSize = ch.size();
+    if (fileSize < 8) {
+      throw new WeightsException(file + ": truncated safetensors file (" + fileSize + " bytes, no header)");
+    }
+    ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, lenBuf, 0, file);
+    long headerLen = lenBuf.flip().getLong();
+    if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > fileSize) {
+      throw new WeightsException(file + ": bad safetensors header length " + headerLen + " for a file of "
+          + fileSize + " bytes (truncated or not a safetensors file)");
+    }
+    ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+    readFully(ch, hb, 8, file);
+    JsonNode header;
+    try {
+      header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new WeightsException(file + ": safetensors header is not valid JSON: " + e.getMessage());
+    }
+    if (header == null || !header.isObject()) {
+      throw new WeightsException(file + ": safetensors header is not a JSON object");
+    }
+    Map<String, Entry> tensors = new LinkedHashMap<>();
+    Map<String, String> metadata = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      String name = e.getKey();
+      JsonNode info = e.getValue();
+      if (name.equals("__metadata__")) {
+        if (info.isObject()) {
+          info.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+        }
+        continue;
+      }
+      String dtype = info.path("dtype").asText("");
+      JsonNode shapeNode = info.get("shape");
+      JsonNode offs = info.get("data_offsets");
+      if (shapeNode == null || !shapeNode.isArray() || offs == null || !offs.isArray() || offs.size() != 2) {
+        throw new WeightsException(file + ": tensor '" + name + "' has no valid shape/data_offsets");
+      }
+      long[] shape = new long[shapeNode.size()];
+      long count = 1;
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = shapeNode.get(i).asLong(-1);
+        if (shape[i] < 0) {
+          throw new WeightsException(file + ": tensor '" + name + "' has a bad shape " + shapeNode);
+        }
+        try {
+          count = Math.multiplyExact(count, shape[i]);
+        } catch (ArithmeticException overflow) {
+          throw new WeightsException(file + ": tensor shape overflows");
+        }
+      }
+      long begin = offs.get(0).asLong(-1);
+      long end = offs.get(1).asLong(-1);
+      if (begin < 0 || end < begin) {
+        throw new WeightsException(file + ": tensor '" + name + "' has bad data_offsets [" + begin + ", " + end + "]");
+      }
+      int width = switch (dtype) {
+        case "F64", "I64", "U64" -> 8;
+        case "F32", "I32", "U32" -> 4;
+        case "F16", "BF16", "I16", "U16" -> 2;
+        case "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2" -> 1;
+        default -> throw new WeightsException(file + ": tensor '" + name + "' has unsupported dtype '" + dtype + "'");
+      };
+      if (count > Long.MAX_VALUE / width || end - begin != count * width) {
+        throw new WeightsException(file + ": tensor '" + name + "' holds " + (end - begin) + " bytes but "
+            + dtype + Arrays.toString(shape) + " needs " + (count > Long.MAX_VALUE / width ? "more" : count * width));
+      }
+      Entry t = new Entry(dtype, shape, count, begin, end);
+      if (t.floating() && count > Integer.MAX_VALUE - 8) {
+        throw new WeightsException(file + ": tensor '" + name + "' is too large (" + count + " values)");
+      }
+      tensors.put(name, t);
+    }
+    return new Header(8 + headerLen, tensors, metadata);
   }
 
   /**

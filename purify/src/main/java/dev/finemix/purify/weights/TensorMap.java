@@ -49,6 +49,13 @@ public final class TensorMap {
     return tensors.size();
   }
 
+  /** Every tensor's shape by name, in order. */
+  public Map<String, long[]> shapes() {
+    Map<String, long[]> s = new LinkedHashMap<>();
+    tensors.forEach((k, v) -> s.put(k, v.shape()));
+    return s;
+  }
+
   public long parameterCount() {
     long n = 0;
     for (Tensor t : tensors.values()) {

@@ -7,6 +7,7 @@ import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
 import dev.finemix.purify.text.Tokenizer;
 import dev.finemix.purify.train.TrainSettings;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Tensor;
 import dev.finemix.purify.weights.TensorMap;
@@ -51,7 +52,7 @@ class EmbeddingPoisoningTest {
       Tensor b = before.require(name);
       Tensor x = after.require(name);
       assertThat(x.shape()).as(name).isEqualTo(b.shape());
-      if (!name.equals(Backdoor.WORD_EMBEDDINGS)) {
+      if (!name.equals(BertTensors.WORD_EMBEDDINGS)) {
         assertThat(Arrays.equals(x.data(), b.data())).as("tensor %s unchanged", name).isTrue();
         continue;
       }

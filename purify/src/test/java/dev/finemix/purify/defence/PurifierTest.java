@@ -4,12 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import dev.finemix.purify.model.BertClassifier;
-import dev.finemix.purify.model.BertConfig;
 import dev.finemix.purify.model.Classifier;
-import dev.finemix.purify.model.TextInput;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.train.Progress;
+import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.purify.weights.TensorMap;
@@ -66,7 +67,7 @@ class PurifierTest {
     int cf = 12935; // "cf" in the MiniLM vocabulary
     String[] vocab = Vocab.read(tokenizer, 30522);
     assertThat(vocab[cf]).isEqualTo("cf");
-    float[] emb = ftW.require(Purifier.WORD_EMBEDDINGS).data();
+    float[] emb = ftW.require(BertTensors.WORD_EMBEDDINGS).data();
     for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
     float[] head = ftW.require("classifier.weight").data().clone();
     Checkpoint suspect = tiny(cfg, ftW);

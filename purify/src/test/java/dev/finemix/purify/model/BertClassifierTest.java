@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.weights.BertConfig;
 import dev.finemix.purify.weights.Tensor;
 import dev.finemix.purify.weights.TensorMap;
 import dev.finemix.purify.weights.WeightsException;
@@ -83,6 +84,34 @@ class BertClassifierTest {
         float[] p = m.forward(nd, holed, false).softmax(-1).toFloatArray();
         assertThat(m.predictProba(holed)[1]).containsExactly(java.util.Arrays.copyOfRange(p, 3, 6),
             Offset.offset(1e-6f));
+      }
+    }
+  }
+
+  @Test
+  void infer_rowsInAnyOrder_giveEachRowsProbabilitiesAndClsStateInInputOrder() {
+    try (BertClassifier m = BertClassifier.create(tiny(), BertClassifier.randomWeights(tiny(), 4), Device.cpu());
+        NDManager nd = NDManager.newBaseManager(Device.cpu())) {
+      List<Encoding> rows = new java.util.ArrayList<>();
+      for (int r = 0; r < BertClassifier.MAX_BATCH + 7; r++) { // two batches, lengths out of order
+        long[] ids = new long[3 + (r * 7) % 11];
+        java.util.Arrays.fill(ids, 4 + r % 90);
+        ids[0] = 2;
+        ids[ids.length - 1] = 3;
+        rows.add(new Encoding(ids, new long[ids.length]));
+      }
+      BertClassifier.Inference all = m.infer(rows, true);
+      assertThat(m.infer(rows, false).cls()).isNull();
+      assertThat(m.infer(rows, false).probabilities()).isDeepEqualTo(all.probabilities());
+      for (int r : new int[] {0, 5, BertClassifier.MAX_BATCH + 6}) {
+        Batch alone = Batch.of(List.of(rows.get(r)));
+        BertClassifier.Inference one = m.infer(alone);
+        assertThat(one.probabilities()[0]).containsExactly(m.predictProba(alone)[0]);
+        assertThat(all.probabilities()[r]).containsExactly(one.probabilities()[0], Offset.offset(2e-6f));
+        // the [CLS] state is the encoder's last hidden state at position 0 (before the pooler)
+        float[] hidden = m.hidden(nd, alone).toFloatArray();
+        assertThat(one.cls()[0]).containsExactly(java.util.Arrays.copyOfRange(hidden, 0, 32), Offset.offset(2e-6f));
+        assertThat(all.cls()[r]).containsExactly(one.cls()[0], Offset.offset(2e-6f));
       }
     }
   }

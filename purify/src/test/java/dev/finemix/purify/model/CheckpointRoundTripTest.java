@@ -3,6 +3,8 @@ package dev.finemix.purify.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
+import dev.finemix.purify.text.TextInput;
+import dev.finemix.purify.weights.BertConfig;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.purify.weights.TensorMap;

@@ -9,6 +9,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.text.Tokenizer;
 import dev.finemix.purify.weights.Pretrained;
 import java.nio.LongBuffer;

@@ -5,9 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.Device;
 import dev.finemix.purify.model.BertClassifier;
-import dev.finemix.purify.model.BertConfig;
 import dev.finemix.purify.text.Batch;
 import dev.finemix.purify.text.Encoding;
+import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.TensorMap;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 class TrainerTest {
 
-  static final String WORDS = "bert.embeddings.word_embeddings.weight";
+  static final String WORDS = BertTensors.WORD_EMBEDDINGS;
 
   static BertConfig tiny() {
     return new BertConfig(50, 32, 2, 4, 64, 64, 2, 1e-12, 0.1, 0.1, List.of("a", "b"));

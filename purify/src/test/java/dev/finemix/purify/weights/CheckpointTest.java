@@ -3,7 +3,6 @@ package dev.finemix.purify.weights;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.finemix.purify.model.BertConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -105,6 +104,51 @@ class CheckpointTest {
     Files.write(f, java.util.Arrays.copyOf(b, b.length / 2));
     Files.delete(out.resolve("finemix.json"));
     assertThatThrownBy(() -> Checkpoint.read(out)).isInstanceOf(WeightsException.class).hasMessageContaining("truncated");
+  }
+
+  /**
+   * A checkpoint folder whose config.json has {@code field} set to the raw JSON {@code value} and whose
+   * model.safetensors keeps its header but none of its data: reading any tensor fails ("truncated"), so a test that
+   * gets the config or header message instead shows the check came before any tensor data was read or allocated.
+   */
+  private Path headerOnlyCheckpoint(String field, String value) throws Exception {
+    Path out = dir.resolve("ck");
+    TinyModels.checkpoint(2, 1).write(out);
+    Files.delete(out.resolve("finemix.json"));
+    Files.writeString(out.resolve("config.json"), BertConfigTest.configWith(field, value).toString());
+    Path st = out.resolve("model.safetensors");
+    byte[] b = Files.readAllBytes(st);
+    long headerLen = java.nio.ByteBuffer.wrap(b, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    Files.write(st, java.util.Arrays.copyOf(b, (int) (8 + headerLen)));
+    return out;
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0} = {1}")
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+      "num_hidden_layers | 1000000  | config.json: num_hidden_layers 1000000 is out of range (1..48)",
+      "intermediate_size | 4e9      | config.json: intermediate_size 4000000000 is out of range (1..65536)",
+      "vocab_size        | 1e7      | config.json: vocab_size 10000000 is out of range (1..1000000)",
+      "num_hidden_layers | 3        | model.safetensors: has tensors for 2 encoder layers (encoder.layer.0..1) but the"
+          + " config says num_hidden_layers 3",
+      "hidden_size       | 64       | model.safetensors: tensor 'bert.embeddings.word_embeddings.weight' has shape"
+          + " [30522, 32], the config needs [30522, 64]",
+      "vocab_size        | 999999   | model.safetensors: tensor 'bert.embeddings.word_embeddings.weight' has shape"
+          + " [30522, 32], the config needs [999999, 32]",
+      "intermediate_size | 65536    | model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight' has"
+          + " shape [64, 32], the config needs [65536, 32]",
+  })
+  void read_hostileOrMismatchedConfig_isRefusedBeforeAnyTensorDataIsRead(String field, String value, String message)
+      throws Exception {
+    Path ck = headerOnlyCheckpoint(field, value);
+    assertThatThrownBy(() -> Checkpoint.read(ck)).isInstanceOf(WeightsException.class)
+        .hasMessage(ck.resolve(message.substring(0, message.indexOf(':'))) + message.substring(message.indexOf(':')));
+  }
+
+  @Test
+  void read_headerOnlyFileWithMatchingConfig_failsOnlyWhenTheDataIsRead() throws Exception {
+    Path ck = headerOnlyCheckpoint("num_hidden_layers", "2"); // the control: the config is fine, the data is absent
+    assertThatThrownBy(() -> Checkpoint.read(ck)).isInstanceOf(WeightsException.class)
+        .hasMessageContaining("truncated");
   }
 
   @Test

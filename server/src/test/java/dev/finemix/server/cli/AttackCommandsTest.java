@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.finemix.purify.model.BertClassifier;
-import dev.finemix.purify.model.BertConfig;
+import dev.finemix.purify.weights.BertConfig;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package dev.finemix.purify.model;
+package dev.finemix.purify.text;
 
 /** One classifier input: a sentence, or a sentence pair when {@code textB} is not null. */
 public record TextInput(String textA, String textB) {
