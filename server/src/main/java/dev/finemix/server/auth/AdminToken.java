@@ -42,7 +42,7 @@ public final class AdminToken {
    * Every placeholder token finemix has ever shipped (manifests, docs, tests), in one place: anyone who has read the
    * repository knows them, so they are refused wherever they appear in a token.
    */
-  static final List<String> KNOWN_PLACEHOLDERS = List.of("replace-me-with-a-random-token");
+  public static final List<String> KNOWN_PLACEHOLDERS = List.of("replace-me-with-a-random-token");
 
   /** Permission bits that make a token file readable or writable by someone else. Group read is what Kubernetes
    * gives a Secret file under {@code fsGroup} (0440), and the group is the pod's own: not warned about. */
