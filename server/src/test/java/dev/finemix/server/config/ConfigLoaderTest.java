@@ -34,7 +34,8 @@ class ConfigLoaderTest {
             batching: {max_batch_size: 16}
         """);
     var cli = new ConfigLoader.Overrides(0, 0, null, null, null, true, new ModelLayer(null, null, null, null, null, null,
-        null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)), null, null, null);
+        null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)), null, null,
+        null);
 
     ServerConfig c = ConfigLoader.load(f, cli);
     ModelSpec a = c.resolve(c.models().get(0));
