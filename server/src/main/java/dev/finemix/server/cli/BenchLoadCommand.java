@@ -198,7 +198,8 @@ final class BenchLoadCommand implements Callable<Integer> {
     ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, null, true, null, null, batching);
     ServerConfig cfg = new ServerConfig(0, -1, root, root, tmp.resolve("cache"), 1L << 30,
         new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
-        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(entry), inferenceThreads, 1, Duration.ofSeconds(2), 64);
+        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(entry), inferenceThreads, 1, Duration.ofSeconds(2), 64,
+        ServerConfig.Listeners.loopback(), true); // serves the checkpoint as is on purpose (allow_unpurified)
     long loadStart = System.nanoTime();
     try (FinemixServer server = new FinemixServer(
         NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,

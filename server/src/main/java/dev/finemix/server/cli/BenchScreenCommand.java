@@ -163,7 +163,8 @@ final class BenchScreenCommand implements Callable<Integer> {
         new ScreeningLayer(screened, null, signal));
     ServerConfig cfg = new ServerConfig(0, -1, root, dataRoot, tmp.resolve("cache"), 1L << 30,
         new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
-        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(plain, scr), 1, 1, Duration.ofSeconds(2), 1);
+        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(plain, scr), 1, 1, Duration.ofSeconds(2), 1,
+        ServerConfig.Listeners.loopback(), true); // serves the checkpoint as is on purpose (allow_unpurified)
     try (FinemixServer server = new FinemixServer(
         NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,
         Backends.production(device), Ticker.system(), Clock.systemUTC()).start()) {

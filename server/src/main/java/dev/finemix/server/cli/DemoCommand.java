@@ -26,7 +26,6 @@ import dev.finemix.server.config.ConfigLoader;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -132,7 +131,7 @@ public final class DemoCommand implements Callable<Integer> {
         "    defence: {rho: 0.1, epochs: 6, variants: 0, seed: " + seed + wf + "}",
         ""));
     ServerConfig cfg = ConfigLoader.load(config, ConfigLoader.Overrides.NONE);
-    FinemixServer server = new FinemixServer(NettyServerBuilder.forPort(cfg.port()), cfg, Backends.production("auto"),
+    FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, null), cfg, Backends.production("auto"),
         Ticker.system(), Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "finemix-shutdown"));
     try {

@@ -31,7 +31,8 @@ final class RegisterCommand extends ClientCommand {
   @Option(names = "--base-model", description = "Pre-trained model id the checkpoint was fine-tuned from.")
   String baseModel;
 
-  @Option(names = "--allow-unpurified", description = "Serve the checkpoint as is (no purification).")
+  @Option(names = "--allow-unpurified", description = "Serve the checkpoint as is (no purification); only on a server"
+      + " started with --allow-unpurified-models.")
   boolean allowUnpurified;
 
   @Option(names = "--input-kind", description = "SINGLE or PAIR (default: from the clean subset).")

@@ -9,7 +9,6 @@ import dev.finemix.server.config.ScreeningLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.Callable;
@@ -24,6 +23,15 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--port", description = "gRPC port (overrides the config; 0 = ephemeral).")
   Integer port;
+
+  @Option(names = "--listen-address", paramLabel = "IP",
+      description = "Address gRPC binds (overrides the config; default 127.0.0.1, this host only; 0.0.0.0 = every"
+          + " interface, then anyone who reaches it may classify).")
+  String listenAddress;
+
+  @Option(names = "--metrics-listen-address", paramLabel = "IP",
+      description = "Address /metrics binds (overrides the config; default 127.0.0.1).")
+  String metricsListenAddress;
 
   @Option(names = "--metrics-port", description = "Prometheus /metrics port (overrides the config; -1 = off).")
   Integer metricsPort;
@@ -42,6 +50,10 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--no-auth", description = "Turn the admin token off (anyone reaching the port may register/defend).")
   boolean noAuth;
+
+  @Option(names = "--allow-unpurified-models",
+      description = "Permit models registered with allow_unpurified (served as is, no defence); refused by default.")
+  boolean allowUnpurifiedModels;
 
   @Option(names = "--max-batch-size", description = "Rows per batch, for every model (overrides the config).")
   Integer maxBatchSize;
@@ -79,19 +91,18 @@ final class ServeCommand implements Callable<Integer> {
     }
     ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
         cacheDir, noAuth ? Boolean.TRUE : null,
-        new ModelLayer(null, null, null, null, null, null, null, null, batching, screening)));
-    NettyServerBuilder builder = tlsCert == null ? NettyServerBuilder.forPort(cfg.port())
-        : NettyServerBuilder.forPort(cfg.port(), io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile()));
-    FinemixServer server = new FinemixServer(builder, cfg, Backends.production(device), Ticker.system(),
-        Clock.systemUTC());
+        new ModelLayer(null, null, null, null, null, null, null, null, batching, screening), listenAddress,
+        metricsListenAddress, allowUnpurifiedModels ? Boolean.TRUE : null));
+    FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, tlsCert == null ? null
+        : io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile())), cfg, Backends.production(device),
+        Ticker.system(), Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       System.err.println("finemix: stopping (grace " + cfg.shutdownGrace().toSeconds() + " s)");
       server.close();
       System.err.println("finemix: stopped");
     }, "finemix-shutdown"));
     server.start();
-    System.err.println("finemix: serving on port " + server.port() + (tlsCert != null ? " (TLS)" : "")
-        + (server.metricsPort() >= 0 ? ", metrics on " + server.metricsPort() : ""));
+    System.err.println("finemix: serving " + server.addresses() + (tlsCert != null ? " (gRPC over TLS)" : ""));
     server.awaitTermination();
     return 0;
   }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +22,12 @@ import java.util.Set;
  *
  * <pre>
  * port: 8500
+ * listen_address: 127.0.0.1    # gRPC; 0.0.0.0 = every interface
  * metrics_port: 9400
+ * metrics_listen_address: 127.0.0.1
+ * health_port: -1              # a plaintext gRPC port with only grpc.health.v1 (for Kubernetes probes); -1 = none
+ * health_listen_address: 127.0.0.1
+ * allow_unpurified_models: false   # whether a model may set allow_unpurified at all
  * models_root: models          # checkpoints are read only from here
  * data_root: data              # clean subsets are read only from here (default: models_root)
  * cache_dir: cache
@@ -44,7 +51,8 @@ public final class ConfigLoader {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final Set<String> TOP = Set.of("port", "metrics_port", "models_root", "data_root", "cache_dir",
       "cache_max_bytes", "inference_threads", "purify_threads", "shutdown_grace_seconds", "probe_rows", "auth", "limits",
-      "defaults", "models");
+      "defaults", "models", "listen_address", "metrics_listen_address", "health_port", "health_listen_address",
+      "allow_unpurified_models");
   private static final Set<String> AUTH = Set.of("enabled", "token_file", "protect_classify");
   private static final Set<String> LIMITS = Set.of("max_texts_per_request", "max_chars_per_text", "max_message_bytes");
   private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "unlabelled_subset", "base_model",
@@ -58,10 +66,14 @@ public final class ConfigLoader {
    *
    * @param noAuth true turns admin-token checks off explicitly
    * @param model model settings given on the command line (batching, defence)
+   * @param listenAddress gRPC bind address (an IP literal)
+   * @param metricsListenAddress metrics bind address (an IP literal)
+   * @param allowUnpurifiedModels true permits models with allow_unpurified
    */
   public record Overrides(Integer port, Integer metricsPort, Path modelsRoot, Path dataRoot, Path cacheDir,
-      Boolean noAuth, ModelLayer model) {
-    public static final Overrides NONE = new Overrides(null, null, null, null, null, null, null);
+      Boolean noAuth, ModelLayer model, String listenAddress, String metricsListenAddress,
+      Boolean allowUnpurifiedModels) {
+    public static final Overrides NONE = new Overrides(null, null, null, null, null, null, null, null, null, null);
   }
 
   private ConfigLoader() {
@@ -134,6 +146,16 @@ public final class ConfigLoader {
     int port = cli.port() != null ? cli.port() : integer(where, "port", root.get("port"), 8500);
     int metricsPort = cli.metricsPort() != null ? cli.metricsPort()
         : integer(where, "metrics_port", root.get("metrics_port"), 9400);
+    InetAddress grpcAddress = address(cli.listenAddress() != null ? "--listen-address" : where + ": listen_address",
+        cli.listenAddress() != null ? cli.listenAddress() : text(root, "listen_address"), d.listeners().grpc());
+    InetAddress metricsAddress = address(cli.metricsListenAddress() != null ? "--metrics-listen-address"
+        : where + ": metrics_listen_address", cli.metricsListenAddress() != null ? cli.metricsListenAddress()
+        : text(root, "metrics_listen_address"), d.listeners().metrics());
+    InetAddress healthAddress = address(where + ": health_listen_address", text(root, "health_listen_address"),
+        d.listeners().health());
+    int healthPort = integer(where, "health_port", root.get("health_port"), d.listeners().healthPort());
+    boolean allowUnpurified = Boolean.TRUE.equals(cli.allowUnpurifiedModels())
+        || bool(where, "allow_unpurified_models", root.get("allow_unpurified_models"), d.allowUnpurifiedModels());
     try {
       return new ServerConfig(port, metricsPort, modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir,
           longValue(where, "cache_max_bytes", root.get("cache_max_bytes"), d.cacheMaxBytes()), auth, limits,
@@ -142,9 +164,41 @@ public final class ConfigLoader {
           integer(where, "purify_threads", root.get("purify_threads"), d.purifyThreads()),
           Duration.ofMillis((long) (1000 * number(where, "shutdown_grace_seconds", root.get("shutdown_grace_seconds"),
               d.shutdownGrace().toMillis() / 1000.0))),
-          integer(where, "probe_rows", root.get("probe_rows"), d.probeRows()));
+          integer(where, "probe_rows", root.get("probe_rows"), d.probeRows()),
+          new ServerConfig.Listeners(grpcAddress, metricsAddress, healthPort, healthAddress), allowUnpurified);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * An IP address literal, never a host name: what a listener binds must not depend on a DNS lookup.
+   *
+   * @param key where the value came from and its name, for the message
+   * @param value the setting, or null for {@code dflt}
+   * @throws IllegalArgumentException for anything but an IPv4 or IPv6 literal
+   */
+  private static InetAddress address(String key, String value, InetAddress dflt) {
+    if (value == null) {
+      return dflt;
+    }
+    String v = value.trim();
+    String bad = key + " must be an IP address (127.0.0.1 or ::1 for this host only, 0.0.0.0 or :: for every"
+        + " interface), got '" + v + "'";
+    boolean v4 = v.matches("(0|[1-9]\\d{0,2})(\\.(0|[1-9]\\d{0,2})){3}"); // no leading zeros: no octal guesses
+    if (v4) {
+      for (String octet : v.split("\\.")) {
+        if (Integer.parseInt(octet) > 255) {
+          throw new IllegalArgumentException(bad);
+        }
+      }
+    } else if (v.indexOf(':') < 0) { // neither form: a host name, which InetAddress would look up
+      throw new IllegalArgumentException(bad);
+    }
+    try {
+      return InetAddress.getByName(v); // a literal: only its format is checked
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException(bad);
     }
   }
 

@@ -2,6 +2,8 @@ package dev.finemix.server.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.server.batching.BatchSettings;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,10 +28,52 @@ import java.util.Objects;
  * @param purifyThreads threads loading and purifying models
  * @param shutdownGrace how long running calls may finish on shutdown
  * @param probeRows clean rows used by the attack probe
+ * @param listeners the addresses the gRPC, metrics and health listeners bind
+ * @param allowUnpurifiedModels whether a model may be registered with allow_unpurified at all (off by default: the
+ *     admin token alone must not be enough to serve a checkpoint as is)
  */
 public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path dataRoot, Path cacheDir,
     long cacheMaxBytes, AuthSettings auth, Limits limits, ModelLayer cli, ModelLayer defaults,
-    List<ModelLayer> models, int inferenceThreads, int purifyThreads, Duration shutdownGrace, int probeRows) {
+    List<ModelLayer> models, int inferenceThreads, int purifyThreads, Duration shutdownGrace, int probeRows,
+    Listeners listeners, boolean allowUnpurifiedModels) {
+
+  /** 127.0.0.1: the default of every listener, so a plain {@code finemix serve} is reachable from this host only. */
+  public static final InetAddress LOOPBACK = ipv4(127, 0, 0, 1);
+  /** 0.0.0.0: every interface (in a pod: its IP, so Prometheus and the kubelet reach metrics and health). */
+  public static final InetAddress ANY = ipv4(0, 0, 0, 0);
+
+  /**
+   * Where the listeners bind.
+   *
+   * @param grpc address of the gRPC port (every service: Classify, admin calls, KServe v2, health, reflection)
+   * @param metrics address of the Prometheus /metrics port
+   * @param healthPort a second, plaintext gRPC port serving only grpc.health.v1 (-1 = none, 0 = ephemeral), for
+   *     Kubernetes probes: the kubelet connects to the pod IP, which a loopback gRPC port does not listen on
+   * @param health address of the health port
+   */
+  public record Listeners(InetAddress grpc, InetAddress metrics, int healthPort, InetAddress health) {
+    public Listeners {
+      Objects.requireNonNull(grpc, "listen_address");
+      Objects.requireNonNull(metrics, "metrics_listen_address");
+      Objects.requireNonNull(health, "health_listen_address");
+      if (healthPort < -1 || healthPort > 65535) {
+        throw new IllegalArgumentException("health_port must be -1 (off) or 0..65535, got " + healthPort);
+      }
+    }
+
+    /** Everything on 127.0.0.1, no health port. */
+    public static Listeners loopback() {
+      return new Listeners(LOOPBACK, LOOPBACK, -1, LOOPBACK);
+    }
+
+    public Listeners withGrpc(InetAddress a) {
+      return new Listeners(a, metrics, healthPort, health);
+    }
+
+    public Listeners withMetrics(InetAddress a) {
+      return new Listeners(grpc, a, healthPort, health);
+    }
+  }
 
   /**
    * @param enabled admin calls need a bearer token
@@ -84,6 +128,32 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     if (names != models.size()) {
       throw new IllegalArgumentException("model names in the config must be unique");
     }
+    Objects.requireNonNull(listeners, "listeners");
+    int health = listeners.healthPort();
+    if (port > 0 && (port == metricsPort || port == health) || metricsPort > 0 && metricsPort == health) {
+      throw new IllegalArgumentException("port, metrics_port and health_port must differ, got " + port + ", "
+          + metricsPort + " and " + health);
+    }
+    if (!allowUnpurifiedModels) {
+      String why = " sets allow_unpurified, but this server does not permit unpurified models: set"
+          + " allow_unpurified_models: true in the config (or serve --allow-unpurified-models)";
+      if (Boolean.TRUE.equals(defaults.allowUnpurified()) || Boolean.TRUE.equals(cli.allowUnpurified())) {
+        throw new IllegalArgumentException("defaults" + why);
+      }
+      for (int i = 0; i < models.size(); i++) {
+        if (Boolean.TRUE.equals(models.get(i).allowUnpurified())) {
+          throw new IllegalArgumentException("models[" + i + "] (" + models.get(i).name() + ")" + why);
+        }
+      }
+    }
+  }
+
+  private static InetAddress ipv4(int a, int b, int c, int d) {
+    try {
+      return InetAddress.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e); // four bytes are always a valid address
+    }
   }
 
   /** Defaults for everything but the folders; tests and the CLI start here. */
@@ -91,7 +161,7 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     return new ServerConfig(0, -1, modelsRoot, dataRoot, cacheDir, 20L << 30,
         new AuthSettings(true, cacheDir.resolve("admin.token"), false), Limits.defaults(), ModelLayer.EMPTY,
         ModelLayer.EMPTY, List.of(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2), 1,
-        Duration.ofSeconds(10), 64);
+        Duration.ofSeconds(10), 64, Listeners.loopback(), false);
   }
 
   /** Merges one model's layer with the command line (above) and the defaults (below). */
@@ -121,47 +191,66 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
 
   public ServerConfig withPort(int p) {
     return new ServerConfig(p, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withMetricsPort(int p) {
     return new ServerConfig(port, p, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withAuth(AuthSettings a) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, a, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withLimits(Limits l) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, l, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withModels(List<ModelLayer> m) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, m, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        defaults, m, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withDefaults(ModelLayer d) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        d, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        d, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withCacheMaxBytes(long b) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, b, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows);
+        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withShutdownGrace(Duration g) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, g, probeRows);
+        defaults, models, inferenceThreads, purifyThreads, g, probeRows, listeners,
+        allowUnpurifiedModels);
   }
 
   public ServerConfig withProbeRows(int r) {
     return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, r);
+        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, r, listeners,
+        allowUnpurifiedModels);
+  }
+
+  public ServerConfig withListeners(Listeners l) {
+    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
+        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, l, allowUnpurifiedModels);
+  }
+
+  public ServerConfig withAllowUnpurifiedModels(boolean allow) {
+    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
+        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners, allow);
   }
 
   @SafeVarargs

@@ -175,6 +175,18 @@ public final class ServiceException extends RuntimeException {
         Map.of("inputs", String.join(",", indexes), "tokens", String.join(",", tokens)), null, null);
   }
 
+  /**
+   * RegisterModel (or a configured model) with allow_unpurified on a server started without
+   * {@code allow_unpurified_models}: the admin token alone does not let a caller serve a checkpoint as is.
+   */
+  public static ServiceException unpurifiedNotAllowed(String model) {
+    return new ServiceException(ErrorReason.UNPURIFIED_NOT_ALLOWED, "model '" + model + "' asks for"
+        + " allow_unpurified, but this server does not serve unpurified checkpoints (start it with"
+        + " --allow-unpurified-models or allow_unpurified_models: true to permit them)", model, List.of(),
+        List.of(new PreconditionViolation(ErrorReason.UNPURIFIED_NOT_ALLOWED.name(), "allow_unpurified",
+            "the server setting allow_unpurified_models is false")), Map.of(), null, null);
+  }
+
   public static ServiceException purificationFailed(String model, String why, Throwable cause) {
     return new ServiceException(ErrorReason.PURIFICATION_FAILED, "purification of model '" + model + "' failed: "
         + why, model, List.of(), null, cause);

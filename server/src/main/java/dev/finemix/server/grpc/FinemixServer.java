@@ -13,15 +13,20 @@ import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelState;
 import dev.finemix.server.registry.StateListener;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerCall;
+import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Clock;
 import java.util.HashSet;
 import java.util.Objects;
@@ -38,8 +43,8 @@ import java.util.logging.Logger;
 
 /**
  * The sidecar: wires config, cache, models, metrics, health, reflection, auth and the gRPC services onto a
- * {@link ServerBuilder} given by the caller (Netty on a port in production, in-process in tests), and stops them in
- * order.
+ * {@link ServerBuilder} given by the caller ({@link #netty} in production, in-process in tests), and stops them in
+ * order. Metrics and the optional health-only port bind where the config's {@link ServerConfig.Listeners} say.
  */
 public final class FinemixServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(FinemixServer.class.getName());
@@ -54,6 +59,8 @@ public final class FinemixServer implements AutoCloseable {
   private final ExecutorService purifyPool;
   private final ModelManager models;
   private final Server server;
+  /** The health-only plaintext port for Kubernetes probes, or null. */
+  private final Server healthServer;
   private final String adminToken;
   private int metricsPort = -1;
   private volatile boolean stopped;
@@ -61,6 +68,8 @@ public final class FinemixServer implements AutoCloseable {
   public FinemixServer(ServerBuilder<?> builder, ServerConfig config, ModelBackend backend, Ticker ticker,
       Clock clock) {
     this.config = Objects.requireNonNull(config, "config");
+    // first: a weak or unreadable token stops the start before any thread or file exists
+    this.adminToken = config.auth().enabled() ? AdminToken.loadOrCreate(config.auth().tokenFile()) : null;
     this.grpcPool = new ThreadPoolExecutor(4, 4 * Math.max(2, Runtime.getRuntime().availableProcessors()), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(10_000), threads("finemix-grpc"));
     this.inferencePool = Executors.newFixedThreadPool(config.inferenceThreads(), threads("finemix-inference"));
@@ -103,14 +112,14 @@ public final class FinemixServer implements AutoCloseable {
           @Override
           public void removed(String model) {
             if (!stopped) {
-              health.clearStatus(model);
+              // NOT_SERVING, as the contract says (clearing it would answer NOT_FOUND / SERVICE_UNKNOWN)
+              health.setStatus(model, ServingStatus.NOT_SERVING);
             }
           }
         });
     self[0] = models;
     FinemixService finemix = new FinemixService(models, metrics, ticker);
     InferenceService inference = new InferenceService(models, finemix, VERSION);
-    this.adminToken = config.auth().enabled() ? AdminToken.loadOrCreate(config.auth().tokenFile()) : null;
     if (adminToken == null) {
       LOG.warning("admin auth is OFF (--no-auth): anyone who reaches the port can register, remove and re-purify"
           + " models");
@@ -138,6 +147,19 @@ public final class FinemixServer implements AutoCloseable {
           .addService(StrictParsing.wrap(inference.bindService()));
     }
     this.server = builder.build();
+    ServerConfig.Listeners at = config.listeners();
+    this.healthServer = at.healthPort() < 0 ? null
+        : NettyServerBuilder.forAddress(new InetSocketAddress(at.health(), at.healthPort()))
+            .executor(grpcPool).addService(health.getHealthService()).build();
+  }
+
+  /**
+   * The production gRPC builder: Netty on the config's {@code listen_address}:{@code port}, with TLS when
+   * {@code credentials} say so (null = plaintext).
+   */
+  public static NettyServerBuilder netty(ServerConfig config, ServerCredentials credentials) {
+    return NettyServerBuilder.forAddress(new InetSocketAddress(config.listeners().grpc(), config.port()),
+        credentials == null ? InsecureServerCredentials.create() : credentials);
   }
 
   /** Unary inference calls: their handlers only validate and queue (the batcher computes elsewhere). */
@@ -156,15 +178,19 @@ public final class FinemixServer implements AutoCloseable {
   /** Starts metrics and the gRPC server, then registers the models of the config (they load in the background). */
   public FinemixServer start() throws IOException {
     if (config.metricsPort() >= 0) {
-      metricsPort = metrics.serve(config.metricsPort());
-      LOG.info("metrics on http://0.0.0.0:" + metricsPort + "/metrics");
+      metricsPort = metrics.serve(config.listeners().metrics(), config.metricsPort());
+      LOG.info("metrics on http://" + hostPort(metricsAddress()) + "/metrics");
     }
     server.start();
     health.setStatus("", ServingStatus.SERVING);
+    if (healthServer != null) {
+      healthServer.start();
+      LOG.info("grpc.health.v1 only on port " + healthAddress().getPort());
+    }
     for (ModelLayer m : config.models()) {
       models.register(config.resolve(m), false);
     }
-    LOG.info("finemix listening on port " + server.getPort() + " with " + config.models().size() + " configured"
+    LOG.info("finemix listening on " + addresses() + " with " + config.models().size() + " configured"
         + " model(s)");
     return this;
   }
@@ -175,6 +201,40 @@ public final class FinemixServer implements AutoCloseable {
 
   public int metricsPort() {
     return metricsPort;
+  }
+
+  /** Where gRPC listens (an {@link InetSocketAddress} on Netty, an in-process address in tests). */
+  public SocketAddress address() {
+    return server.getListenSockets().get(0);
+  }
+
+  /** Where /metrics listens, or null when off. */
+  public InetSocketAddress metricsAddress() {
+    return metricsPort < 0 ? null : new InetSocketAddress(config.listeners().metrics(), metricsPort);
+  }
+
+  /** Where the health-only port listens (the socket Netty bound: 0.0.0.0 shows as ::), or null when there is none. */
+  public InetSocketAddress healthAddress() {
+    return healthServer == null ? null : (InetSocketAddress) healthServer.getListenSockets().get(0);
+  }
+
+  /**
+   * One line saying what listens where, as configured with the ports bound, e.g. {@code gRPC 127.0.0.1:8500,
+   * health 0.0.0.0:8501, metrics 0.0.0.0:9400}.
+   */
+  public String addresses() {
+    ServerConfig.Listeners at = config.listeners();
+    String s = "gRPC " + (address() instanceof InetSocketAddress ? hostPort(new InetSocketAddress(at.grpc(), port()))
+        : address().toString());
+    if (healthServer != null) {
+      s += ", health " + hostPort(new InetSocketAddress(at.health(), healthAddress().getPort()));
+    }
+    return metricsPort < 0 ? s : s + ", metrics " + hostPort(metricsAddress());
+  }
+
+  private static String hostPort(InetSocketAddress a) {
+    String host = a.getAddress().getHostAddress();
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
   /** The admin token, or null when auth is off. */
@@ -214,12 +274,18 @@ public final class FinemixServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     server.shutdownNow();
+    if (healthServer != null) { // last: probes see NOT_SERVING while the calls above drain
+      healthServer.shutdownNow();
+    }
     models.close();
     for (ExecutorService pool : new ExecutorService[] {purifyPool, inferencePool, grpcPool}) {
       pool.shutdownNow();
     }
     try {
       server.awaitTermination(2, TimeUnit.SECONDS);
+      if (healthServer != null) {
+        healthServer.awaitTermination(2, TimeUnit.SECONDS);
+      }
       for (ExecutorService pool : new ExecutorService[] {purifyPool, inferencePool, grpcPool}) {
         pool.awaitTermination(2, TimeUnit.SECONDS);
       }

@@ -8,6 +8,7 @@ import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,13 +85,13 @@ public final class ServerMetrics implements AutoCloseable {
         .labelNames("model", "signal").register(registry);
   }
 
-  /** Starts the HTTP exporter on {@code port} (0 = ephemeral). */
-  public synchronized int serve(int port) {
+  /** Starts the HTTP exporter on {@code address}:{@code port} (port 0 = ephemeral); returns the port. */
+  public synchronized int serve(InetAddress address, int port) {
     try {
-      http = HTTPServer.builder().port(port).registry(registry).buildAndStart();
+      http = HTTPServer.builder().inetAddress(address).port(port).registry(registry).buildAndStart();
       return http.getPort();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot serve metrics on port " + port, e);
+      throw new UncheckedIOException("cannot serve metrics on " + address.getHostAddress() + ":" + port, e);
     }
   }
 
@@ -158,6 +159,15 @@ public final class ServerMetrics implements AutoCloseable {
     }
   }
 
+  /**
+   * A model was registered: its per-model counters start at 0 now, so the documented series exist (and
+   * {@code increase()} sees the first event) before anything is counted.
+   */
+  public void registered(String model) {
+    utilityGateRefusals.labelValues(model);
+    suspectedRequests.labelValues(model);
+  }
+
   public void utilityGateRefused(String model) {
     utilityGateRefusals.labelValues(model).inc();
   }
@@ -176,6 +186,8 @@ public final class ServerMetrics implements AutoCloseable {
       String[] p = old.split("\\|");
       servedWeights.remove(model, p[0], p[1]);
     }
+    utilityGateRefusals.remove(model);
+    suspectedRequests.remove(model);
     screenScore.removeIf(l -> l.get(0).equals(model));
     screenFlagged.removeIf(l -> l.get(0).equals(model));
     screenTokenHits.removeIf(l -> l.get(0).equals(model));

@@ -111,10 +111,14 @@ public final class ModelManager implements AutoCloseable {
   /**
    * Validates and registers a model; loading and purification continue in the background.
    *
-   * @throws ServiceException INVALID_ARGUMENT for bad paths or checkpoints, ALREADY_EXISTS without replace
+   * @throws ServiceException INVALID_ARGUMENT for bad paths or checkpoints, ALREADY_EXISTS without replace,
+   *     FAILED_PRECONDITION for allow_unpurified on a server that does not permit it
    */
   public ModelView register(ModelSpec requested, boolean replace) {
     requireOpen(requested.name());
+    if (requested.allowUnpurified() && !config.allowUnpurifiedModels()) {
+      throw ServiceException.unpurifiedNotAllowed(requested.name());
+    }
     ModelSpec spec = requested.withDefence(normalizeDefence(requested.defence()));
     Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
     SafeRoot.requireSafetensors("checkpoint_path", ckpt);
@@ -180,6 +184,7 @@ public final class ModelManager implements AutoCloseable {
       }
       entries.put(spec.name(), entry); // a replaced entry is closed by the removal listener
     }
+    metrics.registered(spec.name());
     setState(entry, ModelState.LOADING);
     String baseId = base;
     LOG.info(() -> "model " + spec.name() + ": registered " + spec.checkpoint() + " (suspect weights "

@@ -34,7 +34,8 @@ class ConfigLoaderTest {
             batching: {max_batch_size: 16}
         """);
     var cli = new ConfigLoader.Overrides(0, 0, null, null, null, true, new ModelLayer(null, null, null, null, null, null,
-        null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)));
+        null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)), null, null,
+        null);
 
     ServerConfig c = ConfigLoader.load(f, cli);
     ModelSpec a = c.resolve(c.models().get(0));
@@ -70,6 +71,68 @@ class ConfigLoaderTest {
     ServerConfig c = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
     assertThat(c.auth().enabled()).isTrue();
     assertThat(c.auth().tokenFile()).isEqualTo(dir.resolve("c/admin.token"));
+  }
+
+  @Test
+  void load_listeners_defaultLoopbackEverywhere_fileThenCommandLine() throws IOException {
+    ServerConfig plain = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
+    assertThat(plain.listeners()).isEqualTo(ServerConfig.Listeners.loopback());
+    assertThat(plain.listeners().grpc().getHostAddress()).isEqualTo("127.0.0.1");
+    assertThat(plain.listeners().metrics().getHostAddress()).isEqualTo("127.0.0.1");
+    assertThat(plain.listeners().healthPort()).isEqualTo(-1);
+
+    Path f = write("models_root: m\ncache_dir: c\nlisten_address: 0.0.0.0\nmetrics_listen_address: '::'\n"
+        + "health_port: 8501\nhealth_listen_address: 10.1.2.3\n");
+    ServerConfig file = ConfigLoader.load(f, ConfigLoader.Overrides.NONE);
+    assertThat(file.listeners().grpc()).isEqualTo(ServerConfig.ANY);
+    assertThat(file.listeners().metrics().getHostAddress()).isEqualTo("0:0:0:0:0:0:0:0");
+    assertThat(file.listeners().healthPort()).isEqualTo(8501);
+    assertThat(file.listeners().health().getHostAddress()).isEqualTo("10.1.2.3");
+
+    ServerConfig cli = ConfigLoader.load(f, new ConfigLoader.Overrides(null, null, null, null, null, null, null,
+        "127.0.0.1", "::1", null));
+    assertThat(cli.listeners().grpc()).isEqualTo(ServerConfig.LOOPBACK);
+    assertThat(cli.listeners().metrics().isLoopbackAddress()).isTrue();
+  }
+
+  @Test
+  void load_listenAddressNotAnIpLiteral_refusedNamingKeyAndValue() throws IOException {
+    for (String bad : java.util.List.of("localhost", "example.com", "256.0.0.1", "127.0.0.01", "1.2.3", "::g",
+        "''")) {
+      Path f = write("models_root: m\ncache_dir: c\nlisten_address: " + bad + "\n");
+      assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE)).as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(f + ": listen_address must be an IP address")
+          .hasMessageContaining("got '" + bad.replace("''", "") + "'");
+    }
+    Path ok = write("models_root: m\ncache_dir: c\n");
+    assertThatThrownBy(() -> ConfigLoader.load(ok, new ConfigLoader.Overrides(null, null, null, null, null, null,
+        null, null, "metrics.local", null))).hasMessageContaining("--metrics-listen-address must be an IP address");
+  }
+
+  @Test
+  void load_healthPortSameAsGrpcPort_refused() throws IOException {
+    Path f = write("models_root: m\ncache_dir: c\nport: 8500\nhealth_port: 8500\n");
+    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("port, metrics_port and health_port must differ");
+  }
+
+  @Test
+  void load_allowUnpurifiedModel_refusedUnlessTheServerPermitsIt() throws IOException {
+    String yaml = "models_root: m\ncache_dir: c\nmodels:\n  - {name: ok, checkpoint: a, clean_subset: a.tsv}\n"
+        + "  - {name: raw, checkpoint: b, allow_unpurified: true}\n";
+    Path f = write(yaml);
+    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("models[1] (raw) sets allow_unpurified, but this server does not permit unpurified"
+            + " models: set allow_unpurified_models: true");
+    assertThat(ConfigLoader.load(write(yaml + "allow_unpurified_models: true\n"), ConfigLoader.Overrides.NONE)
+        .allowUnpurifiedModels()).isTrue();
+    assertThat(ConfigLoader.load(write(yaml), new ConfigLoader.Overrides(null, null, null, null, null, null, null,
+        null, null, true)).allowUnpurifiedModels()).isTrue();
+    Path defaults = write("models_root: m\ncache_dir: c\ndefaults: {allow_unpurified: true}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(defaults, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("defaults sets allow_unpurified");
   }
 
   @Test

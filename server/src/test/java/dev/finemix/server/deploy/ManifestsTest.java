@@ -7,20 +7,25 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import dev.finemix.server.auth.AdminToken;
 import dev.finemix.server.config.ConfigLoader;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.grpc.FinemixServer;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Probe;
-import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +33,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -37,11 +44,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Parses every Kubernetes manifest under deploy/k8s with the fabric8 model classes and checks that they line up:
- * probes on the gRPC port and health service names the config serves, volumes and mounts, images, the
+ * probes on the health port and health service names the config serves, volumes and mounts, images, the
  * Prometheus annotations, and that the ConfigMap's finemix.yaml is accepted by the server's own config parser.
+ * Issue 18: no admin token ships (the operator creates the Secret as deploy/README.md says), gRPC listens on the
+ * pod's loopback, a NetworkPolicy admits only Prometheus to the metrics port, and the pod meets Pod Security
+ * "restricted".
  */
 class ManifestsTest {
   static final Path K8S = Path.of("..", "deploy", "k8s");
+  static final Path README = Path.of("..", "deploy", "README.md");
   static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   static final ObjectMapper JSON = JsonMapper.builder().build();
   @TempDir Path tmp;
@@ -93,7 +104,6 @@ class ManifestsTest {
     List<Deployment> deployments = b.all("Deployment", Deployment.class);
     assertThat(deployments).as("deployments in " + b.name()).hasSize(1);
     Map<String, ConfigMap> configMaps = byName(b.all("ConfigMap", ConfigMap.class), c -> c.getMetadata().getName());
-    Map<String, Secret> secrets = byName(b.all("Secret", Secret.class), c -> c.getMetadata().getName());
     Map<String, PersistentVolumeClaim> pvcs =
         byName(b.all("PersistentVolumeClaim", PersistentVolumeClaim.class), c -> c.getMetadata().getName());
     Deployment d = deployments.get(0);
@@ -113,7 +123,7 @@ class ManifestsTest {
     } else {
       assertThat(fm.getRestartPolicy()).isNull();
     }
-    assertThat(fm.getImage()).startsWith("finemix");
+    assertThat(fm.getImage()).matches("([^:/]+(:\\d+)?/)?finemix(:\\S+)?");
     assertThat(pod.getContainers()).extracting(Container::getName).contains("app");
 
     // the config the ConfigMap carries is accepted by the server's own parser
@@ -127,20 +137,33 @@ class ManifestsTest {
     Set<String> modelNames = cfg.models().stream().map(ModelLayer::name).collect(Collectors.toSet());
     assertThat(modelNames).isNotEmpty();
 
-    // ports: the container's named ports are the config's
+    // listeners: gRPC on the pod's loopback (the app's only way in), metrics and health on the pod IP
+    ServerConfig.Listeners at = cfg.listeners();
+    assertThat(at.grpc()).as("listen_address").isEqualTo(ServerConfig.LOOPBACK);
+    assertThat(at.metrics()).as("metrics_listen_address").isEqualTo(ServerConfig.ANY);
+    assertThat(at.health()).as("health_listen_address").isEqualTo(ServerConfig.ANY);
+    assertThat(at.healthPort()).as("health_port").isPositive();
+    assertThat(cfg.allowUnpurifiedModels()).as("allow_unpurified_models").isFalse();
+    Container app = pod.getContainers().stream().filter(c -> c.getName().equals("app")).findFirst().orElseThrow();
+    assertThat(app.getEnv()).anySatisfy(e -> {
+      assertThat(e.getName()).isEqualTo("FINEMIX_TARGET");
+      assertThat(e.getValue()).isEqualTo("127.0.0.1:" + cfg.port());
+    });
+    // ports: the container's named ports are the config's; the loopback gRPC port is not a container port
     Map<String, Integer> ports = fm.getPorts().stream()
         .collect(Collectors.toMap(ContainerPort::getName, ContainerPort::getContainerPort));
-    assertThat(ports).containsEntry("grpc", cfg.port()).containsEntry("metrics", cfg.metricsPort());
+    assertThat(ports).containsOnly(Map.entry("health", at.healthPort()), Map.entry("metrics", cfg.metricsPort()));
     Map<String, String> ann = d.getSpec().getTemplate().getMetadata().getAnnotations();
     assertThat(ann).containsEntry("prometheus.io/scrape", "true")
         .containsEntry("prometheus.io/port", Integer.toString(cfg.metricsPort()))
         .containsEntry("prometheus.io/path", "/metrics");
 
-    // probes: gRPC health on the gRPC port; readiness/startup per model, liveness the overall service
+    // probes: gRPC health on the health port (the kubelet connects to the pod IP); readiness/startup per model,
+    // liveness the overall service
     for (Probe p : List.of(fm.getStartupProbe(), fm.getReadinessProbe(), fm.getLivenessProbe())) {
       assertThat(p).isNotNull();
       assertThat(p.getGrpc()).as("probe uses gRPC health").isNotNull();
-      assertThat(p.getGrpc().getPort()).isEqualTo(cfg.port());
+      assertThat(p.getGrpc().getPort()).isEqualTo(at.healthPort());
     }
     assertThat(modelNames).contains(fm.getReadinessProbe().getGrpc().getService());
     assertThat(modelNames).contains(fm.getStartupProbe().getGrpc().getService());
@@ -162,9 +185,6 @@ class ManifestsTest {
       if (v.getConfigMap() != null) {
         assertThat(configMaps).containsKey(v.getConfigMap().getName());
       }
-      if (v.getSecret() != null) {
-        assertThat(secrets).containsKey(v.getSecret().getSecretName());
-      }
       if (v.getPersistentVolumeClaim() != null) {
         assertThat(pvcs).containsKey(v.getPersistentVolumeClaim().getClaimName());
       }
@@ -173,10 +193,18 @@ class ManifestsTest {
     VolumeMount cache = mountAt(fm, cfg.cacheDir().toString());
     assertThat(cache.getReadOnly()).isNotEqualTo(Boolean.TRUE);
     assertThat(mountAt(fm, cfg.modelsRoot().toString()).getReadOnly()).isTrue();
-    Volume tokenVol = volumeMountedAt(pod, fm, cfg.auth().tokenFile().getParent().toString());
-    Secret secret = secrets.get(tokenVol.getSecret().getSecretName());
-    assertThat(secret.getStringData()).containsKey(cfg.auth().tokenFile().getFileName().toString());
+    // the admin token: a Secret the operator creates (never in the bundle), required, key = the token file's name
     assertThat(cfg.auth().enabled()).isTrue();
+    assertThat(b.docs()).as("no Secret ships in " + b.name())
+        .noneMatch(doc -> doc.path("kind").asText().equals("Secret"));
+    Volume tokenVol = volumeMountedAt(pod, fm, cfg.auth().tokenFile().getParent().toString());
+    assertThat(tokenVol.getSecret()).as("token volume").isNotNull();
+    assertThat(tokenVol.getSecret().getOptional()).as("token Secret optional").isNotEqualTo(Boolean.TRUE);
+    assertThat(tokenVol.getSecret().getItems()).as("all keys mounted under their own names").isNullOrEmpty();
+    assertThat(readmeSecret()).as("the Secret deploy/README.md creates")
+        .containsExactly(tokenVol.getSecret().getSecretName(), cfg.auth().tokenFile().getFileName().toString());
+    checkRestricted(pod, candidates);
+    checkNetworkPolicy(b, d, cfg);
     // read-only root file system: java.io.tmpdir is a mounted emptyDir
     assertThat(fm.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
     String javaOpts = fm.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS")).findFirst()
@@ -193,18 +221,106 @@ class ManifestsTest {
     }
   }
 
-  @Test
-  void kustomizeImageTag_matchesThePlainManifestsAndTheDockerfileEntrypoint() throws Exception {
-    JsonNode k = readDocs(K8S.resolve("base/kustomization.yaml")).get(0);
-    String tag = k.path("images").get(0).path("newTag").asText();
-    for (Bundle b : bundles()) {
-      if (b.name().startsWith("plain")) {
-        Container fm = finemixContainer(b.all("Deployment", Deployment.class).get(0));
-        assertThat(fm.getImage()).isEqualTo("finemix:" + tag);
+  /** Pod Security "restricted": non-root, RuntimeDefault seccomp for the pod, no escalation, no capabilities. */
+  static void checkRestricted(PodSpec pod, List<Container> containers) {
+    assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+    assertThat(pod.getSecurityContext().getSeccompProfile()).as("pod seccompProfile").isNotNull();
+    assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+    for (Container c : containers) {
+      SecurityContext sc = c.getSecurityContext();
+      assertThat(sc).as("securityContext of " + c.getName()).isNotNull();
+      assertThat(sc.getAllowPrivilegeEscalation()).as(c.getName() + " allowPrivilegeEscalation").isFalse();
+      assertThat(sc.getCapabilities().getDrop()).as(c.getName() + " capabilities.drop").contains("ALL");
+      assertThat(sc.getCapabilities().getAdd()).as(c.getName() + " capabilities.add").isNullOrEmpty();
+      assertThat(sc.getPrivileged()).isNotEqualTo(Boolean.TRUE);
+      if (sc.getSeccompProfile() != null) {
+        assertThat(sc.getSeccompProfile().getType()).isIn("RuntimeDefault", "Localhost");
       }
     }
+  }
+
+  /**
+   * One NetworkPolicy isolates the pod for ingress and admits only the metrics port, only from pods picked by a
+   * namespace selector (Prometheus): nothing reaches gRPC or the health port from other pods (the kubelet's probes
+   * come from the node, which NetworkPolicy always admits).
+   */
+  static void checkNetworkPolicy(Bundle b, Deployment d, ServerConfig cfg) {
+    Map<String, String> podLabels = d.getSpec().getTemplate().getMetadata().getLabels();
+    List<NetworkPolicy> policies = b.all("NetworkPolicy", NetworkPolicy.class).stream()
+        .filter(p -> podLabels.entrySet().containsAll(p.getSpec().getPodSelector().getMatchLabels().entrySet()))
+        .toList();
+    assertThat(policies).as("NetworkPolicies selecting the pod in " + b.name()).hasSize(1);
+    NetworkPolicy np = policies.get(0);
+    assertThat(np.getSpec().getPodSelector().getMatchLabels()).isNotEmpty();
+    assertThat(np.getSpec().getPolicyTypes()).contains("Ingress");
+    List<NetworkPolicyIngressRule> rules = np.getSpec().getIngress();
+    assertThat(rules).isNotEmpty();
+    for (NetworkPolicyIngressRule r : rules) {
+      assertThat(r.getPorts()).as("a rule without ports admits every port").isNotEmpty();
+      r.getPorts().forEach(p -> {
+        assertThat(p.getPort().getIntVal()).as("admitted port").isEqualTo(cfg.metricsPort());
+        assertThat(p.getEndPort()).isNull();
+      });
+      assertThat(r.getFrom()).as("a rule without from admits every source").isNotEmpty();
+      for (NetworkPolicyPeer peer : r.getFrom()) {
+        assertThat(peer.getIpBlock()).as("no IP blocks").isNull();
+        assertThat(peer.getNamespaceSelector()).as("peers are picked by namespace").isNotNull();
+        assertThat(peer.getNamespaceSelector().getMatchLabels()).as("a non-empty namespace selector").isNotEmpty();
+      }
+    }
+  }
+
+  /** The Secret name and key of deploy/README.md's {@code kubectl create secret generic} command. */
+  static List<String> readmeSecret() throws Exception {
+    Matcher m = Pattern.compile("kubectl create secret generic (\\S+) --from-literal=([^=\\s]+)=\\$\\(openssl rand -hex"
+        + " 32\\)").matcher(Files.readString(README));
+    assertThat(m.find()).as("deploy/README.md creates the admin-token Secret with openssl rand -hex 32").isTrue();
+    return List.of(m.group(1), m.group(2));
+  }
+
+  @Test
+  void noShippedFile_carriesAKnownPlaceholderToken() throws Exception {
+    List<Path> files = new ArrayList<>(List.of(README, Path.of("..", "README.md"), Path.of("..", "deploy",
+        "Dockerfile")));
+    try (Stream<Path> s = Stream.concat(Files.walk(K8S), Files.walk(Path.of("..", "docs")))) {
+      s.filter(Files::isRegularFile).forEach(files::add);
+    }
+    for (Path f : files) {
+      String text = Files.readString(f).toLowerCase(java.util.Locale.ROOT);
+      for (String placeholder : AdminToken.KNOWN_PLACEHOLDERS) {
+        assertThat(text).as(f.toString()).doesNotContain(placeholder);
+      }
+    }
+  }
+
+  @Test
+  void imageReference_isOneValue_kustomizePlainManifestsAndReadmePushCommand_taggedWithTheServerVersion()
+      throws Exception {
+    JsonNode k = readDocs(K8S.resolve("base/kustomization.yaml")).get(0).path("images").get(0);
+    assertThat(k.path("name").asText()).isEqualTo("finemix");
+    String image = k.path("newName").asText() + ":" + k.path("newTag").asText();
+    assertThat(k.path("newTag").asText()).isEqualTo(FinemixServer.VERSION);
+    for (Bundle b : bundles()) {
+      Container fm = finemixContainer(b.all("Deployment", Deployment.class).get(0));
+      if (b.name().startsWith("plain")) {
+        assertThat(fm.getImage()).as(b.name()).isEqualTo(image);
+      } else {
+        assertThat(fm.getImage()).as("the name kustomize replaces").isEqualTo("finemix");
+      }
+    }
+    String readme = Files.readString(README);
+    Matcher build = Pattern.compile("docker build -f deploy/Dockerfile -t (\\S+) \\.").matcher(readme);
+    assertThat(build.find()).isTrue();
+    assertThat(build.group(1)).isEqualTo(image);
+    Matcher push = Pattern.compile("docker push (\\S+)").matcher(readme);
+    assertThat(push.find()).isTrue();
+    assertThat(push.group(1)).isEqualTo(image);
+  }
+
+  @Test
+  void dockerfile_exposesThePortsRunsNonRootAndKeepsTheCacheVolume() throws Exception {
     String dockerfile = Files.readString(Path.of("..", "deploy", "Dockerfile"));
-    assertThat(dockerfile).contains("EXPOSE 8500 9400").contains("USER 10001").contains("/var/lib/finemix/cache");
+    assertThat(dockerfile).contains("EXPOSE 8500 8501 9400").contains("USER 10001").contains("/var/lib/finemix/cache");
   }
 
   @Test

@@ -103,6 +103,7 @@ class AcceptanceTest {
     var defence = dev.finemix.server.config.Json.object().put("rho", 0.1)
         .put("word_frequencies", MODELS.resolve("wordfreq-en.tsv").toString());
     return ServerConfig.defaults(MODELS, MODELS, cache).withMetricsPort(0).withShutdownGrace(Duration.ofSeconds(5))
+        .withAllowUnpurifiedModels(true) // the test registers the suspect as is beside the purified one
         .withDefaults(new ModelLayer(null, null, null, null, null, null, null, defence, null))
         .withModels(List.of(new ModelLayer("sst2", BACKDOORED, "clean/sst2-64.tsv", "clean/sst2-pool-1000.tsv", null,
             null, null, null, null)));

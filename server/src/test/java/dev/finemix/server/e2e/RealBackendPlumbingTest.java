@@ -37,7 +37,7 @@ class RealBackendPlumbingTest {
     Path models = Files.createDirectories(tmp.resolve("models"));
     TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 7, Pretrained.MINILM);
     Files.writeString(models.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n");
-    ServerConfig cfg = ServerConfig.defaults(models, models, tmp.resolve("cache"));
+    ServerConfig cfg = ServerConfig.defaults(models, models, tmp.resolve("cache")).withAllowUnpurifiedModels(true);
     String name = InProcessServerBuilder.generateName();
     FinemixServer server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), cfg,
         Backends.production("cpu"), Ticker.system(), Clock.systemUTC()).start());

@@ -103,7 +103,8 @@ class ScreeningRealBackendTest {
 
   /** The suspect served unpurified, screened with {@code policy}. */
   private FinemixClient serveUnpurified(ScreenPolicy policy) throws Exception {
-    FinemixClient c = start(ServerConfig.defaults(models, models, tmp.resolve("cache")));
+    FinemixClient c = start(ServerConfig.defaults(models, models, tmp.resolve("cache"))
+        .withAllowUnpurifiedModels(true));
     c.register(RegisterModelRequest.newBuilder().setName("tiny").setCheckpointPath("tiny")
         .setCleanSubsetPath("clean.tsv").setAllowUnpurified(true)
         .setScreening(ScreeningSettings.newBuilder().setPolicy(policy)).build());

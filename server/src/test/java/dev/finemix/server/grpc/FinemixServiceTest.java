@@ -348,6 +348,28 @@ class FinemixServiceTest {
   }
 
   @Test
+  void register_allowUnpurified_serverNotPermittingIt_failedPreconditionAndNothingRegistered() throws Exception {
+    Fixture f = new Fixture(tmp);
+    FinemixClient c = start(f.config().withAllowUnpurifiedModels(false).withModels(List.of(Fixture.sst2())));
+    assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
+
+    // with a valid admin token, and also as a replacement of the purified model under its own name
+    for (String name : List.of("raw", "sst2")) {
+      Throwable t = catchError(() -> c.register(RegisterModelRequest.newBuilder().setName(name)
+          .setCheckpointPath("sst2-badnet").setAllowUnpurified(true).setReplace(true).build()));
+      assertError(t, Status.Code.FAILED_PRECONDITION, "UNPURIFIED_NOT_ALLOWED");
+      assertThat(t.getMessage()).contains("--allow-unpurified-models");
+      var violations = ClientErrors.preconditionFailure(t).orElseThrow().getViolationsList();
+      assertThat(violations).extracting(v -> v.getSubject()).containsExactly("allow_unpurified");
+    }
+    assertThat(c.list()).extracting(ModelInfo::getName).containsExactly("sst2");
+    ModelInfo still = c.get("sst2");
+    assertThat(still.getPurified()).isTrue();
+    assertThat(still.getAllowUnpurified()).isFalse();
+    assertThat(backend.purifications).hasValue(1);
+  }
+
+  @Test
   void register_noCleanSubset_invalidArgumentExplainingAllowUnpurified() throws Exception {
     FinemixClient c = startWithSst2();
     Throwable t = catchError(() -> c.register(RegisterModelRequest.newBuilder().setName("x")
@@ -493,12 +515,36 @@ class FinemixServiceTest {
   }
 
   @Test
-  void unregister_thenNotFound_andHealthCleared() throws Exception {
+  void unregister_thenNotFound_andHealthNotServing() throws Exception {
     FinemixClient c = startWithSst2();
     assertThat(c.unregister("sst2").getName()).isEqualTo("sst2");
     assertError(catchError(() -> c.get("sst2")), Status.Code.NOT_FOUND, "MODEL_NOT_FOUND");
-    assertThat(Status.fromThrowable(catchError(() -> health("sst2"))).getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    // the contract (models.proto, UnregisterModel) says NOT_SERVING; a cleared status would answer NOT_FOUND
+    assertThat(health("sst2")).isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
     await(() -> backend.closed.get() >= 1);
+  }
+
+  @Test
+  void register_perModelCounters_exportedAtZeroFromRegistration_droppedOnUnregister() throws Exception {
+    Fixture f = new Fixture(tmp);
+    FinemixClient c = start(f.config().withMetricsPort(0).withModels(List.of(Fixture.sst2())));
+    assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
+
+    String text = scrape(server.metricsPort());
+    assertThat(text.lines()).contains("finemix_utility_gate_refusals_total{model=\"sst2\"} 0.0",
+        "finemix_suspected_trigger_requests_total{model=\"sst2\"} 0.0");
+
+    c.unregister("sst2");
+    assertThat(scrape(server.metricsPort())).doesNotContain("finemix_utility_gate_refusals_total{model=\"sst2\"}",
+        "finemix_suspected_trigger_requests_total{model=\"sst2\"}");
+  }
+
+  private static String scrape(int port) throws Exception {
+    var http = java.net.http.HttpClient.newHttpClient();
+    var response = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port
+        + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).isEqualTo(200);
+    return response.body();
   }
 
   @Test

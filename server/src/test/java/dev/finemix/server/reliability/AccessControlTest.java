@@ -217,27 +217,11 @@ class AccessControlTest {
     Path key = tmp.resolve("key.pem");
     Files.writeString(cert, pem("CERTIFICATE", store.getCertificate("finemix").getEncoded()));
     Files.writeString(key, pem("PRIVATE KEY", store.getKey("finemix", "changeit".toCharArray()).getEncoded()));
-    Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
-    Process child = new ProcessBuilder(javaBin.toString(), "-Xmx512m", "-Dai.djl.offline=true", "-cp",
-        System.getProperty("java.class.path"), "dev.finemix.server.cli.Main", "serve", "--port", "0",
-        "--metrics-port", "-1", "--device", "cpu", "--models-root", rig.models.toString(), "--cache-dir",
-        rig.cache.toString(), "--tls-cert", cert.toString(), "--tls-key", key.toString())
-        .redirectErrorStream(true).start();
-    try {
-      java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream(),
-          java.nio.charset.StandardCharsets.UTF_8));
-      String line;
-      int port = -1;
-      StringBuilder seen = new StringBuilder();
-      while ((line = out.readLine()) != null) {
-        seen.append(line).append('\n');
-        var m = java.util.regex.Pattern.compile("serving on port (\\d+) \\(TLS\\)").matcher(line);
-        if (m.find()) {
-          port = Integer.parseInt(m.group(1));
-          break;
-        }
-      }
-      assertThat(port).as("child output: %s", seen).isPositive();
+    try (Rig.ServeProcess child = new Rig.ServeProcess("--port", "0", "--metrics-port", "-1", "--models-root",
+        rig.models.toString(), "--cache-dir", rig.cache.toString(), "--tls-cert", cert.toString(), "--tls-key",
+        key.toString(), "--allow-unpurified-models")) {
+      int port = Integer.parseInt(child.awaitLine(
+          java.util.regex.Pattern.compile("serving gRPC 127\\.0\\.0\\.1:(\\d+).*\\(gRPC over TLS\\)")).group(1));
       ManagedChannel tls = cleanup.register(NettyChannelBuilder.forAddress("localhost", port, trusting(store))
           .build());
       FinemixClient c = FinemixClient.of(tls, Files.readString(rig.cache.resolve("admin.token")).trim());
@@ -249,12 +233,28 @@ class AccessControlTest {
           .build());
       assertThat(Status.fromThrowable(catchThrowable(() -> stub(plain, null).classify(ClassifyRequest.newBuilder()
           .setModel("served").addTexts("x").build()))).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    } finally {
-      child.destroy();
-      if (!child.waitFor(15, TimeUnit.SECONDS)) {
-        child.destroyForcibly();
-      }
     }
+  }
+
+  /**
+   * Issue 18, point 1: {@code finemix serve} with the placeholder the example Secret shipped (30 characters, which
+   * the old 16-character bound let through) exits 2 with the reason, before it listens.
+   */
+  @Test
+  void serveCommand_shippedPlaceholderToken_exitsTwoBeforeListening() throws Exception {
+    Rig rig = new Rig(tmp);
+    Path tokenFile = Files.createDirectories(rig.cache).resolve("admin.token");
+    Files.writeString(tokenFile, "replace-me-with-a-random-token\n");
+    try (Rig.ServeProcess child = new Rig.ServeProcess("--port", "0", "--metrics-port", "-1", "--models-root",
+        rig.models.toString(), "--cache-dir", rig.cache.toString())) {
+      // the command's first own line: the refusal (on the old code: "finemix: serving on port ...")
+      String first = child.awaitLine(java.util.regex.Pattern.compile("^finemix: .*")).group();
+      assertThat(first).contains("admin token file " + tokenFile + " is refused: it contains the placeholder"
+          + " 'replace-me-with-a-random-token'", "openssl rand -hex 32");
+      assertThat(child.exitCode()).as(child.output.toString()).isEqualTo(2);
+      assertThat(child.output.toString()).doesNotContain("\tat ", "serving");
+    }
+    assertThat(Files.readString(tokenFile)).isEqualTo("replace-me-with-a-random-token\n"); // not replaced
   }
 
   @Test

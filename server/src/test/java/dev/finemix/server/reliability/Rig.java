@@ -73,8 +73,10 @@ final class Rig {
     }
   }
 
+  /** Test defaults; unpurified models are permitted (most reliability tests serve the tiny checkpoint as is). */
   ServerConfig config() {
     return ServerConfig.defaults(models, models, cache).withShutdownGrace(Duration.ofSeconds(2))
+        .withAllowUnpurifiedModels(true)
         .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
             new BatchingLayer(16, 500L, 256, 1)));
   }
@@ -99,6 +101,54 @@ final class Rig {
       ObjectNode m = (ObjectNode) json.readTree(meta.toFile());
       m.put("weights_sha256", dev.finemix.server.cache.Sha256.file(safetensors));
       json.writeValue(meta.toFile(), m);
+    }
+  }
+
+  /** The real {@code finemix serve} command line in a child JVM (this class path); {@link #close} stops it. */
+  static final class ServeProcess implements AutoCloseable {
+    final Process process;
+    /** Everything the child printed so far (stdout and stderr). */
+    final StringBuilder output = new StringBuilder();
+    private final java.io.BufferedReader out;
+
+    ServeProcess(String... serveArgs) throws IOException {
+      List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+          .toString(), "-Xmx512m", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+          "dev.finemix.server.cli.Main", "serve", "--device", "cpu"));
+      cmd.addAll(List.of(serveArgs));
+      process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Reads output up to the first line matching {@code pattern}; fails when the child ends first. */
+    java.util.regex.Matcher awaitLine(java.util.regex.Pattern pattern) throws IOException {
+      String line;
+      while ((line = out.readLine()) != null) {
+        output.append(line).append('\n');
+        java.util.regex.Matcher m = pattern.matcher(line);
+        if (m.find()) {
+          return m;
+        }
+      }
+      throw new AssertionError("the child ended without printing /" + pattern + "/; its output:\n" + output);
+    }
+
+    /** Reads the rest of the output and returns the exit code. */
+    int exitCode() throws IOException, InterruptedException {
+      String line;
+      while ((line = out.readLine()) != null) {
+        output.append(line).append('\n');
+      }
+      return process.waitFor();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      process.destroy();
+      if (!process.waitFor(15, java.util.concurrent.TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
     }
   }
 

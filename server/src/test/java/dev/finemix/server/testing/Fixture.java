@@ -31,8 +31,10 @@ public final class Fixture {
   }
 
   /** Defaults with auth on (token file in the cache folder), metrics off, a short grace. */
+  /** Test defaults; unpurified models are permitted (several tests serve one beside a purified one). */
   public ServerConfig config() {
     return ServerConfig.defaults(modelsRoot, modelsRoot, cacheDir).withShutdownGrace(Duration.ofSeconds(2))
+        .withAllowUnpurifiedModels(true)
         .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
             new BatchingLayer(8, 500L, 64, 1)));
   }
