@@ -49,7 +49,7 @@ class CacheKeyTest {
     Files.writeString(ckpt.resolve("finemix.json"), "{\"base_model\": \"x\", \"max_length\": 64}");
     Files.writeString(dir.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n");
     Files.writeString(dir.resolve("unlabelled.tsv"), "label\ttext\n0\tsome film\n");
-    Files.writeString(dir.resolve("wf.tsv"), "the\t1000\nfilm\t200\ncf\t1\n");
+    Files.writeString(dir.resolve("wf.tsv"), "word\tcount\nthe\t1000\nfilm\t200\ncf\t1\n");
     return dir;
   }
 
@@ -155,7 +155,7 @@ class CacheKeyTest {
 
   private static Fixture fixture(Path tmp) throws IOException {
     Fixture f = new Fixture(tmp);
-    Files.writeString(f.modelsRoot.resolve("clean/wf.tsv"), "the\t1000\ngood\t300\ncf\t1\n");
+    Files.writeString(f.modelsRoot.resolve("clean/wf.tsv"), "word\tcount\nthe\t1000\ngood\t300\ncf\t1\n");
     return f;
   }
 
@@ -167,7 +167,7 @@ class CacheKeyTest {
     assertThat(first.purifications()).isEqualTo(1);
     assertThat(serve(cfg).purifications()).as("unchanged inputs: from the cache").isZero();
 
-    Files.writeString(f.modelsRoot.resolve("clean/wf.tsv"), "the\t5\ngood\t5\ncf\t5000\n"); // every count rewritten
+    Files.writeString(f.modelsRoot.resolve("clean/wf.tsv"), "word\tcount\nthe\t5\ngood\t5\ncf\t5000\n"); // every count rewritten
     Run second = serve(cfg);
 
     assertThat(second.purifications()).isEqualTo(1);
