@@ -232,7 +232,8 @@ public final class PurifyCommand implements Callable<Integer> {
     return 0;
   }
 
-  DefenceSettings settings() {
+  /** The defence settings these options give; with --cache-dir, what the entry is keyed on. */
+  public DefenceSettings settings() {
     DefenceSettings.Builder b = DefenceSettings.builder().recipe(DefenceSettings.Recipe.parse(recipe))
         .rows(rows).unlabelledRows(unlabelledRows).mix(Mixer.Mode.parse(mix)).epurTop(epurTop).seed(seed);
     if (rho.trim().equalsIgnoreCase("auto")) {
