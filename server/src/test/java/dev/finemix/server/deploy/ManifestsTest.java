@@ -441,9 +441,9 @@ class ManifestsTest {
 
   @Test
   void purifyJobGpuOverlay_oneGpuOnAGpuNode_sameArgumentsBut_deviceGpu() throws Exception {
-    Path gpu = K8S.resolve("job/gpu");
+    Path gpu = K8S.resolve("job-gpu");
     JsonNode k = readDocs(gpu.resolve("kustomization.yaml")).get(0);
-    assertThat(k.path("resources").get(0).asText()).isEqualTo("..");
+    assertThat(k.path("resources").get(0).asText()).isEqualTo("../job");
     JsonNode patch = readDocs(gpu.resolve(k.path("patches").get(0).path("path").asText())).get(0);
     PurifyJob job = PurifyJob.read();
     assertThat(patch.path("kind").asText()).isEqualTo("Job");
