@@ -35,7 +35,7 @@ import java.util.logging.Logger;
  * every model, waits until each serves, and logs what it serves. Args: cache folder, models root, log file, stale
  * after (ms), purification time (ms), owner name, model names (checkpoint folders with clean.tsv beside them).
  *
- * <p>Log lines: {@code PURIFY <model>} as a purification starts, {@code CACHE <message>} for the cache's log
+ * <p>Log lines: {@code OPEN} once its cache is open (start-up done), {@code PURIFY <model>} as a purification starts, {@code CACHE <message>} for the cache's log
  * (waits, take-overs), {@code SERVED <model> <served sha256> <cache key> <label of "a cf film">} once serving.
  */
 public final class CacheFleetChild {
@@ -64,7 +64,7 @@ public final class CacheFleetChild {
     backend.purifyLog = log;
     Map<String, ModelView> served = serve(Path.of(args[0]), Path.of(args[1]), backend,
         leases(Duration.ofMillis(Long.parseLong(args[3]))), args[5], Arrays.asList(args).subList(6, args.length),
-        (name, view, label) -> append(log, "SERVED " + name + " " + view.servedSha256() + " " + view.cacheKey() + " "
+        () -> append(log, "OPEN"), (name, view, label) -> append(log, "SERVED " + name + " " + view.servedSha256() + " " + view.cacheKey() + " "
             + label));
     System.out.println("DONE " + served.size());
     System.exit(0);
@@ -81,11 +81,13 @@ public final class CacheFleetChild {
   }
 
   /**
-   * Registers {@code models} on a ModelManager over the cache folder, waits (at most 60 s) until each serves, and
-   * reports each with the label its weights give "a cf film" (0 once purified: the fake backdoor is gone).
+   * Opens the cache folder (then runs {@code opened}), registers {@code models} on a ModelManager over it, waits (at
+   * most 60 s) until each serves, and reports each with the label its weights give "a cf film" (0 once purified:
+   * the fake backdoor is gone).
    */
   static Map<String, ModelView> serve(Path cacheDir, Path modelsRoot, FakeBackend backend,
-      PurifiedCache.Leases leases, String owner, List<String> models, Served served) throws Exception {
+      PurifiedCache.Leases leases, String owner, List<String> models, Runnable opened, Served served)
+      throws Exception {
     ServerConfig cfg = ServerConfig.defaults(modelsRoot, modelsRoot, cacheDir);
     ExecutorService work = Executors.newFixedThreadPool(models.size() + 1);
     ExecutorService inference = Executors.newFixedThreadPool(1);
@@ -94,6 +96,7 @@ public final class CacheFleetChild {
         leases, owner);
         ModelManager m = new ModelManager(cfg, backend, cache, new ServerMetrics(Map::of), inference, work,
             Ticker.system(), Clock.systemUTC(), StateListener.NONE)) {
+      opened.run();
       for (String name : models) {
         m.register(cfg.resolve(ModelLayer.of(name, name, "clean.tsv")), false);
       }

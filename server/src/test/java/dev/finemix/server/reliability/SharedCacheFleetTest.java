@@ -53,7 +53,7 @@ class SharedCacheFleetTest {
     }
     Files.writeString(models.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n");
     CacheFleetChild.serve(tmp.resolve("reference-cache"), models, new FakeBackend(),
-        CacheFleetChild.leases(STALE), "reference", MODELS, (m, v, label) -> reference.put(m, v.servedSha256()));
+        CacheFleetChild.leases(STALE), "reference", MODELS, () -> { }, (m, v, label) -> reference.put(m, v.servedSha256()));
     assertThat(reference).hasSize(MODELS.size());
   }
 
@@ -80,12 +80,16 @@ class SharedCacheFleetTest {
   }
 
   private Replica start(Path cache, String name) throws IOException {
+    return start(cache, name, PURIFY_MILLIS, MODELS);
+  }
+
+  private Replica start(Path cache, String name, long purifyMillis, List<String> serves) throws IOException {
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
     Path log = tmp.resolve(name + ".log");
     List<String> cmd = new ArrayList<>(List.of(java.toString(), "-Xmx96m", "-XX:TieredStopAtLevel=1", "-cp",
         System.getProperty("java.class.path"), CacheFleetChild.class.getName(), cache.toString(), models.toString(),
-        log.toString(), Long.toString(STALE.toMillis()), Long.toString(PURIFY_MILLIS), name));
-    cmd.addAll(MODELS);
+        log.toString(), Long.toString(STALE.toMillis()), Long.toString(purifyMillis), name));
+    cmd.addAll(serves);
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(tmp.resolve(name + ".out").toFile()).start();
     started.add(p);
@@ -100,8 +104,12 @@ class SharedCacheFleetTest {
 
   /** Each model served once by the replica, with the reference weights, purified (the fake backdoor gone). */
   private void assertServedComplete(Replica r) {
+    assertServedComplete(r, MODELS);
+  }
+
+  private void assertServedComplete(Replica r, List<String> models) {
     List<String> served = r.lines("SERVED ");
-    assertThat(served).as(r.name()).hasSize(MODELS.size());
+    assertThat(served).as(r.name()).hasSize(models.size());
     for (String line : served) {
       String[] f = line.split(" ");
       assertThat(f[2]).as("%s: %s", r.name(), line).isEqualTo(reference.get(f[1]));
@@ -111,7 +119,6 @@ class SharedCacheFleetTest {
 
   private static Map<String, Long> purificationsPerModel(List<Replica> rs) {
     Map<String, Long> n = new TreeMap<>();
-    MODELS.forEach(m -> n.put(m, 0L));
     rs.forEach(r -> r.lines("PURIFY ").forEach(l -> n.merge(l.substring(7), 1L, Long::sum)));
     return n;
   }
@@ -177,6 +184,33 @@ class SharedCacheFleetTest {
   }
 
   @Test
+  void replicaStarting_whileAnotherPurifies_leavesItsWorkAlone_andWaitsForItsEntry() throws Exception {
+    Path cache = tmp.resolve("shared-cache");
+    List<String> one = List.of("m0");
+    Replica slow = start(cache, "slow", 5_000, one); // purifies m0 for 5 s
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (slow.lines("PURIFY ").isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Replica next = start(cache, "next", PURIFY_MILLIS, one);
+    while (next.lines("OPEN").isEmpty() && next.process().isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    try (Stream<Path> s = Files.list(cache)) { // the new replica's start-up is over; slow is still purifying
+      assertThat(s.map(p -> p.getFileName().toString())).as("slow's work folder after next started")
+          .anyMatch(n -> n.startsWith(".work-") && !n.endsWith(".lease"));
+    }
+    awaitExit(slow);
+    awaitExit(next);
+    assertServedComplete(slow, one);
+    assertServedComplete(next, one);
+    List<Replica> both = List.of(slow, next);
+    assertThat(purificationsPerModel(both)).containsEntry("m0", 1L);
+    assertThat(next.lines("PURIFY ")).isEmpty();
+    assertThat(cacheLines(List.of(next), "waiting for slow/")).isPositive();
+  }
+
+  @Test
   void fourReplicas_noneKilled_eachKeyPurifiedOnce_allServeTheVerifiedEntry() throws Exception {
     Path cache = tmp.resolve("shared-cache");
     List<Replica> fleet = new ArrayList<>();
@@ -189,7 +223,7 @@ class SharedCacheFleetTest {
     }
 
     Map<String, Long> purified = purificationsPerModel(fleet);
-    assertThat(purified).as("purifications per model").allSatisfy((m, n) -> assertThat(n).as(m).isEqualTo(1L));
+    assertThat(purified).as("purifications per model").containsOnlyKeys(MODELS).allSatisfy((m, n) -> assertThat(n).as(m).isEqualTo(1L));
     assertThat(cacheLines(fleet, "taking over")).isZero();
     Map<String, String> keys = servedKeys(fleet);
     assertThat(keys).hasSize(MODELS.size());
@@ -222,7 +256,7 @@ class SharedCacheFleetTest {
     List<Replica> all = new ArrayList<>(fleet);
     all.addAll(late);
     Map<String, Long> purified = purificationsPerModel(all);
-    assertThat(purified).allSatisfy((m, n) -> assertThat(n).as(m).isPositive());
+    assertThat(purified).containsOnlyKeys(MODELS).allSatisfy((m, n) -> assertThat(n).as(m).isPositive());
     Map<String, String> keys = servedKeys(living);
     assertThat(keys).hasSize(MODELS.size());
     assertCacheComplete(cache, keys);
