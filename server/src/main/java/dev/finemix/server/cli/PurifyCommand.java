@@ -183,17 +183,17 @@ public final class PurifyCommand implements Callable<Integer> {
     ProgressListener progress = ProgressListener.console("purify");
     PurifyResult r = new Purifier(Devices.choose(device)).purify(suspect, pre, cleanSet, unl, settings, progress);
     r.purified().write(out);
+    emit(r.report().toJson(), r.report().summary() + "  written to " + out.toAbsolutePath() + "\n");
+    return 0;
+  }
+
+  /** The report into --report, and on stdout as JSON (--json) or the summary. */
+  private void emit(ObjectNode reportJson, String summary) throws java.io.IOException {
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     if (report != null) {
-      Files.writeString(report, om.writeValueAsString(r.report().toJson()));
+      Files.writeString(report, om.writeValueAsString(reportJson));
     }
-    if (json) {
-      System.out.println(om.writeValueAsString(r.report().toJson()));
-    } else {
-      System.out.print(r.report().summary());
-      System.out.println("  written to " + out.toAbsolutePath());
-    }
-    return 0;
+    System.out.print(json ? om.writeValueAsString(reportJson) + "\n" : summary);
   }
 
   /**
@@ -218,16 +218,8 @@ public final class PurifyCommand implements Callable<Integer> {
               p -> bar.onProgress(new dev.finemix.purify.train.Progress(p.stage(), p.done(), p.total(), p.loss(), 0,
                   p.etaMillis(), p.message()))),
           waiting -> System.err.println("finemix purify: " + waiting));
-      ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-      if (report != null) {
-        Files.writeString(report, om.writeValueAsString(got.entry().report()));
-      }
-      if (json) {
-        System.out.println(om.writeValueAsString(got.entry().report()));
-      } else {
-        System.out.println((got.built() ? "purified into " : "already in ") + cache.root() + ": key " + key
-            + ", weights " + got.entry().weightsSha256());
-      }
+      emit(got.entry().report(), (got.built() ? "purified into " : "already in ") + cache.root() + ": key " + key
+          + ", weights " + got.entry().weightsSha256() + "\n");
     }
     return 0;
   }
