@@ -95,6 +95,7 @@ public final class PurifiedCache implements AutoCloseable {
    * @param heartbeat how often owners rewrite their leases and sweep stale work; well below staleAfter
    * @param poll how often a waiter looks for the entry
    * @param maxWait a waiter whose owner is alive but has not finished after this long purifies the key itself
+   * @param sleeper how a waiter waits between polls
    */
   public record Leases(Duration staleAfter, Duration heartbeat, Duration poll, Duration maxWait, Sleeper sleeper) {
     public Leases {
