@@ -2,6 +2,7 @@ package dev.finemix.server.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
 import dev.finemix.purify.defence.Purifier;
@@ -11,8 +12,14 @@ import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.server.cache.CacheKey;
+import dev.finemix.server.cache.PurifiedCache;
+import dev.finemix.server.loading.Backends;
+import dev.finemix.server.loading.ModelBackend;
+import dev.finemix.server.loading.PurifyJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -24,7 +31,7 @@ import picocli.CommandLine.Option;
 @Command(name = "purify", mixinStandardHelpOptions = true,
     description = "Purify a (possibly backdoored) fine-tuned classifier with Fine-mixing: E-PUR, weight mixing with "
         + "the clean pre-trained model, recovery on a few clean rows, rho search. Writes a checkpoint that loads "
-        + "like any other.")
+        + "like any other (--out), or the entry a sidecar's purified-weight cache serves (--cache-dir).")
 public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "suspect checkpoint folder")
   Path model;
@@ -137,8 +144,15 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--out", required = true, paramLabel = "CKPT", description = "where the purified checkpoint goes")
+  @Option(names = "--out", paramLabel = "CKPT", description = "where the purified checkpoint goes (or --cache-dir)")
   Path out;
+
+  @Option(names = "--cache-dir", paramLabel = "DIR",
+      description = "instead of --out: store the purified weights in this purified-weight cache (the sidecars' "
+          + "cache_dir) under the key a server computes for the same files and settings, so it serves them without "
+          + "purifying; an entry already there is kept. Word counts are then only those of --wordfreq, as in the "
+          + "server's defence settings")
+  Path cacheDir;
 
   @Option(names = "--report", paramLabel = "FILE", description = "also write the JSON report here")
   Path report;
@@ -150,10 +164,17 @@ public final class PurifyCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     DefenceSettings settings;
     try {
+      if ((out == null) == (cacheDir == null)) {
+        throw new IllegalArgumentException("give one of --out CKPT (a checkpoint folder) and --cache-dir DIR (a"
+            + " purified-weight cache)");
+      }
       settings = settings();
     } catch (IllegalArgumentException e) {
       System.err.println("finemix purify: " + e.getMessage());
       return 2;
+    }
+    if (cacheDir != null) {
+      return intoCache(settings);
     }
     Checkpoint suspect = Checkpoint.read(model);
     Dataset cleanSet = Dataset.read(clean);
@@ -162,20 +183,49 @@ public final class PurifyCommand implements Callable<Integer> {
     ProgressListener progress = ProgressListener.console("purify");
     PurifyResult r = new Purifier(Devices.choose(device)).purify(suspect, pre, cleanSet, unl, settings, progress);
     r.purified().write(out);
+    emit(r.report().toJson(), r.report().summary() + "  written to " + out.toAbsolutePath() + "\n");
+    return 0;
+  }
+
+  /** The report into --report, and on stdout as JSON (--json) or the summary. */
+  private void emit(ObjectNode reportJson, String summary) throws java.io.IOException {
     ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     if (report != null) {
-      Files.writeString(report, om.writeValueAsString(r.report().toJson()));
+      Files.writeString(report, om.writeValueAsString(reportJson));
     }
-    if (json) {
-      System.out.println(om.writeValueAsString(r.report().toJson()));
-    } else {
-      System.out.print(r.report().summary());
-      System.out.println("  written to " + out.toAbsolutePath());
+    System.out.print(json ? om.writeValueAsString(reportJson) + "\n" : summary);
+  }
+
+  /**
+   * Purifies through the server's own path ({@link CacheKey}, {@link PurifiedCache#obtain}, the production backend),
+   * so the entry is the one a sidecar with the same checkpoint, subsets and settings looks up.
+   */
+  private int intoCache(DefenceSettings settings) throws Exception {
+    ModelBackend backend = Backends.production(device);
+    Path suspect = model.toAbsolutePath().normalize();
+    backend.inspect(suspect); // the checks RegisterModel makes: a readable, labelled classifier
+    String base = backend.knownPretrained(pretrained) ? pretrained
+        : Path.of(pretrained).toAbsolutePath().normalize().toString();
+    Path cleanFile = clean.toAbsolutePath().normalize();
+    Path unlabelledFile = unlabelled == null ? null : unlabelled.toAbsolutePath().normalize();
+    ObjectNode defence = backend.normalizeSettings(settings.toJson());
+    String key = CacheKey.of(backend, suspect, base, cleanFile, unlabelledFile, defence).hex();
+    ProgressListener bar = ProgressListener.console("purify");
+    try (PurifiedCache cache = new PurifiedCache(cacheDir, Long.MAX_VALUE, Clock.systemUTC(),
+        PurifiedCache.Listener.NONE)) {
+      PurifiedCache.Obtained got = cache.obtain(key, false,
+          work -> backend.purify(new PurifyJob(suspect, base, cleanFile, unlabelledFile, defence, work),
+              p -> bar.onProgress(new dev.finemix.purify.train.Progress(p.stage(), p.done(), p.total(), p.loss(), 0,
+                  p.etaMillis(), p.message()))),
+          waiting -> System.err.println("finemix purify: " + waiting));
+      emit(got.entry().report(), (got.built() ? "purified into " : "already in ") + cache.root() + ": key " + key
+          + ", weights " + got.entry().weightsSha256() + "\n");
     }
     return 0;
   }
 
-  DefenceSettings settings() {
+  /** The defence settings these options give; with --cache-dir, what the entry is keyed on. */
+  public DefenceSettings settings() {
     DefenceSettings.Builder b = DefenceSettings.builder().recipe(DefenceSettings.Recipe.parse(recipe))
         .rows(rows).unlabelledRows(unlabelledRows).mix(Mixer.Mode.parse(mix)).epurTop(epurTop).seed(seed);
     if (rho.trim().equalsIgnoreCase("auto")) {
@@ -216,8 +266,8 @@ public final class PurifyCommand implements Callable<Integer> {
     if (noWordfreq) return null;
     if (wordfreq != null) {
       if (!Files.isRegularFile(wordfreq)) throw new IllegalArgumentException("--wordfreq " + wordfreq + ": no such file");
-      return wordfreq;
+      return cacheDir == null ? wordfreq : wordfreq.toAbsolutePath().normalize();
     }
-    return CliSupport.sharedWordFrequencies();
+    return cacheDir == null ? CliSupport.sharedWordFrequencies() : null; // the server's default: none
   }
 }

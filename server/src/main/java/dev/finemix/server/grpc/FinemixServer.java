@@ -57,6 +57,7 @@ public final class FinemixServer implements AutoCloseable {
   private final ExecutorService grpcPool;
   private final ExecutorService inferencePool;
   private final ExecutorService purifyPool;
+  private final PurifiedCache cache;
   private final ModelManager models;
   private final Server server;
   /** The health-only plaintext port for Kubernetes probes, or null. */
@@ -78,7 +79,7 @@ public final class FinemixServer implements AutoCloseable {
     this.purifyPool = Executors.newFixedThreadPool(config.purifyThreads() + 2, threads("finemix-work"));
     ModelManager[] self = new ModelManager[1];
     this.metrics = new ServerMetrics(() -> self[0] == null ? java.util.Map.of() : self[0].queueDepths());
-    PurifiedCache cache = new PurifiedCache(config.cacheDir(), config.cacheMaxBytes(), clock,
+    this.cache = new PurifiedCache(config.cacheDir(), config.cacheMaxBytes(), clock,
         new PurifiedCache.Listener() {
           @Override
           public void hit() {
@@ -278,6 +279,7 @@ public final class FinemixServer implements AutoCloseable {
       healthServer.shutdownNow();
     }
     models.close();
+    cache.close();
     for (ExecutorService pool : new ExecutorService[] {purifyPool, inferencePool, grpcPool}) {
       pool.shutdownNow();
     }

@@ -6,8 +6,8 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import dev.finemix.server.batching.Batcher;
 import dev.finemix.server.batching.Ticker;
+import dev.finemix.server.cache.CacheKey;
 import dev.finemix.server.cache.PurifiedCache;
-import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ScreenPolicy;
@@ -42,7 +42,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -387,45 +386,32 @@ public final class ModelManager implements AutoCloseable {
           throw new IllegalStateException("no clean subset to purify with");
         }
         sink.accept(Progress.of("load", 2, "hashing inputs for the purified-weight cache"));
-        String settings = Json.canonicalString(spec.defence());
-        String cleanSha = e.unlabelledFile == null ? Sha256.file(e.cleanFile)
-            : Sha256.ofLines(Sha256.file(e.cleanFile), "unlabelled", Sha256.file(e.unlabelledFile));
-        String key = PurifiedCache.key(e.suspectSha256, backend.pretrainedSha256(e.baseModel), cleanSha, settings,
-            backend.codeVersion());
-        Optional<PurifiedCache.Entry> hit = ignoreCache ? Optional.empty() : cache.get(key);
-        PurifiedCache.Entry ce;
-        if (hit.isPresent()) {
-          ce = hit.get();
-          fromCache = true;
-          sink.accept(Progress.of("cache", 85, "purified weights found in the cache (" + key.substring(0, 12) + ")"));
-        } else {
+        String key = CacheKey.of(backend, e.checkpointDir, e.baseModel, e.cleanFile, e.unlabelledFile, spec.defence())
+            .hex();
+        PurifiedCache.Obtained got = cache.obtain(key, ignoreCache, work -> {
           setState(e, ModelState.PURIFYING);
           if (!purifySlots.tryAcquire()) {
             sink.accept(Progress.of("queued", 3, "waiting for another purification to finish"));
             purifySlots.acquire();
           }
-          PurifyOutcome out;
-          Path work;
           try {
-            work = cache.newWorkDir();
-          } catch (RuntimeException ex) {
-            purifySlots.release();
-            throw ex;
-          }
-          try {
-            out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile, e.unlabelledFile,
-                spec.defence(), work),
+            PurifyOutcome out = backend.purify(new PurifyJob(e.checkpointDir, e.baseModel, e.cleanFile,
+                e.unlabelledFile, spec.defence(), work),
                 p -> sink.accept(new Progress(p.stage(), 5 + 0.8 * p.percent(), p.message(), p.done(), p.total(),
                     p.loss(), p.etaMillis())));
-          } catch (Throwable t) {
-            cache.abandon(work);
-            throw t;
+            sink.accept(Progress.of("cache", 86, "storing purified weights (" + key.substring(0, 12) + ")"));
+            return out;
           } finally {
             purifySlots.release();
           }
-          sink.accept(Progress.of("cache", 86, "storing purified weights (" + key.substring(0, 12) + ")"));
-          ce = cache.commit(key, work, out.report(), out.suspectedTokens());
-          fromCache = false;
+        }, waiting -> {
+          setState(e, ModelState.PURIFYING);
+          sink.accept(Progress.of("waiting", 4, waiting));
+        });
+        PurifiedCache.Entry ce = got.entry();
+        fromCache = !got.built();
+        if (fromCache) {
+          sink.accept(Progress.of("cache", 85, "purified weights found in the cache (" + key.substring(0, 12) + ")"));
         }
         String refused = utilityGate(spec.defence(), ce.report());
         if (refused != null) {

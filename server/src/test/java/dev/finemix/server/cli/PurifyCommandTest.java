@@ -70,6 +70,30 @@ class PurifyCommandTest {
   }
 
   @Test
+  void cacheDir_wordCountsOnlyFromWordfreq_asInTheServersSettings(@TempDir Path shared) throws Exception {
+    String old = System.getProperty("finemix.shared");
+    try {
+      System.setProperty("finemix.shared", shared.toString());
+      Path wf = java.nio.file.Files.createDirectories(shared.resolve("data/wordfreq")).resolve("en.tsv");
+      java.nio.file.Files.writeString(wf, "word\tcount\nthe\t100\n");
+      assertThat(parse("--model", "m", "--clean", "c.tsv", "--cache-dir", "c").settings().wordFrequencies()).isNull();
+      assertThat(parse("--model", "m", "--clean", "c.tsv", "--cache-dir", "c", "--wordfreq", wf.toString()).settings()
+          .wordFrequencies()).isEqualTo(wf.toAbsolutePath());
+    } finally {
+      if (old == null) System.clearProperty("finemix.shared");
+      else System.setProperty("finemix.shared", old);
+    }
+  }
+
+  @Test
+  void outAndCacheDir_exactlyOne_elseExit2(@TempDir Path dir) {
+    assertThat(Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv")).isEqualTo(2);
+    assertThat(Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
+        "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--out CKPT", "--cache-dir DIR");
+  }
+
+  @Test
   void defaults_areTheFullDefenceWithRhoSearch() {
     DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--perturb", "none").settings();
     assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINEMIX);

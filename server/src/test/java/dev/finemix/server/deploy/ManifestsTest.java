@@ -7,8 +7,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.defence.DefenceSettings;
+import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.auth.AdminToken;
+import dev.finemix.server.cli.PurifyCommand;
 import dev.finemix.server.config.ConfigLoader;
+import dev.finemix.server.config.Json;
+import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
@@ -17,6 +23,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
@@ -41,6 +48,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * Parses every Kubernetes manifest under deploy/k8s with the fabric8 model classes and checks that they line up:
@@ -331,6 +339,123 @@ class ManifestsTest {
     assertThat(ops.get(0).path("from").asText()).isEqualTo("/spec/template/spec/initContainers/0");
     assertThat(pod.getInitContainers().get(0).getName()).isEqualTo("finemix");
     assertThat(ops.get(0).path("path").asText()).isEqualTo("/spec/template/spec/containers/" + pod.getContainers().size());
+  }
+
+  /** The purify Job of deploy/k8s/job (kustomize resources), its pod template parsed with the fabric8 model. */
+  record PurifyJob(JsonNode job, PodSpec pod, Container container) {
+    static PurifyJob read() throws Exception {
+      Path dir = K8S.resolve("job");
+      List<JsonNode> docs = new ArrayList<>();
+      for (JsonNode r : readDocs(dir.resolve("kustomization.yaml")).get(0).path("resources")) {
+        docs.addAll(readDocs(dir.resolve(r.asText())));
+      }
+      List<JsonNode> jobs = docs.stream().filter(d -> d.path("kind").asText().equals("Job")).toList();
+      assertThat(jobs).hasSize(1);
+      JsonNode job = jobs.get(0);
+      assertThat(job.path("apiVersion").asText()).isEqualTo("batch/v1");
+      PodSpec pod = JSON.convertValue(job.path("spec").path("template"), PodTemplateSpec.class).getSpec();
+      assertThat(pod.getContainers()).hasSize(1);
+      return new PurifyJob(job, pod, pod.getContainers().get(0));
+    }
+  }
+
+  /** The sidecar's config and pod in the base bundle. */
+  static ServerConfig baseConfig(Bundle base, Path tmp) throws Exception {
+    ConfigMap cm = base.all("ConfigMap", ConfigMap.class).get(0);
+    Path f = tmp.resolve("base-finemix.yaml");
+    Files.writeString(f, cm.getData().get("finemix.yaml"));
+    return ConfigLoader.load(f, ConfigLoader.Overrides.NONE);
+  }
+
+  static Bundle base() throws Exception {
+    return bundles().stream().filter(b -> b.name().startsWith("base")).findFirst().orElseThrow();
+  }
+
+  @Test
+  void purifyJob_writesTheEntryTheSidecarsLookUp_sameVolumesModelAndSettings() throws Exception {
+    PurifyJob job = PurifyJob.read();
+    Bundle base = base();
+    ServerConfig cfg = baseConfig(base, tmp);
+    PodSpec sidecarPod = base.all("Deployment", Deployment.class).get(0).getSpec().getTemplate().getSpec();
+    Container sidecar = finemixContainer(base.all("Deployment", Deployment.class).get(0));
+    assertThat(job.container().getImage()).isEqualTo(sidecar.getImage());
+    List<String> args = job.container().getArgs();
+    assertThat(args.get(0)).isEqualTo("purify");
+    PurifyCommand cmd = new PurifyCommand();
+    CommandLine.ParseResult parsed = new CommandLine(cmd).parseArgs(args.subList(1, args.size()).toArray(String[]::new));
+
+    // one of the config's models, by its files under the config's roots; the entry goes into the config's cache
+    ModelSpec spec = cfg.models().stream().map(cfg::resolve).filter(m -> cfg.modelsRoot().resolve(m.checkpoint())
+        .toString().equals(parsed.matchedOptionValue("--model", null).toString())).findFirst()
+        .orElseThrow(() -> new AssertionError("--model names no model of the ConfigMap: " + args));
+    assertThat(parsed.matchedOptionValue("--clean", null).toString())
+        .isEqualTo(cfg.dataRoot().resolve(spec.cleanSubset()).toString());
+    Object unlabelled = parsed.matchedOptionValue("--unlabelled", null);
+    assertThat(unlabelled == null ? null : unlabelled.toString())
+        .isEqualTo(spec.unlabelledSubset() == null ? null : cfg.dataRoot().resolve(spec.unlabelledSubset()).toString());
+    assertThat(parsed.matchedOptionValue("--cache-dir", null).toString()).isEqualTo(cfg.cacheDir().toString());
+    assertThat(parsed.matchedOptionValue("--pretrained", Pretrained.MINILM)).isEqualTo(spec.baseModel() == null
+        ? ServerConfig.DEFAULT_BASE_MODEL : spec.baseModel());
+    // the same defence settings, in the form the cache key takes them
+    ObjectNode server = DefenceSettings.fromJson(spec.defence()).toJson();
+    ObjectNode jobs = cmd.settings().toJson();
+    assertThat(Json.canonicalString(jobs)).isEqualTo(Json.canonicalString(server));
+
+    // mounts: the sidecars' cache claim, writable, at --cache-dir; their models claim, read-only, at the models root
+    String cacheClaim = volumeMountedAt(sidecarPod, sidecar, cfg.cacheDir().toString()).getPersistentVolumeClaim()
+        .getClaimName();
+    Volume jobCache = volumeMountedAt(job.pod(), job.container(), cfg.cacheDir().toString());
+    assertThat(jobCache.getPersistentVolumeClaim().getClaimName()).isEqualTo(cacheClaim);
+    assertThat(mountAt(job.container(), cfg.cacheDir().toString()).getReadOnly()).isNotEqualTo(Boolean.TRUE);
+    PersistentVolumeClaim pvc = byName(base.all("PersistentVolumeClaim", PersistentVolumeClaim.class),
+        c -> c.getMetadata().getName()).get(cacheClaim);
+    assertThat(pvc.getSpec().getAccessModes()).as("shared by the Job and every replica").contains("ReadWriteMany");
+    assertThat(volumeMountedAt(job.pod(), job.container(), cfg.modelsRoot().toString()).getPersistentVolumeClaim()
+        .getClaimName()).isEqualTo(volumeMountedAt(sidecarPod, sidecar, cfg.modelsRoot().toString())
+        .getPersistentVolumeClaim().getClaimName());
+    assertThat(mountAt(job.container(), cfg.modelsRoot().toString()).getReadOnly()).isTrue();
+    assertThat(parsed.matchedOptionValue("--device", "cpu")).isEqualTo("cpu");
+    assertThat(job.pod().getRestartPolicy()).isIn("Never", "OnFailure");
+  }
+
+  @Test
+  void purifyJob_securedLikeTheSidecar_nonRootReadOnlySeccompNoCapabilities() throws Exception {
+    PurifyJob job = PurifyJob.read();
+    var pod = job.pod().getSecurityContext();
+    var c = job.container().getSecurityContext();
+    assertThat(pod.getRunAsNonRoot()).isTrue();
+    assertThat(pod.getRunAsUser()).isEqualTo(10001L);
+    assertThat(pod.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+    assertThat(c.getRunAsNonRoot()).isTrue();
+    assertThat(c.getReadOnlyRootFilesystem()).isTrue();
+    assertThat(c.getAllowPrivilegeEscalation()).isFalse();
+    assertThat(c.getCapabilities().getDrop()).containsExactly("ALL");
+    assertThat(c.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+    String javaOpts = job.container().getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS"))
+        .findFirst().orElseThrow().getValue();
+    String tmpdir = javaOpts.replaceAll(".*-Djava\\.io\\.tmpdir=(\\S+).*", "$1");
+    assertThat(volumeMountedAt(job.pod(), job.container(), tmpdir).getEmptyDir()).as("java.io.tmpdir").isNotNull();
+    assertThat(job.container().getResources().getLimits()).containsKey("memory");
+    assertThat(job.job().path("spec").path("backoffLimit").asInt(6)).isLessThanOrEqualTo(3);
+  }
+
+  @Test
+  void purifyJobGpuOverlay_oneGpuOnAGpuNode_sameArgumentsBut_deviceGpu() throws Exception {
+    Path gpu = K8S.resolve("job-gpu");
+    JsonNode k = readDocs(gpu.resolve("kustomization.yaml")).get(0);
+    assertThat(k.path("resources").get(0).asText()).isEqualTo("../job");
+    JsonNode patch = readDocs(gpu.resolve(k.path("patches").get(0).path("path").asText())).get(0);
+    PurifyJob job = PurifyJob.read();
+    assertThat(patch.path("kind").asText()).isEqualTo("Job");
+    assertThat(patch.path("metadata").path("name").asText()).isEqualTo(job.job().path("metadata").path("name").asText());
+    PodSpec p = JSON.convertValue(patch.path("spec").path("template"), PodTemplateSpec.class).getSpec();
+    assertThat(p.getNodeSelector()).isNotEmpty();
+    Container c = p.getContainers().get(0);
+    assertThat(c.getName()).isEqualTo(job.container().getName());
+    assertThat(c.getResources().getLimits().get("nvidia.com/gpu").getAmount()).isEqualTo("1");
+    List<String> expected = new ArrayList<>(job.container().getArgs());
+    expected.set(expected.indexOf("--device") + 1, "gpu");
+    assertThat(c.getArgs()).isEqualTo(expected);
   }
 
   static Container finemixContainer(Deployment d) {

@@ -12,6 +12,7 @@ import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.testing.GrpcCleanupExtension;
+import dev.finemix.server.testing.MutableClock;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -263,18 +264,28 @@ class FaultInjectionTest {
     assertThat(cacheDir.resolve(key)).doesNotExist();
 
     AtomicInteger misses = new AtomicInteger();
-    PurifiedCache fresh = new PurifiedCache(cacheDir, 1L << 30, Clock.systemUTC(), new PurifiedCache.Listener() {
+    MutableClock clock = new MutableClock();
+    PurifiedCache.Leases leases = PurifiedCache.Leases.defaults();
+    try (PurifiedCache fresh = new PurifiedCache(cacheDir, 1L << 30, clock, new PurifiedCache.Listener() {
       @Override
       public void miss() {
         misses.incrementAndGet();
       }
-    });
-    assertThat(work).doesNotExist();
-    assertThat(fresh.get(key)).isEmpty();
-    assertThat(misses).hasValue(1);
-    assertThat(fresh.keys()).isEmpty();
+    }, leases, "restarted")) {
+      assertThat(fresh.get(key)).isEmpty();
+      assertThat(misses).hasValue(1);
+      assertThat(work).as("kept until seen unchanged for stale_after: its writer might be alive").isDirectory();
+      clock.advance(leases.staleAfter());
+      fresh.sweep();
+      assertThat(work).doesNotExist();
+      try (Stream<Path> s = Files.list(cacheDir)) {
+        assertThat(s).as("the dead writer's work and key leases").isEmpty();
+      }
+      assertThat(fresh.keys()).isEmpty();
+    }
     System.out.println("[reliability] child JVM killed mid-write after "
-        + "a partial model.safetensors; fresh cache removed the work folder and missed the key");
+        + "a partial model.safetensors; a fresh cache missed the key and removed the dead writer's work and leases"
+        + " once stale");
   }
 
   private static String readLine(BufferedReader out, String prefix) throws Exception {

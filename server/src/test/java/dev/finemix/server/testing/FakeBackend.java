@@ -16,10 +16,12 @@ import dev.finemix.server.loading.ScreenJob;
 import dev.finemix.server.loading.Suspicion;
 import dev.finemix.server.loading.TextRow;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -54,6 +56,12 @@ public final class FakeBackend implements ModelBackend {
   public volatile String screenFailure;
   /** Delay added to each predict call. */
   public volatile long predictMillis;
+  /** When > 0, purify writes its output in chunks over about this long (a process killed meanwhile leaves half). */
+  public volatile long purifyMillis;
+  /** When set, purify appends "PURIFY checkpoint-folder-name" here as it starts (counted across processes). */
+  public volatile Path purifyLog;
+  /** Part of the cache key. */
+  public volatile String codeVersion = "fake-1";
 
   /** Writes a fake checkpoint folder. */
   public static Path writeCheckpoint(Path dir, String weights, List<String> labels) {
@@ -110,6 +118,11 @@ public final class FakeBackend implements ModelBackend {
   public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
     purifications.incrementAndGet();
     lastJob = job;
+    Path log = purifyLog;
+    if (log != null) {
+      Files.writeString(log, "PURIFY " + job.suspectDir().getFileName() + "\n", StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+    }
     progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
     CountDownLatch gate = purifyGate;
     if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
@@ -125,7 +138,7 @@ public final class FakeBackend implements ModelBackend {
         .getBytes(StandardCharsets.UTF_8);
     byte[] out = Arrays.copyOf(w, w.length + MARK.length);
     System.arraycopy(MARK, 0, out, w.length, MARK.length);
-    Files.write(job.outputDir().resolve("model.safetensors"), out);
+    writeSlowly(job.outputDir().resolve("model.safetensors"), out, purifyMillis);
     Files.copy(job.suspectDir().resolve("config.json"), job.outputDir().resolve("config.json"));
     ObjectNode report = JSON.createObjectNode(); // the shape of purify's DefenceReport.toJson()
     ObjectNode settings = report.putObject("settings");
@@ -138,6 +151,19 @@ public final class FakeBackend implements ModelBackend {
     report.putObject("clean_accuracy").put("after", 0.9);
     report.put("total_seconds", 0.01);
     return new PurifyOutcome(report, List.of("cf"));
+  }
+
+  private static void writeSlowly(Path file, byte[] bytes, long millis) throws IOException, InterruptedException {
+    int chunks = millis > 0 ? 8 : 1;
+    try (OutputStream o = Files.newOutputStream(file)) {
+      for (int i = 0; i < chunks; i++) {
+        o.write(bytes, bytes.length * i / chunks, bytes.length * (i + 1) / chunks - bytes.length * i / chunks);
+        o.flush();
+        if (millis > 0) {
+          Thread.sleep(millis / chunks);
+        }
+      }
+    }
   }
 
   @Override
@@ -231,6 +257,6 @@ public final class FakeBackend implements ModelBackend {
 
   @Override
   public String codeVersion() {
-    return "fake-1";
+    return codeVersion;
   }
 }
