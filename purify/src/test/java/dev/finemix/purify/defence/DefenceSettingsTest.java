@@ -142,4 +142,44 @@ class DefenceSettingsTest {
     assertThat(j.get("lr").toString()).isEqualTo("1.0E-4");
     assertThat(j.get("word_frequencies").asText()).isEqualTo("/data/wf.tsv");
   }
+
+  @Test
+  void setter_badValue_throwsAtOnceNamingIt() {
+    var b = DefenceSettings.builder();
+    assertThatThrownBy(() -> b.rho(1.5)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("rho must be in [0, 1] or auto, got 1.5");
+    assertThatThrownBy(() -> b.holdout(1.0)).hasMessage("holdout must be in (0, 1), got 1.0");
+    assertThatThrownBy(() -> b.temperature(Double.NaN)).hasMessage("temperature must be in (0, 100], got NaN");
+    assertThatThrownBy(() -> b.variants(21)).hasMessage("variants must be in [0, 20], got 21");
+    assertThatThrownBy(() -> b.batchSize(0)).hasMessage("batchSize must be >= 1, got 0");
+    assertThatThrownBy(() -> b.mix(null)).hasMessage("mix must not be null");
+    assertThat(b.build()).isEqualTo(DefenceSettings.defaults()); // the refused values left the builder as it was
+  }
+
+  @Test
+  void fromJson_wrongType_namesTheKey() throws Exception {
+    var om = new ObjectMapper();
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"seed\": \"7\"}")))
+        .hasMessage("seed must be an integer, got \"7\"");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"epochs\": 2.5}")))
+        .hasMessage("epochs must be an integer, got 2.5");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"epur\": 1}")))
+        .hasMessage("epur must be true or false, got 1");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rho_grid\": 0.5}")))
+        .hasMessage("rho_grid must be an array of numbers, got 0.5");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"max_rounds\": 11}")))
+        .hasMessage("maxRounds must be in [1, 10], got 11");
+    assertThat(DefenceSettings.fromJson(om.readTree("{\"word_frequencies\": null}")).wordFrequencies()).isNull();
+  }
+
+  @Test
+  void recipe_resetsOnlyItsStages_andToBuilderCopies() {
+    DefenceSettings s = DefenceSettings.builder().epochs(7).rows(12).recipe(DefenceSettings.Recipe.PAPER).build();
+    assertThat(s.epochs()).isEqualTo(10); // a stage: the recipe sets it
+    assertThat(s.rows()).isEqualTo(12); // not a stage: kept
+    DefenceSettings.Builder b = s.toBuilder().seed(5);
+    assertThat(s.seed()).isEqualTo(42);
+    assertThat(b.build().seed()).isEqualTo(5);
+    assertThat(b.build()).isNotEqualTo(s).isEqualTo(DefenceSettings.fromJson(b.build().toJson()));
+  }
 }
