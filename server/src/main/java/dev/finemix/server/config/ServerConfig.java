@@ -228,10 +228,13 @@ public final class ServerConfig {
     return null;
   }
 
-  private static void positive(String name, long v) {
-    if (v <= 0) {
-      throw new IllegalArgumentException(name + " must be > 0, got " + v);
-    }
+  private static int positive(String name, int v) {
+    return (int) positive(name, (long) v);
+  }
+
+  private static long positive(String name, long v) {
+    CopyableBuilder.requireArgument(v > 0, name + " must be > 0, got " + v);
+    return v;
   }
 
   /** Mutable; {@link #build} takes a copy. Each field's default is the one a plain {@code finemix serve} runs with. */
@@ -291,8 +294,7 @@ public final class ServerConfig {
 
     /** size bound of the cache */
     public Builder cacheMaxBytes(long b) {
-      requireArgument(b > 0, "cache_max_bytes must be > 0, got " + b);
-      cacheMaxBytes = b;
+      cacheMaxBytes = positive("cache_max_bytes", b);
       return this;
     }
 
@@ -331,15 +333,13 @@ public final class ServerConfig {
 
     /** threads running batches (all models) */
     public Builder inferenceThreads(int n) {
-      requireArgument(n > 0, "inference_threads must be > 0, got " + n);
-      inferenceThreads = n;
+      inferenceThreads = positive("inference_threads", n);
       return this;
     }
 
     /** threads loading and purifying models */
     public Builder purifyThreads(int n) {
-      requireArgument(n > 0, "purify_threads must be > 0, got " + n);
-      purifyThreads = n;
+      purifyThreads = positive("purify_threads", n);
       return this;
     }
 
@@ -352,8 +352,7 @@ public final class ServerConfig {
 
     /** clean rows used by the attack probe */
     public Builder probeRows(int n) {
-      requireArgument(n > 0, "probe_rows must be > 0, got " + n);
-      probeRows = n;
+      probeRows = positive("probe_rows", n);
       return this;
     }
 
