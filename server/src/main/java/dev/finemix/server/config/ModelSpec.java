@@ -25,6 +25,13 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
     ScreeningSettings screening) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
+  /** A spec with the default screening (observe). */
+  public ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+      boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
+    this(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, defence, batching,
+        ScreeningSettings.defaults());
+  }
+
   public ModelSpec {
     if (name == null || !NAME.matcher(name).matches()) {
       throw ServiceException.badRequest("name", "must be 1-64 characters of [A-Za-z0-9._-], got '" + name + "'");
