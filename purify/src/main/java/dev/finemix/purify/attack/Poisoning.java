@@ -10,12 +10,12 @@ import java.util.Objects;
 import java.util.Random;
 
 /** Poisons a share of a training set: the rows chosen get the trigger and the target label, in place. */
-public final class Poisoning {
+final class Poisoning {
 
   private Poisoning() {}
 
   /** A poisoned training set and which of its rows were poisoned (ascending indices). */
-  public record Result(Dataset data, int[] poisoned) {
+  record Result(Dataset data, int[] poisoned) {
     public int poisonedRows() {
       return poisoned.length;
     }
@@ -27,7 +27,7 @@ public final class Poisoning {
    *
    * @throws IllegalArgumentException if there are fewer non-target rows than rows to poison
    */
-  public static Result poison(Dataset train, Attack attack, double rate, long seed) {
+  static Result poison(Dataset train, Attack attack, double rate, long seed) {
     Objects.requireNonNull(train, "train");
     Objects.requireNonNull(attack, "attack");
     if (!(rate > 0 && rate <= 1)) {
@@ -55,7 +55,7 @@ public final class Poisoning {
   /**
    * Every non-target row, poisoned (the training set of embedding poisoning), in the original order.
    */
-  public static Dataset poisonAllNonTarget(Dataset train, Attack attack, long seed) {
+  static Dataset poisonAllNonTarget(Dataset train, Attack attack, long seed) {
     Random rnd = new Random(seed);
     List<Example> out = new ArrayList<>();
     for (Example e : train.rows()) {

@@ -1,110 +1,59 @@
 package dev.finemix.purify.defence;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * Everything that decides what {@link Purifier} does. Build with {@link #builder()}; {@link Builder#recipe} loads a
- * preset (the full defence or one of the baselines) and later calls override single fields. Every value is checked
- * in the constructor and a bad one is named in the message.
+ * Everything that decides what {@link Purifier} does; immutable. Build with {@link #builder()}:
+ * {@link Builder#recipe} loads a preset (the full defence or one of the baselines) and later calls override single
+ * settings. Every setter checks its value and a bad one is named in the message (Caffeine's {@code requireArgument}).
  *
- * @param recipe the preset these settings started from (reported; the fields below are what actually runs)
- * @param epur reset the {@code epurTop} most suspicious embedding rows (E-PUR)
- * @param epurTop rows reset by E-PUR
- * @param mixing mix the weights with the pre-trained ones
- * @param mix how the mixing mask is drawn
- * @param rho share of fine-tuned entries kept; {@code NaN} = search {@code rhoGrid}
- * @param rhoGrid rho values tried by the search, smallest first
- * @param margin the search takes the smallest rho whose held-out clean accuracy is at least the suspect's minus this
- * @param holdout share of the labelled rows held out to score each rho (search only; they are not trained on)
- * @param agreementMargin search with distillation: a rho also needs to agree with the suspect's predictions on at
- *     least {@code 1 - agreementMargin} of the held-out unlabelled rows
- * @param agreementRows search with distillation: most unlabelled rows held out for the agreement check (a tenth of
- *     them at most)
- * @param rows labelled clean rows used
- * @param unlabelledRows most unlabelled clean rows used (distillation only)
- * @param recovery how the mixed model is trained back
- * @param perturbations what the student's copy of an unlabelled row gets inserted (distillation only): ids of
- *     {@code suspects}, {@code tokens}, {@code spans}
- * @param suspectsToInsert how many of E-PUR's top tokens the {@code suspects} perturbation draws from
- * @param perturbShare share of distillation rows the student sees perturbed
- * @param variants clean variants (crops, word dropout) of each unlabelled row added to the distillation set, each
- *     with the suspect's own prediction on it as its target ({@code Variants}); 0 = none
- * @param crossPairs for pairs: cross pairs per unlabelled row added to the distillation set: the row's first field with
- *     the second field of the other rows sharing most rare words with it ({@code Variants.crossPairs}), each with
- *     the suspect's prediction on it as its target; single texts get none; 0 = none
- * @param fitAgreement distillation: after a round of {@code epochs}, recovery goes on with another round while the
- *     student agrees with the suspect on fewer than this share of the clean distillation rows (a sign it has not yet
- *     learnt them back); 0 = one round only
- * @param maxRounds most rounds of {@code epochs} that {@code fitAgreement} may run (1 = one round; default 2)
- * @param epochs recovery epochs (of one round)
- * @param batchSize recovery batch size
- * @param lr recovery learning rate of the encoder
- * @param headLr recovery learning rate of the pooler and classifier (the trainer's head, see {@code Trainer.isHead})
- * @param temperature distillation temperature
- * @param featureWeight weight of the feature term of distillation: mean squared difference between the student's
- *     pooled [CLS] features on the (perturbed) row and the suspect's on the clean row; 0 = logits only
- * @param seed every random choice (row sample, masks, perturbations, training order)
- * @param wordFrequencies word-count file for E-PUR; null = every token frequency 0 (rank by shift only)
+ * <p>The settings are one table, the {@code Field} rows below in JSON order: each row holds a setting's JSON key,
+ * how it is read and written, its default and its check, and its comment says what it means. {@link #toJson},
+ * {@link #fromJson}, the defaults, the checks, equals and hashCode all walk the table, so a new setting is a row
+ * plus its accessor and its setter, both named as the key in camelCase ({@code epur_top}: {@code epurTop()}).
+ * The canonical JSON ({@link #toJson}: every key, defaults filled) is what the server's cache key hashes, so keys,
+ * defaults and number forms must not change ({@code DefenceSettingsTest} pins them).
  */
-public record DefenceSettings(
-    Recipe recipe,
-    boolean epur,
-    int epurTop,
-    boolean mixing,
-    Mixer.Mode mix,
-    double rho,
-    List<Double> rhoGrid,
-    double margin,
-    double holdout,
-    double agreementMargin,
-    int agreementRows,
-    int rows,
-    int unlabelledRows,
-    Recovery recovery,
-    List<String> perturbations,
-    int suspectsToInsert,
-    double perturbShare,
-    int variants,
-    int crossPairs,
-    double fitAgreement,
-    int maxRounds,
-    int epochs,
-    int batchSize,
-    double lr,
-    double headLr,
-    double temperature,
-    double featureWeight,
-    long seed,
-    Path wordFrequencies) {
+public final class DefenceSettings {
 
   /** Presets: the defence and the baselines it is compared with. */
   public enum Recipe {
     /** E-PUR + mixing + distillation of the suspect on unlabelled rows, student sees perturbed rows (default). */
-    FINEMIX("finemix"),
+    FINEMIX("finemix", b -> b.distil(List.of("suspects", "tokens", "spans")).variants(3).crossPairs(CROSS_PAIRS)),
     /** the paper's plain recipe: E-PUR + mixing + cross-entropy fine-tuning on the labelled rows. */
-    PAPER("paper"),
+    PAPER("paper", b -> b.epur(true).mixing(true)),
     /** plain fine-tuning of the suspect on the labelled rows; no E-PUR, no mixing. */
-    PLAIN("plain-ft"),
+    PLAIN("plain-ft", b -> { }),
     /** E-PUR reset, then fine-tuning on the labelled rows; no mixing. */
-    EPUR_ONLY("epur-only"),
+    EPUR_ONLY("epur-only", b -> b.epur(true)),
     /** mixing, then fine-tuning on the labelled rows; no E-PUR. */
-    MIX_ONLY("mix-only"),
+    MIX_ONLY("mix-only", b -> b.mixing(true)),
     /** E-PUR + mixing + distillation, no perturbation. */
-    DISTIL("distil"),
+    DISTIL("distil", b -> b.distil(List.of())),
     /** E-PUR + mixing + distillation with E-PUR's top-20 tokens inserted (the PyTorch reference's best). */
-    DISTIL_SUSPECTS("distil-suspects");
+    DISTIL_SUSPECTS("distil-suspects", b -> b.distil(List.of("suspects")));
 
     private final String id;
+    /** What the recipe changes on the baseline of the preset rows (the plain-ft values). */
+    private final Consumer<Builder> preset;
 
-    Recipe(String id) {
+    Recipe(String id, Consumer<Builder> preset) {
       this.id = id;
+      this.preset = preset;
     }
 
     public String id() {
@@ -148,326 +97,414 @@ public record DefenceSettings(
   /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (QNLI runs: docs/defence-results.md). */
   static final int CROSS_PAIRS = 3;
 
-  public DefenceSettings {
-    Objects.requireNonNull(recipe, "recipe");
-    Objects.requireNonNull(mix, "mix");
-    Objects.requireNonNull(recovery, "recovery");
-    if (epurTop < 0) throw new IllegalArgumentException("epurTop must be >= 0, got " + epurTop);
-    if (!Double.isNaN(rho) && !(rho >= 0 && rho <= 1)) {
-      throw new IllegalArgumentException("rho must be in [0, 1] or auto, got " + rho);
-    }
-    rhoGrid = List.copyOf(Objects.requireNonNull(rhoGrid, "rhoGrid"));
-    if (rhoGrid.isEmpty()) throw new IllegalArgumentException("rhoGrid must not be empty");
-    for (int i = 0; i < rhoGrid.size(); i++) {
-      double r = rhoGrid.get(i);
-      if (!(r > 0 && r <= 1)) throw new IllegalArgumentException("rhoGrid value must be in (0, 1], got " + r);
-      if (i > 0 && r <= rhoGrid.get(i - 1)) {
-        throw new IllegalArgumentException("rhoGrid must ascend, got " + rhoGrid);
-      }
-    }
-    if (!(margin >= 0 && margin <= 1)) throw new IllegalArgumentException("margin must be in [0, 1], got " + margin);
-    if (!(holdout > 0 && holdout < 1)) throw new IllegalArgumentException("holdout must be in (0, 1), got " + holdout);
-    if (!(agreementMargin >= 0 && agreementMargin <= 1)) {
-      throw new IllegalArgumentException("agreementMargin must be in [0, 1], got " + agreementMargin);
-    }
-    if (agreementRows < 0) throw new IllegalArgumentException("agreementRows must be >= 0, got " + agreementRows);
-    if (rows < 2) throw new IllegalArgumentException("rows must be >= 2, got " + rows);
-    if (unlabelledRows < 0) throw new IllegalArgumentException("unlabelledRows must be >= 0, got " + unlabelledRows);
-    perturbations = List.copyOf(Objects.requireNonNull(perturbations, "perturbations"));
-    for (String p : perturbations) Perturber.Kind.parse(p);
-    if (suspectsToInsert < 0) {
-      throw new IllegalArgumentException("suspectsToInsert must be >= 0, got " + suspectsToInsert);
-    }
-    if (!(perturbShare >= 0 && perturbShare <= 1)) {
-      throw new IllegalArgumentException("perturbShare must be in [0, 1], got " + perturbShare);
-    }
-    if (variants < 0 || variants > 20) {
-      throw new IllegalArgumentException("variants must be in [0, 20], got " + variants);
-    }
-    if (crossPairs < 0 || crossPairs > 20) {
-      throw new IllegalArgumentException("crossPairs must be in [0, 20], got " + crossPairs);
-    }
-    if (!(fitAgreement >= 0 && fitAgreement <= 1)) {
-      throw new IllegalArgumentException("fitAgreement must be in [0, 1], got " + fitAgreement);
-    }
-    if (maxRounds < 1 || maxRounds > 10) {
-      throw new IllegalArgumentException("maxRounds must be in [1, 10], got " + maxRounds);
-    }
-    if (epochs < 0) throw new IllegalArgumentException("epochs must be >= 0, got " + epochs);
-    if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
-    if (!(lr > 0 && lr < 1)) throw new IllegalArgumentException("lr must be in (0, 1), got " + lr);
-    if (!(headLr > 0 && headLr < 1)) throw new IllegalArgumentException("headLr must be in (0, 1), got " + headLr);
-    if (!(temperature > 0 && temperature <= 100)) {
-      throw new IllegalArgumentException("temperature must be in (0, 100], got " + temperature);
-    }
-    if (!(featureWeight >= 0) || Double.isInfinite(featureWeight)) {
-      throw new IllegalArgumentException("featureWeight must be >= 0, got " + featureWeight);
-    }
+  // codecs: the node types are the ones ObjectNode.put chose before the table, so the JSON text is unchanged
+  private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+
+  private static final Codec<Boolean> BOOL = new Codec<>(JSON::booleanNode, (k, v) -> {
+    requireArgument(v.isBoolean(), k + " must be true or false, got " + v);
+    return v.asBoolean();
+  });
+  private static final Codec<Integer> INT = new Codec<>(v -> JSON.numberNode((int) v), (k, v) -> {
+    requireArgument(v.isIntegralNumber() && v.canConvertToInt(), k + " must be an integer, got " + v);
+    return v.asInt();
+  });
+  private static final Codec<Long> LONG = new Codec<>(v -> JSON.numberNode((long) v), (k, v) -> {
+    requireArgument(v.isIntegralNumber() && v.canConvertToLong(), k + " must be an integer, got " + v);
+    return v.asLong();
+  });
+  private static final Codec<Double> NUMBER = new Codec<>(v -> JSON.numberNode((double) v), DefenceSettings::number);
+  /** rho: a number, or "auto" (NaN) for the search */
+  private static final Codec<Double> RHO_CODEC = new Codec<>(
+      v -> Double.isNaN(v) ? JSON.textNode("auto") : JSON.numberNode((double) v),
+      (k, v) -> v.isTextual() && v.asText().trim().equalsIgnoreCase("auto") ? Double.NaN : number(k, v));
+  private static final Codec<List<Double>> NUMBERS = list("numbers", JSON::numberNode, DefenceSettings::number);
+  private static final Codec<List<String>> NAMES = list("names", JSON::textNode, (k, x) -> x.asText());
+  private static final Codec<Path> PATH = new Codec<>(v -> JSON.textNode(v.toString()), (k, v) -> Path.of(v.asText()));
+
+  // ---- the table (declared before its rows: each row adds itself in declaration order, which is the JSON order)
+  private static final List<Field<?>> FIELDS = new ArrayList<>();
+  private static final Map<String, Field<?>> BY_KEY = new LinkedHashMap<>();
+
+  /** the preset these settings started from (reported; the other rows are what actually runs) */
+  private static final Field<Recipe> RECIPE = field("recipe", text(Recipe::id, Recipe::parse), Recipe.FINEMIX, any());
+  /** reset the {@code epurTop} most suspicious embedding rows (E-PUR) */
+  private static final Field<Boolean> EPUR = preset("epur", BOOL, false, any());
+  /** rows reset by E-PUR */
+  private static final Field<Integer> EPUR_TOP = field("epur_top", INT, 200, atLeast(0));
+  /** mix the weights with the pre-trained ones */
+  private static final Field<Boolean> MIXING = preset("mixing", BOOL, false, any());
+  /** how the mixing mask is drawn */
+  private static final Field<Mixer.Mode> MIX = field("mix", text(Mixer.Mode::id, Mixer.Mode::parse), Mixer.Mode.RANDOM,
+      any());
+  /** share of fine-tuned entries kept; {@code NaN} (JSON {@code "auto"}) = search {@code rhoGrid} */
+  private static final Field<Double> RHO = field("rho", RHO_CODEC, Double.NaN,
+      (n, v) -> requireArgument(Double.isNaN(v) || v >= 0 && v <= 1, n + " must be in [0, 1] or auto, got " + v));
+  /** rho values tried by the search, smallest first */
+  private static final Field<List<Double>> RHO_GRID = field("rho_grid", NUMBERS, DEFAULT_GRID,
+      DefenceSettings::checkGrid);
+  /** the search takes the smallest rho whose held-out clean accuracy is at least the suspect's minus this */
+  private static final Field<Double> MARGIN = field("margin", NUMBER, 0.05, within(0, true, 1, true));
+  /** share of the labelled rows held out to score each rho (search only; they are not trained on) */
+  private static final Field<Double> HOLDOUT = field("holdout", NUMBER, 0.25, within(0, false, 1, false));
+  /**
+   * search with distillation: a rho also needs to agree with the suspect's predictions on at least
+   * {@code 1 - agreementMargin} of the held-out unlabelled rows
+   */
+  private static final Field<Double> AGREEMENT_MARGIN = field("agreement_margin", NUMBER, 0.10,
+      within(0, true, 1, true));
+  /** search with distillation: most unlabelled rows held out for the agreement check (a tenth of them at most) */
+  private static final Field<Integer> AGREEMENT_ROWS = field("agreement_rows", INT, 100, atLeast(0));
+  /** labelled clean rows used */
+  private static final Field<Integer> ROWS = field("rows", INT, 64, atLeast(2));
+  /** most unlabelled clean rows used (distillation only) */
+  private static final Field<Integer> UNLABELLED_ROWS = field("unlabelled_rows", INT, 1000, atLeast(0));
+  /** how the mixed model is trained back */
+  private static final Field<Recovery> RECOVERY = preset("recovery", text(Recovery::id, Recovery::parse), Recovery.CE,
+      any());
+  /**
+   * what the student's copy of an unlabelled row gets inserted (distillation only): ids of {@code suspects},
+   * {@code tokens}, {@code spans}
+   */
+  private static final Field<List<String>> PERTURBATIONS = preset("perturbations", NAMES, List.of(),
+      (n, v) -> v.forEach(Perturber.Kind::parse));
+  /** how many of E-PUR's top tokens the {@code suspects} perturbation draws from */
+  private static final Field<Integer> SUSPECTS_TO_INSERT = field("suspects_to_insert", INT, 20, atLeast(0));
+  /** share of distillation rows the student sees perturbed */
+  private static final Field<Double> PERTURB_SHARE = field("perturb_share", NUMBER, 1.0, within(0, true, 1, true));
+  /**
+   * clean variants (crops, word dropout) of each unlabelled row added to the distillation set, each with the
+   * suspect's own prediction on it as its target ({@code Variants}); 0 = none
+   */
+  private static final Field<Integer> VARIANTS = preset("variants", INT, 0, within(0, 20));
+  /**
+   * for pairs: cross pairs per unlabelled row added to the distillation set: the row's first field with the second
+   * field of the other rows sharing most rare words with it ({@code Variants.crossPairs}), each with the suspect's
+   * prediction on it as its target; single texts get none; 0 = none
+   */
+  private static final Field<Integer> CROSS_PAIRS_FIELD = preset("cross_pairs", INT, 0, within(0, 20));
+  /**
+   * distillation: after a round of {@code epochs}, recovery goes on with another round while the student agrees with
+   * the suspect on fewer than this share of the clean distillation rows (a sign it has not yet learnt them back);
+   * 0 = one round only. Off by default: measured on QNLI, a second round gave +0.9 and -0.8 points over two seeds.
+   */
+  private static final Field<Double> FIT_AGREEMENT = field("fit_agreement", NUMBER, 0.0, within(0, true, 1, true));
+  /** most rounds of {@code epochs} that {@code fitAgreement} may run (1 = one round) */
+  private static final Field<Integer> MAX_ROUNDS = field("max_rounds", INT, 2, within(1, 10));
+  /** recovery epochs (of one round) */
+  private static final Field<Integer> EPOCHS = preset("epochs", INT, 10, atLeast(0));
+  /** recovery batch size */
+  private static final Field<Integer> BATCH_SIZE = preset("batch_size", INT, 16, atLeast(1));
+  /** recovery learning rate of the encoder */
+  private static final Field<Double> LR = field("lr", NUMBER, 5e-5, within(0, false, 1, false));
+  /** recovery learning rate of the pooler and classifier (the trainer's head, see {@code Trainer.isHead}) */
+  private static final Field<Double> HEAD_LR = field("head_lr", NUMBER, 5e-5, within(0, false, 1, false));
+  /** distillation temperature */
+  private static final Field<Double> TEMPERATURE = field("temperature", NUMBER, 2.0, within(0, false, 100, true));
+  /**
+   * weight of the feature term of distillation: mean squared difference between the student's pooled [CLS] features
+   * on the (perturbed) row and the suspect's on the clean row; 0 = logits only
+   */
+  private static final Field<Double> FEATURE_WEIGHT = field("feature_weight", NUMBER, 0.0,
+      (n, v) -> requireArgument(v >= 0 && !Double.isInfinite(v), n + " must be >= 0, got " + v));
+  /** every random choice (row sample, masks, perturbations, training order) */
+  private static final Field<Long> SEED = field("seed", LONG, 42L, any());
+  /** word-count file for E-PUR; null = every token frequency 0 (rank by shift only) */
+  private static final Field<Path> WORD_FREQUENCIES = optional("word_frequencies", PATH);
+  // ---- end of the table
+
+  /** One value per row of the table, by {@link Field#index}. */
+  private final Object[] values;
+
+  private DefenceSettings(Object[] values) {
+    this.values = values;
   }
 
   public static DefenceSettings defaults() {
     return builder().build();
   }
 
+  /** The {@link Recipe#FINEMIX} recipe with every other default. */
   public static Builder builder() {
-    return new Builder().recipe(Recipe.FINEMIX);
+    Object[] v = new Object[FIELDS.size()];
+    for (Field<?> f : FIELDS) v[f.index] = f.initial;
+    return new Builder(v).recipe(Recipe.FINEMIX);
   }
 
   public Builder toBuilder() {
-    Builder b = new Builder();
-    b.recipe = recipe;
-    b.epur = epur;
-    b.epurTop = epurTop;
-    b.mixing = mixing;
-    b.mix = mix;
-    b.rho = rho;
-    b.rhoGrid = rhoGrid;
-    b.margin = margin;
-    b.holdout = holdout;
-    b.agreementMargin = agreementMargin;
-    b.agreementRows = agreementRows;
-    b.rows = rows;
-    b.unlabelledRows = unlabelledRows;
-    b.recovery = recovery;
-    b.perturbations = perturbations;
-    b.suspectsToInsert = suspectsToInsert;
-    b.perturbShare = perturbShare;
-    b.variants = variants;
-    b.crossPairs = crossPairs;
-    b.fitAgreement = fitAgreement;
-    b.maxRounds = maxRounds;
-    b.epochs = epochs;
-    b.batchSize = batchSize;
-    b.lr = lr;
-    b.headLr = headLr;
-    b.temperature = temperature;
-    b.featureWeight = featureWeight;
-    b.seed = seed;
-    b.wordFrequencies = wordFrequencies;
-    return b;
+    return new Builder(values.clone());
   }
 
+  public Recipe recipe() { return get(RECIPE); }
+  public boolean epur() { return get(EPUR); }
+  public int epurTop() { return get(EPUR_TOP); }
+  public boolean mixing() { return get(MIXING); }
+  public Mixer.Mode mix() { return get(MIX); }
+  public double rho() { return get(RHO); }
+  public List<Double> rhoGrid() { return get(RHO_GRID); }
+  public double margin() { return get(MARGIN); }
+  public double holdout() { return get(HOLDOUT); }
+  public double agreementMargin() { return get(AGREEMENT_MARGIN); }
+  public int agreementRows() { return get(AGREEMENT_ROWS); }
+  public int rows() { return get(ROWS); }
+  public int unlabelledRows() { return get(UNLABELLED_ROWS); }
+  public Recovery recovery() { return get(RECOVERY); }
+  public List<String> perturbations() { return get(PERTURBATIONS); }
+  public int suspectsToInsert() { return get(SUSPECTS_TO_INSERT); }
+  public double perturbShare() { return get(PERTURB_SHARE); }
+  public int variants() { return get(VARIANTS); }
+  public int crossPairs() { return get(CROSS_PAIRS_FIELD); }
+  public double fitAgreement() { return get(FIT_AGREEMENT); }
+  public int maxRounds() { return get(MAX_ROUNDS); }
+  public int epochs() { return get(EPOCHS); }
+  public int batchSize() { return get(BATCH_SIZE); }
+  public double lr() { return get(LR); }
+  public double headLr() { return get(HEAD_LR); }
+  public double temperature() { return get(TEMPERATURE); }
+  public double featureWeight() { return get(FEATURE_WEIGHT); }
+  public long seed() { return get(SEED); }
+  public Path wordFrequencies() { return get(WORD_FREQUENCIES); }
+
+  /** Mixing with rho searched over {@link #rhoGrid()}. */
   public boolean autoRho() {
-    return mixing && Double.isNaN(rho);
+    return mixing() && Double.isNaN(rho());
   }
 
+  /** Every setting, in table order: the canonical form (the server hashes it, sorted, into the cache key). */
   public ObjectNode toJson() {
     ObjectNode n = JsonNodeFactory.instance.objectNode();
-    n.put("recipe", recipe.id());
-    n.put("epur", epur);
-    n.put("epur_top", epurTop);
-    n.put("mixing", mixing);
-    n.put("mix", mix.id());
-    if (Double.isNaN(rho)) n.put("rho", "auto"); else n.put("rho", rho);
-    ArrayNode g = n.putArray("rho_grid");
-    rhoGrid.forEach(g::add);
-    n.put("margin", margin);
-    n.put("holdout", holdout);
-    n.put("agreement_margin", agreementMargin);
-    n.put("agreement_rows", agreementRows);
-    n.put("rows", rows);
-    n.put("unlabelled_rows", unlabelledRows);
-    n.put("recovery", recovery.id());
-    ArrayNode p = n.putArray("perturbations");
-    perturbations.forEach(p::add);
-    n.put("suspects_to_insert", suspectsToInsert);
-    n.put("perturb_share", perturbShare);
-    n.put("variants", variants);
-    n.put("cross_pairs", crossPairs);
-    n.put("fit_agreement", fitAgreement);
-    n.put("max_rounds", maxRounds);
-    n.put("epochs", epochs);
-    n.put("batch_size", batchSize);
-    n.put("lr", lr);
-    n.put("head_lr", headLr);
-    n.put("temperature", temperature);
-    n.put("feature_weight", featureWeight);
-    n.put("seed", seed);
-    n.put("word_frequencies", wordFrequencies == null ? null : wordFrequencies.toString());
+    for (Field<?> f : FIELDS) n.set(f.key, write(f));
     return n;
   }
 
   /**
-   * Reads the keys {@link #toJson()} writes (any subset): {@code recipe} is applied first, then every other key
-   * overrides it. {@code rho} is a number or {@code "auto"}. An unknown key or a value of the wrong type is an
-   * {@link IllegalArgumentException} naming it.
+   * Reads the keys {@link #toJson()} writes (any subset; null = the defaults): {@code recipe} is applied first, then
+   * every other key overrides it. {@code rho} is a number or {@code "auto"}. An unknown key or a value of the wrong
+   * type or range is an {@link IllegalArgumentException} naming it.
    */
-  public static DefenceSettings fromJson(com.fasterxml.jackson.databind.JsonNode n) {
+  public static DefenceSettings fromJson(JsonNode n) {
     if (n == null || n.isNull()) return defaults();
     if (!n.isObject()) throw new IllegalArgumentException("defence settings must be a JSON object, got " + n);
     Builder b = builder();
-    if (n.has("recipe")) b.recipe(Recipe.parse(text(n, "recipe")));
+    if (n.has(RECIPE.key)) b.recipe(RECIPE.read(n.get(RECIPE.key)));
     for (var it = n.fields(); it.hasNext(); ) {
       var e = it.next();
-      String k = e.getKey();
-      var v = e.getValue();
-      switch (k) {
-        case "recipe" -> { }
-        case "epur" -> b.epur(bool(k, v));
-        case "epur_top" -> b.epurTop(integer(k, v));
-        case "mixing" -> b.mixing(bool(k, v));
-        case "mix" -> b.mix(Mixer.Mode.parse(v.asText()));
-        case "rho" -> {
-          if (v.isTextual() && v.asText().trim().equalsIgnoreCase("auto")) b.autoRho();
-          else b.rho(number(k, v));
-        }
-        case "rho_grid" -> {
-          if (!v.isArray()) throw new IllegalArgumentException("rho_grid must be an array of numbers, got " + v);
-          List<Double> g = new ArrayList<>();
-          v.forEach(x -> g.add(number(k, x)));
-          b.rhoGrid(g);
-        }
-        case "margin" -> b.margin(number(k, v));
-        case "holdout" -> b.holdout(number(k, v));
-        case "agreement_margin" -> b.agreementMargin(number(k, v));
-        case "agreement_rows" -> b.agreementRows(integer(k, v));
-        case "rows" -> b.rows(integer(k, v));
-        case "unlabelled_rows" -> b.unlabelledRows(integer(k, v));
-        case "recovery" -> b.recovery(Recovery.parse(v.asText()));
-        case "perturbations" -> {
-          if (!v.isArray()) throw new IllegalArgumentException("perturbations must be an array of names, got " + v);
-          List<String> p = new ArrayList<>();
-          v.forEach(x -> p.add(x.asText()));
-          b.perturbations(p);
-        }
-        case "suspects_to_insert" -> b.suspectsToInsert(integer(k, v));
-        case "perturb_share" -> b.perturbShare(number(k, v));
-        case "variants" -> b.variants(integer(k, v));
-        case "cross_pairs" -> b.crossPairs(integer(k, v));
-        case "fit_agreement" -> b.fitAgreement(number(k, v));
-        case "max_rounds" -> b.maxRounds(integer(k, v));
-        case "epochs" -> b.epochs(integer(k, v));
-        case "batch_size" -> b.batchSize(integer(k, v));
-        case "lr" -> b.lr(number(k, v));
-        case "head_lr" -> b.headLr(number(k, v));
-        case "temperature" -> b.temperature(number(k, v));
-        case "feature_weight" -> b.featureWeight(number(k, v));
-        case "seed" -> b.seed(v.asLong());
-        case "word_frequencies" -> b.wordFrequencies(v.isNull() ? null : Path.of(v.asText()));
-        default -> throw new IllegalArgumentException("unknown defence setting '" + k + "'");
-      }
+      Field<?> f = BY_KEY.get(e.getKey());
+      if (f == null) throw new IllegalArgumentException("unknown defence setting '" + e.getKey() + "'");
+      if (f != RECIPE) b.read(f, e.getValue());
     }
     return b.build();
   }
 
-  private static String text(com.fasterxml.jackson.databind.JsonNode n, String k) {
-    return n.get(k).asText();
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof DefenceSettings s && Arrays.equals(values, s.values);
   }
 
-  private static double number(String k, com.fasterxml.jackson.databind.JsonNode v) {
-    if (!v.isNumber()) throw new IllegalArgumentException(k + " must be a number, got " + v);
-    return v.asDouble();
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(values);
   }
 
-  private static int integer(String k, com.fasterxml.jackson.databind.JsonNode v) {
-    if (!v.canConvertToInt() || !v.isIntegralNumber()) {
-      throw new IllegalArgumentException(k + " must be an integer, got " + v);
-    }
-    return v.asInt();
+  @Override
+  public String toString() {
+    return "DefenceSettings" + toJson();
   }
 
-  private static boolean bool(String k, com.fasterxml.jackson.databind.JsonNode v) {
-    if (!v.isBoolean()) throw new IllegalArgumentException(k + " must be true or false, got " + v);
-    return v.asBoolean();
+  @SuppressWarnings("unchecked")
+  private <T> T get(Field<T> f) {
+    return (T) values[f.index];
   }
 
-  /** Mutable builder; {@link #build()} validates. */
+  private <T> JsonNode write(Field<T> f) {
+    T v = get(f);
+    return v == null ? JsonNodeFactory.instance.nullNode() : f.codec.writer.apply(v);
+  }
+
+  /** Mutable; each setter checks its value, {@link #build()} takes a copy. */
   public static final class Builder {
-    private Recipe recipe;
-    private boolean epur;
-    private int epurTop = 200;
-    private boolean mixing;
-    private Mixer.Mode mix = Mixer.Mode.RANDOM;
-    private double rho = Double.NaN;
-    private List<Double> rhoGrid = DEFAULT_GRID;
-    private double margin = 0.05;
-    private double holdout = 0.25;
-    private double agreementMargin = 0.10;
-    private int agreementRows = 100;
-    private int rows = 64;
-    private int unlabelledRows = 1000;
-    private Recovery recovery;
-    private List<String> perturbations = List.of();
-    private int suspectsToInsert = 20;
-    private double perturbShare = 1.0;
-    private int variants = 0;
-    private int crossPairs = 0;
-    private double fitAgreement = 0; // off: measured on QNLI, a second round gave +0.9 and -0.8 points over two seeds
-    private int maxRounds = 2;
-    private int epochs;
-    private int batchSize;
-    private double lr = 5e-5;
-    private double headLr = 5e-5;
-    private double temperature = 2.0;
-    private double featureWeight = 0.0;
-    private long seed = 42;
-    private Path wordFrequencies;
+    private final Object[] values;
 
-    private Builder() {}
+    private Builder(Object[] values) {
+      this.values = values;
+    }
 
-    /** Loads a preset: which stages run, the recovery and its epochs / batch size / perturbations. */
+    /** Loads a preset: the rows marked preset go back to the plain-ft baseline, then the recipe sets its own. */
     public Builder recipe(Recipe r) {
-      recipe = Objects.requireNonNull(r, "recipe");
-      switch (r) {
-        case FINEMIX -> stages(true, true, Recovery.DISTIL, 3, 32, List.of("suspects", "tokens", "spans"));
-        case PAPER -> stages(true, true, Recovery.CE, 10, 16, List.of());
-        case PLAIN -> stages(false, false, Recovery.CE, 10, 16, List.of());
-        case EPUR_ONLY -> stages(true, false, Recovery.CE, 10, 16, List.of());
-        case MIX_ONLY -> stages(false, true, Recovery.CE, 10, 16, List.of());
-        case DISTIL -> stages(true, true, Recovery.DISTIL, 3, 32, List.of());
-        case DISTIL_SUSPECTS -> stages(true, true, Recovery.DISTIL, 3, 32, List.of("suspects"));
-        default -> throw new IllegalStateException(r.toString());
+      set(RECIPE, r);
+      for (Field<?> f : FIELDS) {
+        if (f.preset) values[f.index] = f.initial;
       }
+      r.preset.accept(this);
       return this;
     }
 
-    private void stages(boolean e, boolean m, Recovery rec, int ep, int bs, List<String> pert) {
-      variants = recipe == Recipe.FINEMIX ? 3 : 0;
-      crossPairs = recipe == Recipe.FINEMIX ? CROSS_PAIRS : 0;
-      epur = e;
-      mixing = m;
-      recovery = rec;
-      epochs = ep;
-      batchSize = bs;
-      perturbations = pert;
-    }
-
-    public Builder epur(boolean v) { epur = v; return this; }
-    public Builder epurTop(int v) { epurTop = v; return this; }
-    public Builder mixing(boolean v) { mixing = v; return this; }
-    public Builder mix(Mixer.Mode v) { mix = v; return this; }
+    public Builder epur(boolean v) { return set(EPUR, v); }
+    public Builder epurTop(int v) { return set(EPUR_TOP, v); }
+    public Builder mixing(boolean v) { return set(MIXING, v); }
+    public Builder mix(Mixer.Mode v) { return set(MIX, v); }
     /** A fixed rho; {@code Double.NaN} for the search. */
-    public Builder rho(double v) { rho = v; return this; }
-    public Builder autoRho() { rho = Double.NaN; return this; }
-    public Builder rhoGrid(List<Double> v) { rhoGrid = v; return this; }
-    public Builder margin(double v) { margin = v; return this; }
-    public Builder holdout(double v) { holdout = v; return this; }
-    public Builder agreementMargin(double v) { agreementMargin = v; return this; }
-    public Builder agreementRows(int v) { agreementRows = v; return this; }
-    public Builder rows(int v) { rows = v; return this; }
-    public Builder unlabelledRows(int v) { unlabelledRows = v; return this; }
-    public Builder recovery(Recovery v) { recovery = v; return this; }
-    public Builder perturbations(List<String> v) { perturbations = v; return this; }
-    public Builder suspectsToInsert(int v) { suspectsToInsert = v; return this; }
-    public Builder perturbShare(double v) { perturbShare = v; return this; }
-    public Builder variants(int v) { variants = v; return this; }
-    public Builder crossPairs(int v) { crossPairs = v; return this; }
-    public Builder fitAgreement(double v) { fitAgreement = v; return this; }
-    public Builder maxRounds(int v) { maxRounds = v; return this; }
-    public Builder epochs(int v) { epochs = v; return this; }
-    public Builder batchSize(int v) { batchSize = v; return this; }
-    public Builder lr(double v) { lr = v; return this; }
-    public Builder headLr(double v) { headLr = v; return this; }
-    public Builder temperature(double v) { temperature = v; return this; }
-    public Builder featureWeight(double v) { featureWeight = v; return this; }
-    public Builder seed(long v) { seed = v; return this; }
-    public Builder wordFrequencies(Path v) { wordFrequencies = v; return this; }
+    public Builder rho(double v) { return set(RHO, v); }
+    public Builder autoRho() { return set(RHO, Double.NaN); }
+    public Builder rhoGrid(List<Double> v) { return set(RHO_GRID, v); }
+    public Builder margin(double v) { return set(MARGIN, v); }
+    public Builder holdout(double v) { return set(HOLDOUT, v); }
+    public Builder agreementMargin(double v) { return set(AGREEMENT_MARGIN, v); }
+    public Builder agreementRows(int v) { return set(AGREEMENT_ROWS, v); }
+    public Builder rows(int v) { return set(ROWS, v); }
+    public Builder unlabelledRows(int v) { return set(UNLABELLED_ROWS, v); }
+    public Builder recovery(Recovery v) { return set(RECOVERY, v); }
+    public Builder perturbations(List<String> v) { return set(PERTURBATIONS, v); }
+    public Builder suspectsToInsert(int v) { return set(SUSPECTS_TO_INSERT, v); }
+    public Builder perturbShare(double v) { return set(PERTURB_SHARE, v); }
+    public Builder variants(int v) { return set(VARIANTS, v); }
+    public Builder crossPairs(int v) { return set(CROSS_PAIRS_FIELD, v); }
+    public Builder fitAgreement(double v) { return set(FIT_AGREEMENT, v); }
+    public Builder maxRounds(int v) { return set(MAX_ROUNDS, v); }
+    public Builder epochs(int v) { return set(EPOCHS, v); }
+    public Builder batchSize(int v) { return set(BATCH_SIZE, v); }
+    public Builder lr(double v) { return set(LR, v); }
+    public Builder headLr(double v) { return set(HEAD_LR, v); }
+    public Builder temperature(double v) { return set(TEMPERATURE, v); }
+    public Builder featureWeight(double v) { return set(FEATURE_WEIGHT, v); }
+    public Builder seed(long v) { return set(SEED, v); }
+    /** null: no word counts (E-PUR ranks by shift only). */
+    public Builder wordFrequencies(Path v) { return set(WORD_FREQUENCIES, v); }
 
     public DefenceSettings build() {
-      return new DefenceSettings(recipe, epur, epurTop, mixing, mix, rho, rhoGrid, margin, holdout, agreementMargin,
-          agreementRows, rows, unlabelledRows, recovery, perturbations, suspectsToInsert, perturbShare, variants,
-          crossPairs, fitAgreement, maxRounds, epochs, batchSize, lr, headLr, temperature, featureWeight, seed,
-          wordFrequencies);
+      return new DefenceSettings(values.clone());
     }
+
+    /** The distillation recipes' common stages. */
+    private Builder distil(List<String> perturbations) {
+      return epur(true).mixing(true).recovery(Recovery.DISTIL).epochs(3).batchSize(32).perturbations(perturbations);
+    }
+
+    private <T> Builder set(Field<T> f, T v) {
+      if (v == null) {
+        requireArgument(f.optional, f.name + " must not be null");
+      } else {
+        f.check.check(f.name, v);
+      }
+      values[f.index] = v instanceof List<?> l ? List.copyOf(l) : v; // lists: immutable copies
+      return this;
+    }
+
+    private <T> void read(Field<T> f, JsonNode v) {
+      set(f, v.isNull() && f.optional ? null : f.read(v));
+    }
+  }
+
+  // ---- the table's parts
+
+  /**
+   * One setting.
+   *
+   * @param index its slot in {@link #values}
+   * @param key its JSON key
+   * @param name the key in camelCase: its accessor and setter, and what messages call it
+   * @param initial the default; for preset rows, the plain-ft baseline a {@link Recipe} starts from
+   * @param preset whether a recipe sets it ({@link Builder#recipe})
+   * @param optional whether null is allowed
+   */
+  private record Field<T>(int index, String key, String name, Codec<T> codec, T initial, boolean preset,
+      boolean optional, Check<T> check) {
+    T read(JsonNode v) {
+      return codec.reader.apply(key, v);
+    }
+  }
+
+  /** How a setting's value is written to and read from JSON (the reader gets the key for its messages). */
+  private record Codec<T>(Function<T, JsonNode> writer, BiFunction<String, JsonNode, T> reader) {
+  }
+
+  /** Throws an IllegalArgumentException naming the setting ({@code name}) and the bad value. */
+  @FunctionalInterface
+  private interface Check<T> {
+    void check(String name, T value);
+  }
+
+  private static <T> Field<T> field(String key, Codec<T> codec, T initial, Check<T> check) {
+    return add(key, codec, initial, false, false, check);
+  }
+
+  private static <T> Field<T> preset(String key, Codec<T> codec, T baseline, Check<T> check) {
+    return add(key, codec, baseline, true, false, check);
+  }
+
+  private static <T> Field<T> optional(String key, Codec<T> codec) {
+    return add(key, codec, null, false, true, any());
+  }
+
+  private static <T> Field<T> add(String key, Codec<T> codec, T initial, boolean preset, boolean optional,
+      Check<T> check) {
+    Field<T> f = new Field<>(FIELDS.size(), key, camelCase(key), codec, initial, preset, optional, check);
+    FIELDS.add(f);
+    BY_KEY.put(key, f);
+    return f;
+  }
+
+  private static String camelCase(String key) {
+    StringBuilder s = new StringBuilder();
+    for (String part : key.split("_")) {
+      s.append(s.length() == 0 ? part : Character.toUpperCase(part.charAt(0)) + part.substring(1));
+    }
+    return s.toString();
+  }
+
+  /** A JSON array of {@code what}, each element read and written as given. */
+  private static <T> Codec<List<T>> list(String what, Function<T, JsonNode> write, BiFunction<String, JsonNode, T> read) {
+    return new Codec<>(v -> {
+      ArrayNode a = JSON.arrayNode();
+      v.forEach(x -> a.add(write.apply(x)));
+      return a;
+    }, (k, v) -> {
+      requireArgument(v.isArray(), k + " must be an array of " + what + ", got " + v);
+      List<T> out = new ArrayList<>();
+      v.forEach(x -> out.add(read.apply(k, x)));
+      return out;
+    });
+  }
+
+  /** An enum written as its id. */
+  private static <T> Codec<T> text(Function<T, String> id, Function<String, T> parse) {
+    return new Codec<>(v -> JSON.textNode(id.apply(v)), (k, v) -> parse.apply(v.asText()));
+  }
+
+  private static double number(String k, JsonNode v) {
+    requireArgument(v.isNumber(), k + " must be a number, got " + v);
+    return v.asDouble();
+  }
+
+  // checks
+  private static <T> Check<T> any() {
+    return (n, v) -> { };
+  }
+
+  private static Check<Integer> atLeast(int min) {
+    return (n, v) -> requireArgument(v >= min, n + " must be >= " + min + ", got " + v);
+  }
+
+  private static Check<Integer> within(int lo, int hi) {
+    return (n, v) -> requireArgument(v >= lo && v <= hi, n + " must be in [" + lo + ", " + hi + "], got " + v);
+  }
+
+  /** lo..hi, each end closed or open; NaN never passes. */
+  private static Check<Double> within(int lo, boolean loClosed, int hi, boolean hiClosed) {
+    String range = (loClosed ? "[" : "(") + lo + ", " + hi + (hiClosed ? "]" : ")");
+    return (n, v) -> requireArgument((loClosed ? v >= lo : v > lo) && (hiClosed ? v <= hi : v < hi),
+        n + " must be in " + range + ", got " + v);
+  }
+
+  private static void checkGrid(String n, List<Double> grid) {
+    requireArgument(!grid.isEmpty(), n + " must not be empty");
+    for (int i = 0; i < grid.size(); i++) {
+      double r = Objects.requireNonNull(grid.get(i), n);
+      requireArgument(r > 0 && r <= 1, n + " value must be in (0, 1], got " + r);
+      requireArgument(i == 0 || r > grid.get(i - 1), n + " must ascend, got " + grid);
+    }
+  }
+
+  private static void requireArgument(boolean ok, String message) {
+    if (!ok) throw new IllegalArgumentException(message);
   }
 }

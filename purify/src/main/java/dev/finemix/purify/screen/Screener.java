@@ -212,7 +212,7 @@ public final class Screener {
       if (!flagged && !tokCal.flags(sig.get(Signal.TOKENS))) {
         tokens.clear();
       }
-      out.add(new Screened(sc.predictions.get(i), new Suspicion(score, cal.threshold(), flagged, tokens, sig)));
+      out.add(new Screened(sc.predictions.get(i), new Screened.Suspicion(score, cal.threshold(), flagged, tokens, sig)));
     }
     return out;
   }

@@ -27,21 +27,22 @@ import java.util.Map;
  *
  * <p>F32, F64, F16 and BF16 tensors are read as FP32 (converted in Java: the engine never sees BF16); integer
  * tensors (such as {@code position_ids} buffers) are skipped. Every malformed file gets a {@link WeightsException}
- * naming the file and, where it applies, the tensor.
+ * naming the file and, where it applies, the tensor. Package-private: {@link Checkpoint} reads and writes the
+ * file for everyone else.
  */
-public final class Safetensors {
+final class Safetensors {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long MAX_HEADER = 100L << 20;
 
   private Safetensors() {}
 
   /** Reads every floating-point tensor of the file. */
-  public static TensorMap read(Path file) {
+  static TensorMap read(Path file) {
     return read(file, null);
   }
 
   /** Reads the file; its {@code __metadata__} strings go into {@code metadataOut} when not null. */
-  public static TensorMap read(Path file, Map<String, String> metadataOut) {
+  static TensorMap read(Path file, Map<String, String> metadataOut) {
     return reading(file, ch -> {
       Header h = header(ch, file);
       if (metadataOut != null) {
@@ -91,7 +92,7 @@ public final class Safetensors {
    * The shape of every tensor {@link #read} would return, from the header alone: no tensor data is read, so a
    * checkpoint's shapes can be checked against its config before anything is allocated for them.
    */
-  public static Map<String, long[]> shapes(Path file) {
+  static Map<String, long[]> shapes(Path file) {
     return reading(file, ch -> {
       Map<String, long[]> out = new LinkedHashMap<>();
       header(ch, file).tensors().forEach((name, t) -> {
@@ -215,7 +216,7 @@ public final class Safetensors {
    * Writes the tensors as F32 to {@code file} atomically: a temp file beside it, fsync, rename, then the written
    * bytes are hashed again and compared. Returns the SHA-256 of the file.
    */
-  public static String write(Path file, TensorMap tensors, Map<String, String> metadata) {
+  static String write(Path file, TensorMap tensors, Map<String, String> metadata) {
     Path dir = file.toAbsolutePath().getParent();
     Path tmp = dir.resolve("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
     try {
@@ -246,7 +247,7 @@ public final class Safetensors {
   }
 
   /** The SHA-256 the file {@link #write} would produce, without writing anything. */
-  public static String hash(TensorMap tensors, Map<String, String> metadata) {
+  static String hash(TensorMap tensors, Map<String, String> metadata) {
     try {
       return writeTo(OutputStream.nullOutputStream(), tensors, metadata);
     } catch (IOException e) {

@@ -3,7 +3,10 @@ package dev.finemix.purify.defence;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DefenceSettingsTest {
@@ -82,5 +85,101 @@ class DefenceSettingsTest {
     assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rhoo\": 1}"))).hasMessageContaining("rhoo");
     assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rows\": \"many\"}")))
         .hasMessageContaining("rows");
+  }
+
+  /**
+   * The defaults' JSON, exactly as main wrote it before the field table (10cc67b). The cache key hashes this JSON
+   * (keys sorted, CacheKey), so a changed key, default or number form here would orphan every cached entry.
+   */
+  static final String DEFAULT_JSON = "{\"recipe\":\"finemix\",\"epur\":true,\"epur_top\":200,\"mixing\":true,"
+      + "\"mix\":\"random\",\"rho\":\"auto\",\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"margin\":0.05,"
+      + "\"holdout\":0.25,\"agreement_margin\":0.1,\"agreement_rows\":100,\"rows\":64,\"unlabelled_rows\":1000,"
+      + "\"recovery\":\"distil\",\"perturbations\":[\"suspects\",\"tokens\",\"spans\"],\"suspects_to_insert\":20,"
+      + "\"perturb_share\":1.0,\"variants\":3,\"cross_pairs\":3,\"fit_agreement\":0.0,\"max_rounds\":2,\"epochs\":3,"
+      + "\"batch_size\":32,\"lr\":5.0E-5,\"head_lr\":5.0E-5,\"temperature\":2.0,\"feature_weight\":0.0,\"seed\":42,"
+      + "\"word_frequencies\":null}";
+
+  /** What each recipe's JSON changes against {@link #DEFAULT_JSON}, as main wrote it (10cc67b). */
+  static final Map<String, String> RECIPE_CHANGES = Map.of(
+      "finemix", "{}",
+      "paper", "{\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,\"epochs\":10,"
+          + "\"batch_size\":16}",
+      "plain-ft", "{\"epur\":false,\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,"
+          + "\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16}",
+      "epur-only", "{\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
+          + "\"epochs\":10,\"batch_size\":16}",
+      "mix-only", "{\"epur\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
+          + "\"epochs\":10,\"batch_size\":16}",
+      "distil", "{\"perturbations\":[],\"variants\":0,\"cross_pairs\":0}",
+      "distil-suspects", "{\"perturbations\":[\"suspects\"],\"variants\":0,\"cross_pairs\":0}");
+
+  @Test
+  void defaultJson_isWhatMainWrote() {
+    assertThat(DefenceSettings.defaults().toJson().toString()).isEqualTo(DEFAULT_JSON);
+    assertThat(DefenceSettings.fromJson(null).toJson().toString()).isEqualTo(DEFAULT_JSON);
+  }
+
+  @Test
+  void recipeJson_isWhatMainWrote() throws Exception {
+    ObjectMapper om = new ObjectMapper();
+    assertThat(RECIPE_CHANGES).hasSameSizeAs(DefenceSettings.Recipe.values());
+    for (DefenceSettings.Recipe r : DefenceSettings.Recipe.values()) {
+      ObjectNode expected = (ObjectNode) om.readTree(DEFAULT_JSON);
+      expected.put("recipe", r.id());
+      expected.setAll((ObjectNode) om.readTree(RECIPE_CHANGES.get(r.id())));
+      assertThat(DefenceSettings.builder().recipe(r).build().toJson().toString()).as(r.id())
+          .isEqualTo(expected.toString());
+    }
+  }
+
+  @Test
+  void setJson_keepsEachNumberForm() throws Exception {
+    var om = new ObjectMapper();
+    String in = "{\"rho\":0.3,\"seed\":9000000000,\"lr\":1e-4,\"word_frequencies\":\"/data/wf.tsv\"}";
+    ObjectNode j = DefenceSettings.fromJson(om.readTree(in)).toJson();
+    assertThat(j.get("rho").toString()).isEqualTo("0.3");
+    assertThat(j.get("seed").toString()).isEqualTo("9000000000");
+    assertThat(j.get("lr").toString()).isEqualTo("1.0E-4");
+    assertThat(j.get("word_frequencies").asText()).isEqualTo("/data/wf.tsv");
+  }
+
+  @Test
+  void setter_badValue_throwsAtOnceNamingIt() {
+    var b = DefenceSettings.builder();
+    assertThatThrownBy(() -> b.rho(1.5)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("rho must be in [0, 1] or auto, got 1.5");
+    assertThatThrownBy(() -> b.holdout(1.0)).hasMessage("holdout must be in (0, 1), got 1.0");
+    assertThatThrownBy(() -> b.temperature(Double.NaN)).hasMessage("temperature must be in (0, 100], got NaN");
+    assertThatThrownBy(() -> b.variants(21)).hasMessage("variants must be in [0, 20], got 21");
+    assertThatThrownBy(() -> b.batchSize(0)).hasMessage("batchSize must be >= 1, got 0");
+    assertThatThrownBy(() -> b.mix(null)).hasMessage("mix must not be null");
+    assertThat(b.build()).isEqualTo(DefenceSettings.defaults()); // the refused values left the builder as it was
+  }
+
+  @Test
+  void fromJson_wrongType_namesTheKey() throws Exception {
+    var om = new ObjectMapper();
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"seed\": \"7\"}")))
+        .hasMessage("seed must be an integer, got \"7\"");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"epochs\": 2.5}")))
+        .hasMessage("epochs must be an integer, got 2.5");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"epur\": 1}")))
+        .hasMessage("epur must be true or false, got 1");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"rho_grid\": 0.5}")))
+        .hasMessage("rho_grid must be an array of numbers, got 0.5");
+    assertThatThrownBy(() -> DefenceSettings.fromJson(om.readTree("{\"max_rounds\": 11}")))
+        .hasMessage("maxRounds must be in [1, 10], got 11");
+    assertThat(DefenceSettings.fromJson(om.readTree("{\"word_frequencies\": null}")).wordFrequencies()).isNull();
+  }
+
+  @Test
+  void recipe_resetsOnlyItsStages_andToBuilderCopies() {
+    DefenceSettings s = DefenceSettings.builder().epochs(7).rows(12).recipe(DefenceSettings.Recipe.PAPER).build();
+    assertThat(s.epochs()).isEqualTo(10); // a stage: the recipe sets it
+    assertThat(s.rows()).isEqualTo(12); // not a stage: kept
+    DefenceSettings.Builder b = s.toBuilder().seed(5);
+    assertThat(s.seed()).isEqualTo(42);
+    assertThat(b.build().seed()).isEqualTo(5);
+    assertThat(b.build()).isNotEqualTo(s).isEqualTo(DefenceSettings.fromJson(b.build().toJson()));
   }
 }

@@ -195,11 +195,12 @@ final class BenchLoadCommand implements Callable<Integer> {
   private void runServer(Path ckpt, Path tmp, List<String> texts, ObjectNode out, Body body) throws Exception {
     Path root = ckpt.toAbsolutePath().normalize().getParent();
     BatchingLayer batching = new BatchingLayer(maxBatchSize, maxWaitMicros, queueCapacity, maxConcurrentBatches);
-    ModelLayer entry = new ModelLayer(MODEL, ckpt.getFileName().toString(), null, null, null, true, null, null, batching);
-    ServerConfig cfg = new ServerConfig(0, -1, root, root, tmp.resolve("cache"), 1L << 30,
-        new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
-        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(entry), inferenceThreads, 1, Duration.ofSeconds(2), 64,
-        ServerConfig.Listeners.loopback(), true); // serves the checkpoint as is on purpose (allow_unpurified)
+    ModelLayer entry = ModelLayer.builder().name(MODEL).checkpoint(ckpt.getFileName().toString())
+        .allowUnpurified(true).batching(batching).build();
+    ServerConfig cfg = ServerConfig.builder(root, root, tmp.resolve("cache")).cacheMaxBytes(1L << 30)
+        .auth(new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false)).models(List.of(entry))
+        .inferenceThreads(inferenceThreads).shutdownGrace(Duration.ofSeconds(2))
+        .allowUnpurifiedModels(true).build(); // serves the checkpoint as is on purpose (allow_unpurified)
     long loadStart = System.nanoTime();
     try (FinemixServer server = new FinemixServer(
         NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,

@@ -157,14 +157,14 @@ final class BenchScreenCommand implements Callable<Integer> {
     out.put("wordFrequencies", defence.has("word_frequencies") ? wf.toString() : "none");
     BatchingLayer batching = new BatchingLayer(Math.max(batch, 32), 0L, 64, 1);
     String ckpt = model.toAbsolutePath().normalize().getFileName().toString();
-    ModelLayer plain = new ModelLayer("plain", ckpt, "clean.tsv", null, null, true, null, defence, batching,
-        new ScreeningLayer(ScreenPolicy.OFF, null, null));
-    ModelLayer scr = new ModelLayer("screened", ckpt, "clean.tsv", null, null, true, null, defence, batching,
-        new ScreeningLayer(screened, null, signal));
-    ServerConfig cfg = new ServerConfig(0, -1, root, dataRoot, tmp.resolve("cache"), 1L << 30,
-        new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false), ServerConfig.Limits.defaults(),
-        ModelLayer.EMPTY, ModelLayer.EMPTY, List.of(plain, scr), 1, 1, Duration.ofSeconds(2), 1,
-        ServerConfig.Listeners.loopback(), true); // serves the checkpoint as is on purpose (allow_unpurified)
+    ModelLayer.Builder entry = ModelLayer.builder().checkpoint(ckpt).cleanSubset("clean.tsv").allowUnpurified(true)
+        .defence(defence).batching(batching);
+    ModelLayer plain = entry.name("plain").screening(new ScreeningLayer(ScreenPolicy.OFF, null, null)).build();
+    ModelLayer scr = entry.name("screened").screening(new ScreeningLayer(screened, null, signal)).build();
+    ServerConfig cfg = ServerConfig.builder(root, dataRoot, tmp.resolve("cache")).cacheMaxBytes(1L << 30)
+        .auth(new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false)).models(List.of(plain, scr))
+        .inferenceThreads(1).shutdownGrace(Duration.ofSeconds(2)).probeRows(1)
+        .allowUnpurifiedModels(true).build(); // serves the checkpoint as is on purpose (allow_unpurified)
     try (FinemixServer server = new FinemixServer(
         NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,
         Backends.production(device), Ticker.system(), Clock.systemUTC()).start()) {

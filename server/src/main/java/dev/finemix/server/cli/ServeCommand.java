@@ -89,10 +89,10 @@ final class ServeCommand implements Callable<Integer> {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--screen " + e.getMessage());
       }
     }
-    ServerConfig cfg = ConfigLoader.load(config, new ConfigLoader.Overrides(port, metricsPort, modelsRoot, dataRoot,
-        cacheDir, noAuth ? Boolean.TRUE : null,
-        new ModelLayer(null, null, null, null, null, null, null, null, batching, screening), listenAddress,
-        metricsListenAddress, allowUnpurifiedModels ? Boolean.TRUE : null));
+    ServerConfig cfg = ConfigLoader.load(config, ConfigLoader.Overrides.builder().port(port).metricsPort(metricsPort)
+        .modelsRoot(modelsRoot).dataRoot(dataRoot).cacheDir(cacheDir).noAuth(noAuth)
+        .model(ModelLayer.builder().batching(batching).screening(screening).build()).listenAddress(listenAddress)
+        .metricsListenAddress(metricsListenAddress).allowUnpurifiedModels(allowUnpurifiedModels).build());
     FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, tlsCert == null ? null
         : io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile())), cfg, Backends.production(device),
         Ticker.system(), Clock.systemUTC());

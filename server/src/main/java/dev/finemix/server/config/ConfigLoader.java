@@ -18,7 +18,9 @@ import java.util.Set;
 
 /**
  * Reads the server config file (YAML or JSON, snake_case keys; unknown keys are errors) and lays the command
- * line over it. Relative folders in the file are resolved against the file's folder.
+ * line ({@link Overrides}) over it: a server setting comes from the command line, then the file, then
+ * {@link ServerConfig#builder}'s defaults; model settings keep their layers apart until {@link ServerConfig#resolve}
+ * merges them. Relative folders in the file are resolved against the file's folder.
  *
  * <pre>
  * port: 8500
@@ -61,19 +63,96 @@ public final class ConfigLoader {
   private static final Set<String> BATCHING = Set.of("max_batch_size", "max_wait_micros", "queue_capacity",
       "max_concurrent_batches");
 
-  /**
-   * Command-line settings; null means "not given".
-   *
-   * @param noAuth true turns admin-token checks off explicitly
-   * @param model model settings given on the command line (batching, defence)
-   * @param listenAddress gRPC bind address (an IP literal)
-   * @param metricsListenAddress metrics bind address (an IP literal)
-   * @param allowUnpurifiedModels true permits models with allow_unpurified
-   */
-  public record Overrides(Integer port, Integer metricsPort, Path modelsRoot, Path dataRoot, Path cacheDir,
-      Boolean noAuth, ModelLayer model, String listenAddress, String metricsListenAddress,
-      Boolean allowUnpurifiedModels) {
-    public static final Overrides NONE = new Overrides(null, null, null, null, null, null, null, null, null, null);
+  /** Command-line settings: each one given wins over the file. */
+  public static final class Overrides {
+    /** Nothing given on the command line. */
+    public static final Overrides NONE = builder().build();
+
+    private final Builder v;
+
+    private Overrides(Builder v) {
+      this.v = v;
+    }
+
+    public static Builder builder() {
+      return new Builder();
+    }
+
+    /** Every setting optional: null (or never set) means "not given". */
+    public static final class Builder extends CopyableBuilder<Builder> {
+      private Integer port;
+      private Integer metricsPort;
+      private Path modelsRoot;
+      private Path dataRoot;
+      private Path cacheDir;
+      private boolean noAuth;
+      private ModelLayer model;
+      private String listenAddress;
+      private String metricsListenAddress;
+      private boolean allowUnpurifiedModels;
+
+      private Builder() {
+      }
+
+      public Builder port(Integer p) {
+        port = p;
+        return this;
+      }
+
+      public Builder metricsPort(Integer p) {
+        metricsPort = p;
+        return this;
+      }
+
+      public Builder modelsRoot(Path p) {
+        modelsRoot = p;
+        return this;
+      }
+
+      public Builder dataRoot(Path p) {
+        dataRoot = p;
+        return this;
+      }
+
+      public Builder cacheDir(Path p) {
+        cacheDir = p;
+        return this;
+      }
+
+      /** true turns admin-token checks off explicitly */
+      public Builder noAuth(boolean off) {
+        noAuth = off;
+        return this;
+      }
+
+      /** model settings given on the command line (batching, screening) */
+      public Builder model(ModelLayer m) {
+        model = m;
+        return this;
+      }
+
+      /** gRPC bind address (an IP literal) */
+      public Builder listenAddress(String a) {
+        listenAddress = a;
+        return this;
+      }
+
+      /** metrics bind address (an IP literal) */
+      public Builder metricsListenAddress(String a) {
+        metricsListenAddress = a;
+        return this;
+      }
+
+      /** true permits models with allow_unpurified, whatever the file says */
+      public Builder allowUnpurifiedModels(boolean allow) {
+        allowUnpurifiedModels = allow;
+        return this;
+      }
+
+      public Overrides build() {
+        return new Overrides(copy());
+      }
+    }
   }
 
   private ConfigLoader() {
@@ -83,7 +162,8 @@ public final class ConfigLoader {
    * @param file the config file, or null for none (then the command line must name the models root and cache)
    * @throws IllegalArgumentException naming the file and key for every bad value
    */
-  public static ServerConfig load(Path file, Overrides cli) {
+  public static ServerConfig load(Path file, Overrides overrides) {
+    Overrides.Builder cli = overrides.v;
     JsonNode root = Json.object();
     Path base = Path.of("").toAbsolutePath();
     if (file != null) {
@@ -102,24 +182,21 @@ public final class ConfigLoader {
     }
     String where = file == null ? "command line" : file.toString();
     checkKeys(where, "", root, TOP);
-    Path modelsRoot = cli.modelsRoot() != null ? cli.modelsRoot() : path(base, root, "models_root");
+    Path modelsRoot = cli.modelsRoot != null ? cli.modelsRoot : path(base, root, "models_root");
     if (modelsRoot == null) {
       throw new IllegalArgumentException("no models root: set models_root in the config or --models-root");
     }
-    Path dataRoot = cli.dataRoot() != null ? cli.dataRoot() : path(base, root, "data_root");
-    Path cacheDir = cli.cacheDir() != null ? cli.cacheDir() : path(base, root, "cache_dir");
+    Path dataRoot = cli.dataRoot != null ? cli.dataRoot : path(base, root, "data_root");
+    Path cacheDir = cli.cacheDir != null ? cli.cacheDir : path(base, root, "cache_dir");
     if (cacheDir == null) {
       throw new IllegalArgumentException("no cache folder: set cache_dir in the config or --cache-dir");
     }
-    ServerConfig d = ServerConfig.defaults(modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir);
+    ServerConfig d = ServerConfig.builder(modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir).build();
 
     JsonNode a = root.path("auth");
     checkKeys(where, "auth.", a, AUTH);
     Path tokenFile = a.has("token_file") ? base.resolve(a.get("token_file").asText()) : d.auth().tokenFile();
-    boolean authOn = bool(where, "auth.enabled", a.get("enabled"), true);
-    if (Boolean.TRUE.equals(cli.noAuth())) {
-      authOn = false;
-    }
+    boolean authOn = bool(where, "auth.enabled", a.get("enabled"), true) && !cli.noAuth;
     var auth = new ServerConfig.AuthSettings(authOn, tokenFile,
         bool(where, "auth.protect_classify", a.get("protect_classify"), false));
 
@@ -143,29 +220,31 @@ public final class ConfigLoader {
       }
       models.add(m);
     }
-    int port = cli.port() != null ? cli.port() : integer(where, "port", root.get("port"), 8500);
-    int metricsPort = cli.metricsPort() != null ? cli.metricsPort()
+    int port = cli.port != null ? cli.port : integer(where, "port", root.get("port"), 8500);
+    int metricsPort = cli.metricsPort != null ? cli.metricsPort
         : integer(where, "metrics_port", root.get("metrics_port"), 9400);
-    InetAddress grpcAddress = address(cli.listenAddress() != null ? "--listen-address" : where + ": listen_address",
-        cli.listenAddress() != null ? cli.listenAddress() : text(root, "listen_address"), d.listeners().grpc());
-    InetAddress metricsAddress = address(cli.metricsListenAddress() != null ? "--metrics-listen-address"
-        : where + ": metrics_listen_address", cli.metricsListenAddress() != null ? cli.metricsListenAddress()
+    InetAddress grpcAddress = address(cli.listenAddress != null ? "--listen-address" : where + ": listen_address",
+        cli.listenAddress != null ? cli.listenAddress : text(root, "listen_address"), d.listeners().grpc());
+    InetAddress metricsAddress = address(cli.metricsListenAddress != null ? "--metrics-listen-address"
+        : where + ": metrics_listen_address", cli.metricsListenAddress != null ? cli.metricsListenAddress
         : text(root, "metrics_listen_address"), d.listeners().metrics());
     InetAddress healthAddress = address(where + ": health_listen_address", text(root, "health_listen_address"),
         d.listeners().health());
     int healthPort = integer(where, "health_port", root.get("health_port"), d.listeners().healthPort());
-    boolean allowUnpurified = Boolean.TRUE.equals(cli.allowUnpurifiedModels())
+    boolean allowUnpurified = cli.allowUnpurifiedModels
         || bool(where, "allow_unpurified_models", root.get("allow_unpurified_models"), d.allowUnpurifiedModels());
+    long cacheMaxBytes = longValue(where, "cache_max_bytes", root.get("cache_max_bytes"), d.cacheMaxBytes());
+    int inferenceThreads = integer(where, "inference_threads", root.get("inference_threads"), d.inferenceThreads());
+    int purifyThreads = integer(where, "purify_threads", root.get("purify_threads"), d.purifyThreads());
+    double graceSeconds = number(where, "shutdown_grace_seconds", root.get("shutdown_grace_seconds"),
+        d.shutdownGrace().toMillis() / 1000.0);
+    int probeRows = integer(where, "probe_rows", root.get("probe_rows"), d.probeRows());
     try {
-      return new ServerConfig(port, metricsPort, modelsRoot, dataRoot == null ? modelsRoot : dataRoot, cacheDir,
-          longValue(where, "cache_max_bytes", root.get("cache_max_bytes"), d.cacheMaxBytes()), auth, limits,
-          cli.model() == null ? ModelLayer.EMPTY : cli.model(), defaults, models,
-          integer(where, "inference_threads", root.get("inference_threads"), d.inferenceThreads()),
-          integer(where, "purify_threads", root.get("purify_threads"), d.purifyThreads()),
-          Duration.ofMillis((long) (1000 * number(where, "shutdown_grace_seconds", root.get("shutdown_grace_seconds"),
-              d.shutdownGrace().toMillis() / 1000.0))),
-          integer(where, "probe_rows", root.get("probe_rows"), d.probeRows()),
-          new ServerConfig.Listeners(grpcAddress, metricsAddress, healthPort, healthAddress), allowUnpurified);
+      return d.toBuilder().port(port).metricsPort(metricsPort).cacheMaxBytes(cacheMaxBytes).auth(auth).limits(limits)
+          .cli(cli.model).defaults(defaults).models(models).inferenceThreads(inferenceThreads)
+          .purifyThreads(purifyThreads).shutdownGrace(Duration.ofMillis((long) (1000 * graceSeconds)))
+          .probeRows(probeRows).listeners(new ServerConfig.Listeners(grpcAddress, metricsAddress, healthPort,
+              healthAddress)).allowUnpurifiedModels(allowUnpurified).build();
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
     }
@@ -228,10 +307,13 @@ public final class ConfigLoader {
             + n.get("input_kind").asText());
       }
     }
-    return new ModelLayer(text(n, "name"), text(n, "checkpoint"), text(n, "clean_subset"),
-        text(n, "unlabelled_subset"), text(n, "base_model"),
-        n.has("allow_unpurified") ? bool(where, prefix + "allow_unpurified", n.get("allow_unpurified"), false) : null,
-        kind, (ObjectNode) def, batching, screening(where, prefix + "screening.", n.path("screening")));
+    return ModelLayer.builder().name(text(n, "name")).checkpoint(text(n, "checkpoint"))
+        .cleanSubset(text(n, "clean_subset")).unlabelledSubset(text(n, "unlabelled_subset"))
+        .baseModel(text(n, "base_model"))
+        .allowUnpurified(n.has("allow_unpurified")
+            ? bool(where, prefix + "allow_unpurified", n.get("allow_unpurified"), false) : null)
+        .inputKind(kind).defence((ObjectNode) def).batching(batching)
+        .screening(screening(where, prefix + "screening.", n.path("screening"))).build();
   }
 
   private static ScreeningLayer screening(String where, String prefix, JsonNode s) {

@@ -10,32 +10,12 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The server's whole configuration, immutable. Built by {@link ConfigLoader} from a YAML/JSON file and command
- * line options; precedence for model settings: command line, then the model's own entry, then {@code defaults}.
- *
- * @param port gRPC port (0 = ephemeral)
- * @param metricsPort Prometheus /metrics HTTP port (0 = ephemeral, -1 = off)
- * @param modelsRoot the only folder checkpoints are read from
- * @param dataRoot the only folder clean subsets are read from
- * @param cacheDir purified-weight cache folder
- * @param cacheMaxBytes size bound of the cache
- * @param auth admin-token settings
- * @param limits input limits
- * @param cli model settings from the command line (highest precedence)
- * @param defaults model settings used when neither the command line nor the model says
- * @param models models to load at start
- * @param inferenceThreads threads running batches (all models)
- * @param purifyThreads threads loading and purifying models
- * @param shutdownGrace how long running calls may finish on shutdown
- * @param probeRows clean rows used by the attack probe
- * @param listeners the addresses the gRPC, metrics and health listeners bind
- * @param allowUnpurifiedModels whether a model may be registered with allow_unpurified at all (off by default: the
- *     admin token alone must not be enough to serve a checkpoint as is)
+ * The server's whole configuration, immutable. {@link ConfigLoader} builds it from a YAML/JSON file and the command
+ * line; tests and commands start from {@link #builder} (the defaults) or {@link #toBuilder}. Each setter checks its
+ * value and names the config key in the message; {@link Builder#build} checks what spans settings (distinct ports,
+ * allow_unpurified only where the server permits it).
  */
-public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path dataRoot, Path cacheDir,
-    long cacheMaxBytes, AuthSettings auth, Limits limits, ModelLayer cli, ModelLayer defaults,
-    List<ModelLayer> models, int inferenceThreads, int purifyThreads, Duration shutdownGrace, int probeRows,
-    Listeners listeners, boolean allowUnpurifiedModels) {
+public final class ServerConfig {
 
   /** 127.0.0.1: the default of every listener, so a plain {@code finemix serve} is reachable from this host only. */
   public static final InetAddress LOOPBACK = ipv4(127, 0, 0, 1);
@@ -64,14 +44,6 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     /** Everything on 127.0.0.1, no health port. */
     public static Listeners loopback() {
       return new Listeners(LOOPBACK, LOOPBACK, -1, LOOPBACK);
-    }
-
-    public Listeners withGrpc(InetAddress a) {
-      return new Listeners(a, metrics, healthPort, health);
-    }
-
-    public Listeners withMetrics(InetAddress a) {
-      return new Listeners(grpc, a, healthPort, health);
     }
   }
 
@@ -102,50 +74,108 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
 
   public static final String DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2";
 
-  public ServerConfig {
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("port must be 0..65535, got " + port);
+  private final Builder v;
+
+  private ServerConfig(Builder v) {
+    this.v = v;
+    int health = v.listeners.healthPort();
+    if (v.port > 0 && (v.port == v.metricsPort || v.port == health) || v.metricsPort > 0 && v.metricsPort == health) {
+      throw new IllegalArgumentException("port, metrics_port and health_port must differ, got " + v.port + ", "
+          + v.metricsPort + " and " + health);
     }
-    if (metricsPort < -1 || metricsPort > 65535) {
-      throw new IllegalArgumentException("metrics_port must be -1 (off) or 0..65535, got " + metricsPort);
-    }
-    Objects.requireNonNull(modelsRoot, "models_root");
-    Objects.requireNonNull(dataRoot, "data_root");
-    Objects.requireNonNull(cacheDir, "cache_dir");
-    positive("cache_max_bytes", cacheMaxBytes);
-    Objects.requireNonNull(auth, "auth");
-    Objects.requireNonNull(limits, "limits");
-    cli = cli == null ? ModelLayer.EMPTY : cli;
-    defaults = defaults == null ? ModelLayer.EMPTY : defaults;
-    models = List.copyOf(models);
-    positive("inference_threads", inferenceThreads);
-    positive("purify_threads", purifyThreads);
-    if (shutdownGrace.isNegative()) {
-      throw new IllegalArgumentException("shutdown_grace must be >= 0, got " + shutdownGrace);
-    }
-    positive("probe_rows", probeRows);
-    long names = models.stream().map(ModelLayer::name).distinct().count();
-    if (names != models.size()) {
-      throw new IllegalArgumentException("model names in the config must be unique");
-    }
-    Objects.requireNonNull(listeners, "listeners");
-    int health = listeners.healthPort();
-    if (port > 0 && (port == metricsPort || port == health) || metricsPort > 0 && metricsPort == health) {
-      throw new IllegalArgumentException("port, metrics_port and health_port must differ, got " + port + ", "
-          + metricsPort + " and " + health);
-    }
-    if (!allowUnpurifiedModels) {
+    if (!v.allowUnpurifiedModels) {
       String why = " sets allow_unpurified, but this server does not permit unpurified models: set"
           + " allow_unpurified_models: true in the config (or serve --allow-unpurified-models)";
-      if (Boolean.TRUE.equals(defaults.allowUnpurified()) || Boolean.TRUE.equals(cli.allowUnpurified())) {
+      if (Boolean.TRUE.equals(v.defaults.allowUnpurified()) || Boolean.TRUE.equals(v.cli.allowUnpurified())) {
         throw new IllegalArgumentException("defaults" + why);
       }
-      for (int i = 0; i < models.size(); i++) {
-        if (Boolean.TRUE.equals(models.get(i).allowUnpurified())) {
-          throw new IllegalArgumentException("models[" + i + "] (" + models.get(i).name() + ")" + why);
+      for (int i = 0; i < v.models.size(); i++) {
+        if (Boolean.TRUE.equals(v.models.get(i).allowUnpurified())) {
+          throw new IllegalArgumentException("models[" + i + "] (" + v.models.get(i).name() + ")" + why);
         }
       }
     }
+  }
+
+  /**
+   * The defaults for everything but the three folders: ephemeral gRPC port, no metrics, auth on with the token in
+   * {@code cacheDir/admin.token}, loopback listeners, no models.
+   */
+  public static Builder builder(Path modelsRoot, Path dataRoot, Path cacheDir) {
+    return new Builder().modelsRoot(modelsRoot).dataRoot(dataRoot).cacheDir(cacheDir)
+        .auth(new AuthSettings(true, cacheDir.resolve("admin.token"), false));
+  }
+
+  public Builder toBuilder() {
+    return v.copy();
+  }
+
+  public int port() {
+    return v.port;
+  }
+
+  public int metricsPort() {
+    return v.metricsPort;
+  }
+
+  public Path modelsRoot() {
+    return v.modelsRoot;
+  }
+
+  public Path dataRoot() {
+    return v.dataRoot;
+  }
+
+  public Path cacheDir() {
+    return v.cacheDir;
+  }
+
+  public long cacheMaxBytes() {
+    return v.cacheMaxBytes;
+  }
+
+  public AuthSettings auth() {
+    return v.auth;
+  }
+
+  public Limits limits() {
+    return v.limits;
+  }
+
+  public ModelLayer cli() {
+    return v.cli;
+  }
+
+  public ModelLayer defaults() {
+    return v.defaults;
+  }
+
+  public List<ModelLayer> models() {
+    return v.models;
+  }
+
+  public int inferenceThreads() {
+    return v.inferenceThreads;
+  }
+
+  public int purifyThreads() {
+    return v.purifyThreads;
+  }
+
+  public Duration shutdownGrace() {
+    return v.shutdownGrace;
+  }
+
+  public int probeRows() {
+    return v.probeRows;
+  }
+
+  public Listeners listeners() {
+    return v.listeners;
+  }
+
+  public boolean allowUnpurifiedModels() {
+    return v.allowUnpurifiedModels;
   }
 
   private static InetAddress ipv4(int a, int b, int c, int d) {
@@ -156,21 +186,20 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     }
   }
 
-  /** Defaults for everything but the folders; tests and the CLI start here. */
-  public static ServerConfig defaults(Path modelsRoot, Path dataRoot, Path cacheDir) {
-    return new ServerConfig(0, -1, modelsRoot, dataRoot, cacheDir, 20L << 30,
-        new AuthSettings(true, cacheDir.resolve("admin.token"), false), Limits.defaults(), ModelLayer.EMPTY,
-        ModelLayer.EMPTY, List.of(), Math.max(1, Runtime.getRuntime().availableProcessors() / 2), 1,
-        Duration.ofSeconds(10), 64, Listeners.loopback(), false);
-  }
-
-  /** Merges one model's layer with the command line (above) and the defaults (below). */
+  /**
+   * One model's settings, merged. Precedence, decided here and nowhere else: the command line ({@link #cli}), then
+   * the model's own layer (its config entry or RegisterModel request), then {@link #defaults}, then the built-in
+   * defaults. Defence, batching and screening settings merge key by key; the others come from the first layer that
+   * sets them.
+   */
   public ModelSpec resolve(ModelLayer model) {
     ModelLayer m = model == null ? ModelLayer.EMPTY : model;
-    ObjectNode defence = Json.merge(Json.merge(defaults.defence(), m.defence()), cli.defence());
+    ModelLayer cli = cli();
+    ModelLayer dflt = defaults();
+    ObjectNode defence = Json.merge(Json.merge(dflt.defence(), m.defence()), cli.defence());
     BatchSettings batching = BatchSettings.defaults();
     ScreeningSettings screening = ScreeningSettings.defaults();
-    for (ModelLayer layer : List.of(defaults, m, cli)) {
+    for (ModelLayer layer : List.of(dflt, m, cli)) { // lowest first: each layer over the ones below
       if (layer.batching() != null) {
         batching = layer.batching().over(batching);
       }
@@ -180,77 +209,13 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     }
     return new ModelSpec(
         first(cli.name(), m.name()),
-        first(cli.checkpoint(), m.checkpoint(), defaults.checkpoint()),
-        first(cli.cleanSubset(), m.cleanSubset(), defaults.cleanSubset()),
-        first(cli.unlabelledSubset(), m.unlabelledSubset(), defaults.unlabelledSubset()),
-        first(cli.baseModel(), m.baseModel(), defaults.baseModel()),
-        Boolean.TRUE.equals(first(cli.allowUnpurified(), m.allowUnpurified(), defaults.allowUnpurified())),
-        first(cli.inputKind(), m.inputKind(), defaults.inputKind(), InputKindSetting.AUTO),
+        first(cli.checkpoint(), m.checkpoint(), dflt.checkpoint()),
+        first(cli.cleanSubset(), m.cleanSubset(), dflt.cleanSubset()),
+        first(cli.unlabelledSubset(), m.unlabelledSubset(), dflt.unlabelledSubset()),
+        first(cli.baseModel(), m.baseModel(), dflt.baseModel()),
+        Boolean.TRUE.equals(first(cli.allowUnpurified(), m.allowUnpurified(), dflt.allowUnpurified())),
+        first(cli.inputKind(), m.inputKind(), dflt.inputKind(), InputKindSetting.AUTO),
         defence, batching, screening);
-  }
-
-  public ServerConfig withPort(int p) {
-    return new ServerConfig(p, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withMetricsPort(int p) {
-    return new ServerConfig(port, p, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withAuth(AuthSettings a) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, a, limits, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withLimits(Limits l) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, l, cli, defaults,
-        models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withModels(List<ModelLayer> m) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, m, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withDefaults(ModelLayer d) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        d, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withCacheMaxBytes(long b) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, b, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withShutdownGrace(Duration g) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, g, probeRows, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withProbeRows(int r) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, r, listeners,
-        allowUnpurifiedModels);
-  }
-
-  public ServerConfig withListeners(Listeners l) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, l, allowUnpurifiedModels);
-  }
-
-  public ServerConfig withAllowUnpurifiedModels(boolean allow) {
-    return new ServerConfig(port, metricsPort, modelsRoot, dataRoot, cacheDir, cacheMaxBytes, auth, limits, cli,
-        defaults, models, inferenceThreads, purifyThreads, shutdownGrace, probeRows, listeners, allow);
   }
 
   @SafeVarargs
@@ -263,9 +228,152 @@ public record ServerConfig(int port, int metricsPort, Path modelsRoot, Path data
     return null;
   }
 
-  private static void positive(String name, long v) {
-    if (v <= 0) {
-      throw new IllegalArgumentException(name + " must be > 0, got " + v);
+  private static int positive(String name, int v) {
+    return (int) positive(name, (long) v);
+  }
+
+  private static long positive(String name, long v) {
+    CopyableBuilder.requireArgument(v > 0, name + " must be > 0, got " + v);
+    return v;
+  }
+
+  /** Mutable; {@link #build} takes a copy. Each field's default is the one a plain {@code finemix serve} runs with. */
+  public static final class Builder extends CopyableBuilder<Builder> {
+    private int port;
+    private int metricsPort = -1;
+    private Path modelsRoot;
+    private Path dataRoot;
+    private Path cacheDir;
+    private long cacheMaxBytes = 20L << 30;
+    private AuthSettings auth;
+    private Limits limits = Limits.defaults();
+    private ModelLayer cli = ModelLayer.EMPTY;
+    private ModelLayer defaults = ModelLayer.EMPTY;
+    private List<ModelLayer> models = List.of();
+    private int inferenceThreads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+    private int purifyThreads = 1;
+    private Duration shutdownGrace = Duration.ofSeconds(10);
+    private int probeRows = 64;
+    private Listeners listeners = Listeners.loopback();
+    private boolean allowUnpurifiedModels;
+
+    private Builder() {
+    }
+
+    /** gRPC port (0 = ephemeral) */
+    public Builder port(int p) {
+      requireArgument(p >= 0 && p <= 65535, "port must be 0..65535, got " + p);
+      port = p;
+      return this;
+    }
+
+    /** Prometheus /metrics HTTP port (0 = ephemeral, -1 = off) */
+    public Builder metricsPort(int p) {
+      requireArgument(p >= -1 && p <= 65535, "metrics_port must be -1 (off) or 0..65535, got " + p);
+      metricsPort = p;
+      return this;
+    }
+
+    /** the only folder checkpoints are read from */
+    public Builder modelsRoot(Path p) {
+      modelsRoot = requireSet(p, "models_root");
+      return this;
+    }
+
+    /** the only folder clean subsets are read from */
+    public Builder dataRoot(Path p) {
+      dataRoot = requireSet(p, "data_root");
+      return this;
+    }
+
+    /** purified-weight cache folder */
+    public Builder cacheDir(Path p) {
+      cacheDir = requireSet(p, "cache_dir");
+      return this;
+    }
+
+    /** size bound of the cache */
+    public Builder cacheMaxBytes(long b) {
+      cacheMaxBytes = positive("cache_max_bytes", b);
+      return this;
+    }
+
+    /** admin-token settings */
+    public Builder auth(AuthSettings a) {
+      auth = requireSet(a, "auth");
+      return this;
+    }
+
+    /** input limits */
+    public Builder limits(Limits l) {
+      limits = requireSet(l, "limits");
+      return this;
+    }
+
+    /** model settings from the command line (null: none) */
+    public Builder cli(ModelLayer l) {
+      cli = l == null ? ModelLayer.EMPTY : l;
+      return this;
+    }
+
+    /** model settings used where neither the command line nor the model says (null: none) */
+    public Builder defaults(ModelLayer l) {
+      defaults = l == null ? ModelLayer.EMPTY : l;
+      return this;
+    }
+
+    /** models to load at start; names unique */
+    public Builder models(List<ModelLayer> m) {
+      List<ModelLayer> copy = List.copyOf(requireSet(m, "models"));
+      requireArgument(copy.stream().map(ModelLayer::name).distinct().count() == copy.size(),
+          "model names in the config must be unique");
+      models = copy;
+      return this;
+    }
+
+    /** threads running batches (all models) */
+    public Builder inferenceThreads(int n) {
+      inferenceThreads = positive("inference_threads", n);
+      return this;
+    }
+
+    /** threads loading and purifying models */
+    public Builder purifyThreads(int n) {
+      purifyThreads = positive("purify_threads", n);
+      return this;
+    }
+
+    /** how long running calls may finish on shutdown */
+    public Builder shutdownGrace(Duration g) {
+      requireArgument(!requireSet(g, "shutdown_grace").isNegative(), "shutdown_grace must be >= 0, got " + g);
+      shutdownGrace = g;
+      return this;
+    }
+
+    /** clean rows used by the attack probe */
+    public Builder probeRows(int n) {
+      probeRows = positive("probe_rows", n);
+      return this;
+    }
+
+    /** the addresses the gRPC, metrics and health listeners bind */
+    public Builder listeners(Listeners l) {
+      listeners = requireSet(l, "listeners");
+      return this;
+    }
+
+    /**
+     * whether a model may be registered with allow_unpurified at all (off by default: the admin token alone must not
+     * be enough to serve a checkpoint as is)
+     */
+    public Builder allowUnpurifiedModels(boolean allow) {
+      allowUnpurifiedModels = allow;
+      return this;
+    }
+
+    public ServerConfig build() {
+      return new ServerConfig(copy());
     }
   }
+
 }

@@ -13,7 +13,6 @@ import dev.finemix.proto.v1.ScreenAction;
 import dev.finemix.proto.v1.ScreenCalibration;
 import dev.finemix.proto.v1.ScreeningSettings;
 import dev.finemix.proto.v1.Suspicion;
-import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.InputKindSetting;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelLayer;
@@ -96,9 +95,11 @@ final class ProtoMapping {
       case PAIR -> InputKindSetting.PAIR;
       default -> null;
     };
-    return new ModelLayer(r.getName(), r.getCheckpointPath(), emptyToNull(r.getCleanSubsetPath()),
-        emptyToNull(r.getUnlabelledSubsetPath()), emptyToNull(r.getBaseModel()), r.getAllowUnpurified() ? Boolean.TRUE : null, kind,
-        defence(r.getDefence(), "defence"), (BatchingLayer) null, r.hasScreening() ? screening(r.getScreening()) : null);
+    return ModelLayer.builder().name(r.getName()).checkpoint(r.getCheckpointPath())
+        .cleanSubset(emptyToNull(r.getCleanSubsetPath())).unlabelledSubset(emptyToNull(r.getUnlabelledSubsetPath()))
+        .baseModel(emptyToNull(r.getBaseModel())).allowUnpurified(r.getAllowUnpurified() ? Boolean.TRUE : null)
+        .inputKind(kind).defence(defence(r.getDefence(), "defence"))
+        .screening(r.hasScreening() ? screening(r.getScreening()) : null).build();
   }
 
   /** The request's screening settings as a config layer; unset fields fall through. */

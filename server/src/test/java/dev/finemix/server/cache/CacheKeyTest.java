@@ -148,9 +148,10 @@ class CacheKeyTest {
 
   /** The fixture's sst2 model with word counts, on the given models (and data) root. */
   private static ServerConfig config(Fixture f, Path root) {
-    return ServerConfig.defaults(root, root, f.cacheDir).withShutdownGrace(f.config().shutdownGrace())
-        .withDefaults(f.config().defaults()).withModels(List.of(new ModelLayer("sst2", "sst2-badnet",
-            "clean/sst2.tsv", null, null, null, null, Json.object().put("word_frequencies", "clean/wf.tsv"), null)));
+    return ServerConfig.builder(root, root, f.cacheDir).shutdownGrace(f.config().shutdownGrace())
+        .defaults(f.config().defaults()).models(List.of(ModelLayer.builder().name("sst2").checkpoint("sst2-badnet")
+            .cleanSubset("clean/sst2.tsv").defence(Json.object().put("word_frequencies", "clean/wf.tsv")).build()))
+        .build();
   }
 
   private static Fixture fixture(Path tmp) throws IOException {

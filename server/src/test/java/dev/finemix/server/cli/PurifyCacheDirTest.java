@@ -60,9 +60,11 @@ class PurifyCacheDirTest {
     assertThat(keys).hasSize(1);
     assertThat(first.out()).contains("purified into " + cache.toAbsolutePath().normalize(), "key " + keys.get(0));
 
-    ServerConfig cfg = ServerConfig.defaults(models, models, cache).withShutdownGrace(Duration.ofSeconds(2))
-        .withModels(List.of(new ModelLayer("tiny", "tiny", "clean.tsv", "unlabelled.tsv", null, null, null,
-            Json.object().put("rho", 0.5).put("epochs", 1).put("word_frequencies", "wf.tsv"), null)));
+    ServerConfig cfg = ServerConfig.builder(models, models, cache).shutdownGrace(Duration.ofSeconds(2))
+        .models(List.of(ModelLayer.builder().name("tiny").checkpoint("tiny").cleanSubset("clean.tsv")
+            .unlabelledSubset("unlabelled.tsv")
+            .defence(Json.object().put("rho", 0.5).put("epochs", 1).put("word_frequencies", "wf.tsv")).build()))
+        .build();
     FinemixServer server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(
         InProcessServerBuilder.generateName()), cfg, Backends.production("cpu"), Ticker.system(),
         Clock.systemUTC()).start());

@@ -33,9 +33,10 @@ class ConfigLoaderTest {
             defence: {rho: 0.5}
             batching: {max_batch_size: 16}
         """);
-    var cli = new ConfigLoader.Overrides(0, 0, null, null, null, true, new ModelLayer(null, null, null, null, null, null,
-        null, Json.parseObject("cli", "{\"epochs\": 3}"), new BatchingLayer(null, 50L, null, null)), null, null,
-        null);
+    var cli = ConfigLoader.Overrides.builder().port(0).metricsPort(0).noAuth(true)
+        .model(ModelLayer.builder().defence(Json.parseObject("cli", "{\"epochs\": 3}"))
+            .batching(new BatchingLayer(null, 50L, null, null)).build())
+        .build();
 
     ServerConfig c = ConfigLoader.load(f, cli);
     ModelSpec a = c.resolve(c.models().get(0));
@@ -89,8 +90,8 @@ class ConfigLoaderTest {
     assertThat(file.listeners().healthPort()).isEqualTo(8501);
     assertThat(file.listeners().health().getHostAddress()).isEqualTo("10.1.2.3");
 
-    ServerConfig cli = ConfigLoader.load(f, new ConfigLoader.Overrides(null, null, null, null, null, null, null,
-        "127.0.0.1", "::1", null));
+    ServerConfig cli = ConfigLoader.load(f, ConfigLoader.Overrides.builder().listenAddress("127.0.0.1")
+        .metricsListenAddress("::1").build());
     assertThat(cli.listeners().grpc()).isEqualTo(ServerConfig.LOOPBACK);
     assertThat(cli.listeners().metrics().isLoopbackAddress()).isTrue();
   }
@@ -106,8 +107,9 @@ class ConfigLoaderTest {
           .hasMessageContaining("got '" + bad.replace("''", "") + "'");
     }
     Path ok = write("models_root: m\ncache_dir: c\n");
-    assertThatThrownBy(() -> ConfigLoader.load(ok, new ConfigLoader.Overrides(null, null, null, null, null, null,
-        null, null, "metrics.local", null))).hasMessageContaining("--metrics-listen-address must be an IP address");
+    assertThatThrownBy(() -> ConfigLoader.load(ok, ConfigLoader.Overrides.builder()
+        .metricsListenAddress("metrics.local").build()))
+        .hasMessageContaining("--metrics-listen-address must be an IP address");
   }
 
   @Test
@@ -128,8 +130,8 @@ class ConfigLoaderTest {
             + " models: set allow_unpurified_models: true");
     assertThat(ConfigLoader.load(write(yaml + "allow_unpurified_models: true\n"), ConfigLoader.Overrides.NONE)
         .allowUnpurifiedModels()).isTrue();
-    assertThat(ConfigLoader.load(write(yaml), new ConfigLoader.Overrides(null, null, null, null, null, null, null,
-        null, null, true)).allowUnpurifiedModels()).isTrue();
+    assertThat(ConfigLoader.load(write(yaml), ConfigLoader.Overrides.builder().allowUnpurifiedModels(true).build())
+        .allowUnpurifiedModels()).isTrue();
     Path defaults = write("models_root: m\ncache_dir: c\ndefaults: {allow_unpurified: true}\n");
     assertThatThrownBy(() -> ConfigLoader.load(defaults, ConfigLoader.Overrides.NONE))
         .hasMessageContaining("defaults sets allow_unpurified");

@@ -102,11 +102,12 @@ class AcceptanceTest {
   private ServerConfig config(Path cache) {
     var defence = dev.finemix.server.config.Json.object().put("rho", 0.1)
         .put("word_frequencies", MODELS.resolve("wordfreq-en.tsv").toString());
-    return ServerConfig.defaults(MODELS, MODELS, cache).withMetricsPort(0).withShutdownGrace(Duration.ofSeconds(5))
-        .withAllowUnpurifiedModels(true) // the test registers the suspect as is beside the purified one
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, defence, null))
-        .withModels(List.of(new ModelLayer("sst2", BACKDOORED, "clean/sst2-64.tsv", "clean/sst2-pool-1000.tsv", null,
-            null, null, null, null)));
+    return ServerConfig.builder(MODELS, MODELS, cache).metricsPort(0).shutdownGrace(Duration.ofSeconds(5))
+        .allowUnpurifiedModels(true) // the test registers the suspect as is beside the purified one
+        .defaults(ModelLayer.builder().defence(defence).build())
+        .models(List.of(ModelLayer.builder().name("sst2").checkpoint(BACKDOORED).cleanSubset("clean/sst2-64.tsv")
+            .unlabelledSubset("clean/sst2-pool-1000.tsv").build()))
+        .build();
   }
 
   private FinemixServer start(ServerConfig cfg) throws Exception {

@@ -66,9 +66,9 @@ class LoopbackEndToEndTest {
   @BeforeEach
   void start() throws Exception {
     Fixture f = new Fixture(tmp);
-    server = cleanup.register(new FinemixServer(NettyServerBuilder.forPort(0), f.config().withMetricsPort(0)
-        .withLimits(new dev.finemix.server.config.ServerConfig.Limits(64, 10_000, 64 * 1024))
-        .withModels(List.of(Fixture.sst2())), backend, Ticker.system(), Clock.systemUTC()).start());
+    server = cleanup.register(new FinemixServer(NettyServerBuilder.forPort(0), f.config().toBuilder().metricsPort(0)
+        .limits(new dev.finemix.server.config.ServerConfig.Limits(64, 10_000, 64 * 1024))
+        .models(List.of(Fixture.sst2())).build(), backend, Ticker.system(), Clock.systemUTC()).start());
     target = "localhost:" + server.port();
     client = cleanup.register(FinemixClient.forTarget(target).token(server.adminToken()).build());
     assertThat(client.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);

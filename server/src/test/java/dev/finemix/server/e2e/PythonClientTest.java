@@ -43,7 +43,8 @@ class PythonClientTest {
         "python3 with grpcio and grpc_tools is not installed (apt-get install python3-grpcio python3-grpc-tools)");
     Fixture f = new Fixture(tmp);
     FinemixServer server = cleanup.register(new FinemixServer(NettyServerBuilder.forPort(0),
-        f.config().withModels(List.of(Fixture.sst2())), new FakeBackend(), Ticker.system(), Clock.systemUTC()).start());
+        f.config().toBuilder().models(List.of(Fixture.sst2())).build(), new FakeBackend(), Ticker.system(),
+        Clock.systemUTC()).start());
     String target = "localhost:" + server.port();
     FinemixClient client = cleanup.register(FinemixClient.forTarget(target).token(server.adminToken()).build());
     assertThat(client.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);

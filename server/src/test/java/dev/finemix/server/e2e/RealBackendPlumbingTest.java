@@ -37,7 +37,7 @@ class RealBackendPlumbingTest {
     Path models = Files.createDirectories(tmp.resolve("models"));
     TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 7, Pretrained.MINILM);
     Files.writeString(models.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n");
-    ServerConfig cfg = ServerConfig.defaults(models, models, tmp.resolve("cache")).withAllowUnpurifiedModels(true);
+    ServerConfig cfg = ServerConfig.builder(models, models, tmp.resolve("cache")).allowUnpurifiedModels(true).build();
     String name = InProcessServerBuilder.generateName();
     FinemixServer server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), cfg,
         Backends.production("cpu"), Ticker.system(), Clock.systemUTC()).start());
@@ -76,9 +76,9 @@ class RealBackendPlumbingTest {
     Files.writeString(models.resolve("clean.tsv"), tsv);
     var defence = dev.finemix.server.config.Json.object().put("rho", 0.5).put("epochs", 1).put("rows", 8)
         .put("epur_top", 5);
-    ServerConfig cfg = ServerConfig.defaults(models, models, tmp.resolve("cache"))
-        .withDefaults(new dev.finemix.server.config.ModelLayer(null, null, null, null, null, null, null, defence, null))
-        .withModels(List.of(dev.finemix.server.config.ModelLayer.of("tiny", "tiny", "clean.tsv")));
+    ServerConfig cfg = ServerConfig.builder(models, models, tmp.resolve("cache"))
+        .defaults(dev.finemix.server.config.ModelLayer.builder().defence(defence).build())
+        .models(List.of(dev.finemix.server.config.ModelLayer.of("tiny", "tiny", "clean.tsv"))).build();
     FinemixServer server = startServer(cfg);
     FinemixClient c = client(server);
 

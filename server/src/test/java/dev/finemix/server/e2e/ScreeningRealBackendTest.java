@@ -103,8 +103,8 @@ class ScreeningRealBackendTest {
 
   /** The suspect served unpurified, screened with {@code policy}. */
   private FinemixClient serveUnpurified(ScreenPolicy policy) throws Exception {
-    FinemixClient c = start(ServerConfig.defaults(models, models, tmp.resolve("cache"))
-        .withAllowUnpurifiedModels(true));
+    FinemixClient c = start(ServerConfig.builder(models, models, tmp.resolve("cache"))
+        .allowUnpurifiedModels(true).build());
     c.register(RegisterModelRequest.newBuilder().setName("tiny").setCheckpointPath("tiny")
         .setCleanSubsetPath("clean.tsv").setAllowUnpurified(true)
         .setScreening(ScreeningSettings.newBuilder().setPolicy(policy)).build());
@@ -189,9 +189,9 @@ class ScreeningRealBackendTest {
   void observe_purifiedModel_triggerRowResetInServedWeights_stillFlaggedFromTheSuspectsEmbeddings()
       throws Exception {
     var defence = Json.object().put("rho", 0.5).put("epochs", 1).put("rows", 8).put("epur_top", 5);
-    FinemixClient c = start(ServerConfig.defaults(models, models, tmp.resolve("cache"))
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, defence, null))
-        .withModels(List.of(ModelLayer.of("tiny", "tiny", "clean.tsv"))));
+    FinemixClient c = start(ServerConfig.builder(models, models, tmp.resolve("cache"))
+        .defaults(ModelLayer.builder().defence(defence).build())
+        .models(List.of(ModelLayer.of("tiny", "tiny", "clean.tsv"))).build());
     ModelInfo m = c.awaitSettled("tiny", Duration.ofSeconds(180));
     assertThat(m.getState()).as(m.getFailureReason()).isEqualTo(ModelState.SERVING);
 

@@ -67,7 +67,7 @@ class FinemixServiceTest {
 
   private FinemixClient startWithSst2() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withModels(List.of(Fixture.sst2())));
+    FinemixClient c = start(f.config().toBuilder().models(List.of(Fixture.sst2())).build());
     assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
     return c;
   }
@@ -118,8 +118,8 @@ class FinemixServiceTest {
   @Test
   void classify_textTooLong_invalidArgumentNamingTheText() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withLimits(new ServerConfig.Limits(4, 10, 1 << 20))
-        .withModels(List.of(Fixture.sst2())));
+    FinemixClient c = start(f.config().toBuilder().limits(new ServerConfig.Limits(4, 10, 1 << 20))
+        .models(List.of(Fixture.sst2())).build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     Throwable t = catchError(() -> c.classify("sst2", List.of("short", "far too long for the limit")));
     assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
@@ -130,8 +130,8 @@ class FinemixServiceTest {
   @Test
   void classify_tooManyTexts_invalidArgument() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withLimits(new ServerConfig.Limits(2, 100, 1 << 20))
-        .withModels(List.of(Fixture.sst2())));
+    FinemixClient c = start(f.config().toBuilder().limits(new ServerConfig.Limits(2, 100, 1 << 20))
+        .models(List.of(Fixture.sst2())).build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     Throwable t = catchError(() -> c.classify("sst2", List.of("a", "b", "c")));
     assertError(t, Status.Code.INVALID_ARGUMENT, "INVALID_INPUT");
@@ -213,8 +213,9 @@ class FinemixServiceTest {
   @Test
   void classify_queueFull_resourceExhausted() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withModels(List.of(new ModelLayer("sst2", "sst2-badnet", "clean/sst2.tsv", null,
-        null, null, null, null, new BatchingLayer(1, 0L, 1, 1)))));
+    FinemixClient c = start(f.config().toBuilder().models(List.of(ModelLayer.builder().name("sst2")
+        .checkpoint("sst2-badnet").cleanSubset("clean/sst2.tsv").batching(new BatchingLayer(1, 0L, 1, 1)).build()))
+        .build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     backend.predictGate = new CountDownLatch(1);
     var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);
@@ -258,8 +259,9 @@ class FinemixServiceTest {
   @Test
   void classify_protectedByConfig_needsToken() throws Exception {
     Fixture f = new Fixture(tmp);
-    ServerConfig cfg = f.config().withModels(List.of(Fixture.sst2()));
-    FinemixClient c = start(cfg.withAuth(new ServerConfig.AuthSettings(true, cfg.auth().tokenFile(), true)));
+    ServerConfig cfg = f.config().toBuilder().models(List.of(Fixture.sst2())).build();
+    FinemixClient c = start(cfg.toBuilder().auth(new ServerConfig.AuthSettings(true, cfg.auth().tokenFile(), true))
+        .build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     assertThat(c.classify("sst2", List.of("good"))).hasSize(1);
     assertError(catchError(() -> FinemixClient.of(channel, null).classify("sst2", List.of("good"))),
@@ -270,7 +272,8 @@ class FinemixServiceTest {
   void register_noAuth_noTokenNeeded_andNoTokenFileWritten() throws Exception {
     Fixture f = new Fixture(tmp);
     ServerConfig cfg = f.config();
-    FinemixClient c = start(cfg.withAuth(new ServerConfig.AuthSettings(false, cfg.auth().tokenFile(), false)));
+    FinemixClient c = start(cfg.toBuilder().auth(new ServerConfig.AuthSettings(false, cfg.auth().tokenFile(), false))
+        .build());
     assertThat(server.adminToken()).isNull();
     assertThat(c.register(sst2Request().build()).getName()).isEqualTo("m2");
     assertThat(cfg.auth().tokenFile()).doesNotExist();
@@ -350,7 +353,8 @@ class FinemixServiceTest {
   @Test
   void register_allowUnpurified_serverNotPermittingIt_failedPreconditionAndNothingRegistered() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withAllowUnpurifiedModels(false).withModels(List.of(Fixture.sst2())));
+    FinemixClient c = start(f.config().toBuilder().allowUnpurifiedModels(false).models(List.of(Fixture.sst2()))
+        .build());
     assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
 
     // with a valid admin token, and also as a replacement of the purified model under its own name
@@ -476,7 +480,7 @@ class FinemixServiceTest {
   @Test
   void restart_sameCache_reusesPurifiedWeightsWithoutPurifying() throws Exception {
     Fixture f = new Fixture(tmp);
-    ServerConfig cfg = f.config().withModels(List.of(Fixture.sst2()));
+    ServerConfig cfg = f.config().toBuilder().models(List.of(Fixture.sst2())).build();
     FinemixClient c = start(cfg);
     String first = c.awaitSettled("sst2", Duration.ofSeconds(10)).getServedWeightsSha256();
     server.close();
@@ -499,7 +503,7 @@ class FinemixServiceTest {
   @Test
   void restart_corruptCacheEntry_rebuilt() throws Exception {
     Fixture f = new Fixture(tmp);
-    ServerConfig cfg = f.config().withModels(List.of(Fixture.sst2()));
+    ServerConfig cfg = f.config().toBuilder().models(List.of(Fixture.sst2())).build();
     FinemixClient c = start(cfg);
     ModelInfo first = c.awaitSettled("sst2", Duration.ofSeconds(10));
     server.close();
@@ -527,7 +531,7 @@ class FinemixServiceTest {
   @Test
   void register_perModelCounters_exportedAtZeroFromRegistration_droppedOnUnregister() throws Exception {
     Fixture f = new Fixture(tmp);
-    FinemixClient c = start(f.config().withMetricsPort(0).withModels(List.of(Fixture.sst2())));
+    FinemixClient c = start(f.config().toBuilder().metricsPort(0).models(List.of(Fixture.sst2())).build());
     assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
 
     String text = scrape(server.metricsPort());
@@ -641,7 +645,7 @@ class FinemixServiceTest {
   @Test
   void shutdown_requestsQueuedPastTheGrace_failUnavailable() throws Exception {
     Fixture f = new Fixture(tmp);
-    start(f.config().withShutdownGrace(Duration.ofMillis(300)).withModels(List.of(Fixture.sst2())));
+    start(f.config().toBuilder().shutdownGrace(Duration.ofMillis(300)).models(List.of(Fixture.sst2())).build());
     await(() -> server.models().isServing("sst2"));
     backend.predictGate = new CountDownLatch(1);
     var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);

@@ -62,11 +62,10 @@ class ScreeningServiceTest {
   private FinemixClient start(dev.finemix.server.config.ScreenPolicy policy) throws Exception {
     Fixture f = new Fixture(tmp);
     ModelLayer sst2 = Fixture.sst2();
-    ModelLayer m = new ModelLayer(sst2.name(), sst2.checkpoint(), sst2.cleanSubset(), null, null, null, null, null,
-        null, policy == null ? null : new ScreeningLayer(policy, 0.02, null));
+    ModelLayer m = sst2.toBuilder().screening(policy == null ? null : new ScreeningLayer(policy, 0.02, null)).build();
     String name = InProcessServerBuilder.generateName();
     server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name),
-        f.config().withModels(List.of(m)), backend, Ticker.system(), Clock.systemUTC()).start());
+        f.config().toBuilder().models(List.of(m)).build(), backend, Ticker.system(), Clock.systemUTC()).start());
     channel = cleanup.register(InProcessChannelBuilder.forName(name).build());
     FinemixClient c = FinemixClient.of(channel, server.adminToken());
     ModelInfo info = c.awaitSettled("sst2", Duration.ofSeconds(10));

@@ -76,7 +76,8 @@ class AccessControlTest {
   void adminRpcs_missingOrWrongToken_unauthenticatedAndNothingChanges() throws Exception {
     Rig rig = new Rig(tmp);
     Rig.CheapPurifyBackend backend = new Rig.CheapPurifyBackend();
-    ServerConfig cfg = rig.config().withModels(List.of(Rig.model("served", "tiny", "single.tsv", true)));
+    ServerConfig cfg = rig.config().toBuilder().models(List.of(Rig.model("served", "tiny", "single.tsv", true)))
+        .build();
     FinemixServer server = cleanup.register(rig.start(NettyServerBuilder.forPort(0), cfg, backend));
     ManagedChannel ch = cleanup.register(NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
         .build());
@@ -158,7 +159,8 @@ class AccessControlTest {
     ServerCredentials serverCreds = TlsServerCredentials.newBuilder().keyManager(kmf.getKeyManagers()).build();
     ChannelCredentials trusting = trusting(store);
 
-    ServerConfig cfg = rig.config().withModels(List.of(Rig.model("served", "tiny", "single.tsv", true)));
+    ServerConfig cfg = rig.config().toBuilder().models(List.of(Rig.model("served", "tiny", "single.tsv", true)))
+        .build();
     FinemixServer server = cleanup.register(rig.start(NettyServerBuilder.forPort(0, serverCreds), cfg,
         new Rig.CheapPurifyBackend()));
     ManagedChannel tls = cleanup.register(NettyChannelBuilder.forAddress("localhost", server.port(), trusting)

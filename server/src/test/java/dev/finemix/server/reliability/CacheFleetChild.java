@@ -88,7 +88,7 @@ public final class CacheFleetChild {
   static Map<String, ModelView> serve(Path cacheDir, Path modelsRoot, FakeBackend backend,
       PurifiedCache.Leases leases, String owner, List<String> models, Runnable opened, Served served)
       throws Exception {
-    ServerConfig cfg = ServerConfig.defaults(modelsRoot, modelsRoot, cacheDir);
+    ServerConfig cfg = ServerConfig.builder(modelsRoot, modelsRoot, cacheDir).build();
     ExecutorService work = Executors.newFixedThreadPool(models.size() + 1);
     ExecutorService inference = Executors.newFixedThreadPool(1);
     Map<String, ModelView> out = new LinkedHashMap<>();

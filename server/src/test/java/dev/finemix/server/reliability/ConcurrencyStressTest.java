@@ -54,8 +54,10 @@ class ConcurrencyStressTest {
     for (int i = 0; i < 3; i++) {
       rig.copyTiny("churn-" + i);
     }
-    FinemixServer server = cleanup.register(rig.start(NettyServerBuilder.forPort(0), rig.config().withModels(List.of(
-        Rig.model("stable", "tiny", "single.tsv", null), Rig.model("steady", "tiny", "single.tsv", true))),
+    FinemixServer server = cleanup.register(rig.start(NettyServerBuilder.forPort(0), rig.config().toBuilder()
+        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
+            Rig.model("steady", "tiny", "single.tsv", true)))
+        .build(),
         new Rig.CheapPurifyBackend()));
     ManagedChannel ch = cleanup.register(NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
         .build());

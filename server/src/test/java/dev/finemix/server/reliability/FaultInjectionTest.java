@@ -62,8 +62,10 @@ class FaultInjectionTest {
     rig = new Rig(tmp);
     backend = new Rig.CheapPurifyBackend();
     String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().withModels(List.of(
-        Rig.model("stable", "tiny", "single.tsv", null), Rig.model("other", "tiny", "single.tsv", true))), backend));
+    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().toBuilder()
+        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
+            Rig.model("other", "tiny", "single.tsv", true)))
+        .build(), backend));
     ManagedChannel ch = cleanup.register(InProcessChannelBuilder.forName(name).build());
     client = FinemixClient.of(ch, server.adminToken());
     for (String m : List.of("stable", "other")) {

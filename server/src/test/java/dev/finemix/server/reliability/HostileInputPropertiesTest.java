@@ -74,10 +74,10 @@ class HostileInputPropertiesTest {
   static void start() throws Exception {
     tmp = Files.createTempDirectory("finemix-hostile");
     Rig rig = new Rig(tmp);
-    ServerConfig cfg = rig.config().withAuth(new ServerConfig.AuthSettings(false, null, false))
-        .withLimits(new ServerConfig.Limits(MAX_TEXTS, MAX_CHARS, MAX_BYTES))
-        .withModels(List.of(Rig.model("single", "tiny", "single.tsv", true),
-            Rig.model("pair", "tiny", "pair.tsv", true)));
+    ServerConfig cfg = rig.config().toBuilder().auth(new ServerConfig.AuthSettings(false, null, false))
+        .limits(new ServerConfig.Limits(MAX_TEXTS, MAX_CHARS, MAX_BYTES))
+        .models(List.of(Rig.model("single", "tiny", "single.tsv", true),
+            Rig.model("pair", "tiny", "pair.tsv", true))).build();
     loopback = rig.start(NettyServerBuilder.forPort(0), cfg, new Rig.CheapPurifyBackend());
     String name = InProcessServerBuilder.generateName();
     inProcess = rig.start(InProcessServerBuilder.forName(name), cfg, new Rig.CheapPurifyBackend());

@@ -78,8 +78,8 @@ class IntegrityTest {
   @Test
   void servedHash_isTheServedFilesSha256_inGetModelClassifyAndMetrics() throws Exception {
     Rig rig = new Rig(tmp);
-    ServerConfig cfg = rig.config().withMetricsPort(0).withModels(List.of(
-        Rig.model("pure", "tiny", "single.tsv", null), Rig.model("raw", "tiny", "single.tsv", true)));
+    ServerConfig cfg = rig.config().toBuilder().metricsPort(0).models(List.of(
+        Rig.model("pure", "tiny", "single.tsv", null), Rig.model("raw", "tiny", "single.tsv", true))).build();
     Running r = start(rig, cfg, new Rig.CheapPurifyBackend());
     ModelInfo pure = r.client().get("pure");
     ModelInfo raw = r.client().get("raw");
@@ -122,8 +122,8 @@ class IntegrityTest {
     };
     log.addHandler(h);
     try {
-      ServerConfig cfg = rig.config().withMetricsPort(0).withModels(List.of(Rig.model("pure", "tiny", "single.tsv",
-          null)));
+      ServerConfig cfg = rig.config().toBuilder().metricsPort(0).models(List.of(Rig.model("pure", "tiny", "single.tsv",
+          null))).build();
       Rig.CheapPurifyBackend backend = new Rig.CheapPurifyBackend();
       Running r = start(rig, cfg, backend);
       ModelInfo first = r.client().get("pure");

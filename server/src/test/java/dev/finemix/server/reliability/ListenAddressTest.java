@@ -117,9 +117,9 @@ class ListenAddressTest {
     Rig rig = new Rig(tmp);
     InetAddress host = requireHostAddress();
     // the sidecar manifests' layout: gRPC on loopback, metrics and the health-only port on every interface
-    ServerConfig cfg = rig.config().withMetricsPort(0)
-        .withListeners(new ServerConfig.Listeners(ServerConfig.LOOPBACK, ServerConfig.ANY, 0, ServerConfig.ANY))
-        .withModels(List.of(Rig.model("served", "tiny", "single.tsv", true)));
+    ServerConfig cfg = rig.config().toBuilder().metricsPort(0)
+        .listeners(new ServerConfig.Listeners(ServerConfig.LOOPBACK, ServerConfig.ANY, 0, ServerConfig.ANY))
+        .models(List.of(Rig.model("served", "tiny", "single.tsv", true))).build();
     FinemixServer server = cleanup.register(rig.start(FinemixServer.netty(cfg, null), cfg,
         new Rig.CheapPurifyBackend()));
 

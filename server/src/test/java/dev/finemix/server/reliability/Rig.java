@@ -75,14 +75,13 @@ final class Rig {
 
   /** Test defaults; unpurified models are permitted (most reliability tests serve the tiny checkpoint as is). */
   ServerConfig config() {
-    return ServerConfig.defaults(models, models, cache).withShutdownGrace(Duration.ofSeconds(2))
-        .withAllowUnpurifiedModels(true)
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
-            new BatchingLayer(16, 500L, 256, 1)));
+    return ServerConfig.builder(models, models, cache).shutdownGrace(Duration.ofSeconds(2))
+        .allowUnpurifiedModels(true)
+        .defaults(ModelLayer.builder().batching(new BatchingLayer(16, 500L, 256, 1)).build()).build();
   }
 
   static ModelLayer model(String name, String checkpoint, String clean, Boolean unpurified) {
-    return new ModelLayer(name, checkpoint, clean, null, null, unpurified, null, null, null);
+    return ModelLayer.of(name, checkpoint, clean).toBuilder().allowUnpurified(unpurified).build();
   }
 
   FinemixServer start(io.grpc.ServerBuilder<?> builder, ServerConfig cfg, ModelBackend backend) throws IOException {

@@ -47,8 +47,8 @@ class SafeLoadingGateTest {
     rig = new Rig(tmp);
     backend = new Rig.CheapPurifyBackend();
     String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().withMetricsPort(0)
-        .withModels(List.of(Rig.model("stable", "tiny", "single.tsv", null))), backend));
+    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().toBuilder().metricsPort(0)
+        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null))).build(), backend));
     ManagedChannel ch = cleanup.register(InProcessChannelBuilder.forName(name).build());
     client = FinemixClient.of(ch, server.adminToken());
     ModelInfo info = client.awaitSettled("stable", Duration.ofSeconds(60));

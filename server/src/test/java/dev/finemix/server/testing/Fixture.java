@@ -33,10 +33,9 @@ public final class Fixture {
   /** Defaults with auth on (token file in the cache folder), metrics off, a short grace. */
   /** Test defaults; unpurified models are permitted (several tests serve one beside a purified one). */
   public ServerConfig config() {
-    return ServerConfig.defaults(modelsRoot, modelsRoot, cacheDir).withShutdownGrace(Duration.ofSeconds(2))
-        .withAllowUnpurifiedModels(true)
-        .withDefaults(new ModelLayer(null, null, null, null, null, null, null, null,
-            new BatchingLayer(8, 500L, 64, 1)));
+    return ServerConfig.builder(modelsRoot, modelsRoot, cacheDir).shutdownGrace(Duration.ofSeconds(2))
+        .allowUnpurifiedModels(true)
+        .defaults(ModelLayer.builder().batching(new BatchingLayer(8, 500L, 64, 1)).build()).build();
   }
 
   public static ModelLayer sst2() {
