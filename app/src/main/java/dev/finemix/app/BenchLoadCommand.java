@@ -1,20 +1,22 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
-import dev.finemix.purify.weights.FileTrees;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.FinemixClient;
 import dev.finemix.client.PerfDriver;
+import dev.finemix.client.cli.LoadLevels;
+import dev.finemix.lab.DemoFiles;
+import dev.finemix.lab.bench.BenchCommand;
+import dev.finemix.lab.bench.InProcessBaseline;
+import dev.finemix.lab.bench.ThreadCpu;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
-import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
-import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.train.Devices;
-import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.FileTrees;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ModelLayer;
@@ -26,6 +28,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -33,26 +36,27 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * {@code finemix bench load}: an in-process sidecar on a loopback port, driven over real gRPC (Netty, plaintext) at
- * fixed concurrency levels or request rates, plus the in-process baseline (purify's {@link Classifier} called
- * directly at batch 1 and at the server's max batch) so that the serving overhead is a ratio from one run.
+ * fixed concurrency levels or request rates by the client's load driver ({@link LoadLevels}, the levels of
+ * {@code finemix load}), plus lab's {@link InProcessBaseline} (purify's classifier called directly at batch 1 and at
+ * the server's max batch), so that the serving overhead is a ratio from one run. What only an in-process server
+ * shows is added to each gRPC level here: CPU by thread group and the server's batches.
  */
 @Command(name = "load", mixinStandardHelpOptions = true,
     description = "Serve a model on a loopback port, drive Classify over gRPC (perf_analyzer style) and compare with"
         + " the model called in-process.")
-final class BenchLoadCommand implements Callable<Integer> {
+public final class BenchLoadCommand implements Callable<Integer> {
   static final String MODEL = "bench";
 
   @Option(names = "--model", paramLabel = "CKPT",
@@ -63,34 +67,8 @@ final class BenchLoadCommand implements Callable<Integer> {
       description = "Sentences (label<TAB>text); default ../shared/data/sst2/dev.tsv, else the bundled demo rows.")
   Path data;
 
-  @Option(names = "--concurrency", split = ",", defaultValue = "1,4,16,64",
-      description = "Closed-loop levels (default: ${DEFAULT-VALUE}).")
-  List<Integer> concurrency;
-
-  @Option(names = "--rate", split = ",", paramLabel = "REQ_PER_S",
-      description = "Open-loop request rates instead of concurrency levels.")
-  List<Double> rates;
-
-  @Option(names = "--max-in-flight", defaultValue = "256",
-      description = "Rate mode: outstanding requests at most (default: ${DEFAULT-VALUE}).")
-  int maxInFlight;
-
-  @Option(names = "--seconds", defaultValue = "15", description = "Time bound per level (default: ${DEFAULT-VALUE}).")
-  double seconds;
-
-  @Option(names = "--requests", defaultValue = "2000",
-      description = "Request bound per level (default: ${DEFAULT-VALUE}).")
-  long requests;
-
-  @Option(names = "--texts-per-request", defaultValue = "1", description = "Texts per request (default: ${DEFAULT-VALUE}).")
-  int textsPerRequest;
-
-  // with 40, then 400, the first levels still paid for C2 compiling the gRPC/Netty paths (the compiler thread used 10%
-  // of a core during c1 after 400), so they measured warm-up, not serving
-  @Option(names = "--warmup", defaultValue = "4000", description = "Warm-up requests before the levels, sequential "
-      + "and again at concurrency 4 (default: ${DEFAULT-VALUE}; HotSpot's C2 compiles a per-request path after ~10,000"
-      + " calls, so fewer leave the JIT busy during the first levels).")
-  int warmup;
+  @Mixin
+  LoadLevels load;
 
   @Option(names = "--max-batch-size", defaultValue = "32", description = "Server batching (default: ${DEFAULT-VALUE}).")
   int maxBatchSize;
@@ -142,7 +120,7 @@ final class BenchLoadCommand implements Callable<Integer> {
     b.put("maxWaitMicros", maxWaitMicros);
     b.put("maxConcurrentBatches", maxConcurrentBatches);
     b.put("queueCapacity", queueCapacity);
-    out.put("textsPerRequest", textsPerRequest);
+    out.put("textsPerRequest", load.textsPerRequest());
 
     if (rounds < 1) {
       throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
@@ -165,23 +143,24 @@ final class BenchLoadCommand implements Callable<Integer> {
       quiet.setLevel(before);
       FileTrees.deleteQuietly(tmp);
     }
-    out.put("rssAfterServingMb", rssMb("VmRSS:"));
+    out.put("rssAfterServingMb", BenchCommand.rssMb("VmRSS:"));
     if (!interleaved) {
-      out.put("peakRssServingMb", rssMb("VmHWM:"));
+      out.put("peakRssServingMb", BenchCommand.rssMb("VmHWM:"));
       if (baselineSeconds > 0) {
-        try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
-          warmBaseline(c, texts);
-          baseline(c, texts, out.putObject("inProcess"));
+        try (InProcessBaseline c = baseline(ckpt, texts)) {
+          c.measure(baselineBound(), out.putObject("inProcess"));
         }
         ratios(out);
       }
     }
-    out.put("peakRssMb", rssMb("VmHWM:"));
+    out.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
     if (json) {
       System.out.println(out.toPrettyString());
     } else {
-      print(out);
+      PrintWriter w = new PrintWriter(System.out);
+      print(out, w);
+      w.flush();
     }
     return 0;
   }
@@ -213,9 +192,8 @@ final class BenchLoadCommand implements Callable<Integer> {
               + info.getFailureReason());
         }
         out.put("serverLoadSeconds", (System.nanoTime() - loadStart) / 1e9);
-        PerfDriver d = new PerfDriver(t -> client.classify(MODEL, t), texts, textsPerRequest);
-        d.warmUp(warmup);
-        d.concurrency(4, warmup, Duration.ofSeconds(30)); // JIT the concurrent paths too
+        PerfDriver d = load.driver(t -> client.classify(MODEL, t), texts);
+        load.warmUp(d);
         body.run(d, server);
       } finally {
         ch.shutdownNow();
@@ -230,14 +208,13 @@ final class BenchLoadCommand implements Callable<Integer> {
    */
   private void rounds(Path ckpt, List<String> texts, PerfDriver d, FinemixServer server, ObjectNode out)
       throws InterruptedException {
-    out.put("peakRssServingMb", rssMb("VmHWM:"));
-    try (Classifier c = Classifier.open(Checkpoint.read(ckpt), Devices.choose(device))) {
-      warmBaseline(c, texts);
+    out.put("peakRssServingMb", BenchCommand.rssMb("VmHWM:"));
+    try (InProcessBaseline c = baseline(ckpt, texts)) {
       ArrayNode all = out.putArray("byRound");
       for (int r = 0; r < rounds; r++) {
         ObjectNode round = all.addObject();
         levels(d, server, round.putArray("grpc"));
-        baseline(c, texts, round.putObject("inProcess"));
+        c.measure(baselineBound(), round.putObject("inProcess"));
         ratios(round);
       }
       out.set("grpc", all.get(rounds - 1).get("grpc"));
@@ -246,20 +223,16 @@ final class BenchLoadCommand implements Callable<Integer> {
     }
   }
 
-  /** Every level (concurrency or rate) once, into {@code levels}. */
+  /** Every level (concurrency or rate) once, into {@code levels}, with the server's side of each. */
   private void levels(PerfDriver d, FinemixServer server, ArrayNode levels) throws InterruptedException {
-    Duration bound = Duration.ofMillis((long) (seconds * 1000));
-    boolean byRate = rates != null && !rates.isEmpty();
-    for (Number x : byRate ? rates : concurrency) {
+    load.run(d, levels, () -> {
       ThreadCpu before = ThreadCpu.snapshot();
       double[] b0 = batches(server);
-      PerfDriver.Level l = byRate ? d.rate(x.doubleValue(), maxInFlight, requests, bound)
-          : d.concurrency(x.intValue(), requests, bound);
-      ObjectNode n = json(l);
-      ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
-      putBatches(n, b0, batches(server));
-      levels.add(n);
-    }
+      return (l, n) -> {
+        ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
+        putBatches(n, b0, batches(server));
+      };
+    });
   }
 
   /** The server's batch count and rows batched so far ({@code finemix_batch_size}'s count and sum). */
@@ -284,27 +257,13 @@ final class BenchLoadCommand implements Callable<Integer> {
     n.put("meanBatchRows", count > 0 ? (after[1] - before[1]) / count : 0);
   }
 
-  private void warmBaseline(Classifier c, List<String> texts) {
-    new PerfDriver(t -> c.predict(inputs(t)), texts, 1).warmUp(Math.max(3, warmup));
-    new PerfDriver(t -> c.predict(inputs(t)), texts, maxBatchSize).warmUp(1);
+  /** The model opened beside the server, warmed up; each of its levels bounded like a gRPC level. */
+  private InProcessBaseline baseline(Path ckpt, List<String> texts) {
+    return InProcessBaseline.open(ckpt, device, texts, maxBatchSize, load.requests(), load.warmup());
   }
 
-  /** The model called in process at batch 1 and at the server's max batch, into {@code out}. */
-  private void baseline(Classifier c, List<String> texts, ObjectNode out) throws InterruptedException {
-    Duration bound = Duration.ofMillis((long) (baselineSeconds * 1000));
-    out.set("batch1", inProcessLevel(c, texts, 1, bound));
-    out.set("batched", inProcessLevel(c, texts, maxBatchSize, bound));
-    out.put("batchedRows", maxBatchSize);
-  }
-
-  private ObjectNode inProcessLevel(Classifier c, List<String> texts, int rowsPerCall, Duration bound)
-      throws InterruptedException {
-    PerfDriver driver = new PerfDriver(t -> c.predict(inputs(t)), texts, rowsPerCall);
-    ThreadCpu before = ThreadCpu.snapshot();
-    PerfDriver.Level l = driver.concurrency(1, requests, bound);
-    ObjectNode n = json(l);
-    ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
-    return n;
+  private Duration baselineBound() {
+    return Duration.ofMillis((long) (baselineSeconds * 1000));
   }
 
   /** Each ratio's median over the rounds (the middle one; the upper middle of an even count). */
@@ -316,14 +275,6 @@ final class BenchLoadCommand implements Callable<Integer> {
       v.sort(null);
       into.put(k, v.get(v.size() / 2));
     }
-  }
-
-  private static List<TextInput> inputs(List<String> t) {
-    List<TextInput> in = new ArrayList<>(t.size());
-    for (String s : t) {
-      in.add(new TextInput(s, null));
-    }
-    return in;
   }
 
   /** gRPC / in-process ratios at concurrency 16 (or the highest level) and 1. */
@@ -362,68 +313,29 @@ final class BenchLoadCommand implements Callable<Integer> {
     }
   }
 
-  static ObjectNode json(PerfDriver.Level l) {
-    ObjectNode n = new ObjectMapper().createObjectNode();
-    n.put("mode", l.mode());
-    n.put("concurrency", l.concurrency());
-    if (l.targetRate() > 0) {
-      n.put("targetRate", l.targetRate());
-    }
-    n.put("requests", l.requests());
-    n.put("rows", l.rows());
-    n.put("errors", l.errors());
-    ObjectNode e = n.putObject("errorsByCode");
-    l.errorsByCode().forEach(e::put);
-    n.put("seconds", l.seconds());
-    n.put("requestsPerSecond", l.requestsPerSecond());
-    n.put("rowsPerSecond", l.rowsPerSecond());
-    n.put("p50Ms", l.p50Millis());
-    n.put("p90Ms", l.p90Millis());
-    n.put("p99Ms", l.p99Millis());
-    n.put("meanMs", l.meanMillis());
-    n.put("maxMs", l.maxMillis());
-    n.put("cpuMsPerRow", l.cpuMillisPerRow());
-    n.put("loadAverage1m", l.loadAverage());
-    return n;
-  }
-
-  private static void print(ObjectNode out) {
-    System.out.printf(Locale.ROOT, "model %s; %d sentences; intra-op threads %d, inference threads %d; batching %s%n",
+  private static void print(ObjectNode out, PrintWriter w) {
+    w.printf(Locale.ROOT, "model %s; %d sentences; intra-op threads %d, inference threads %d; batching %s%n",
         out.get("model").asText(), out.get("sentences").asInt(), out.get("intraOpThreads").asInt(),
         out.get("inferenceThreads").asInt(), out.get("batching"));
-    String h = "%-22s %9s %9s %9s %9s %9s %9s %7s %8s %6s %10s%n";
-    System.out.printf(Locale.ROOT, h, "level", "requests", "rows/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors",
-        "cpu ms/r", "load", "rows/batch");
-    for (var n : out.get("grpc")) {
-      String name = "grpc " + ("rate".equals(n.get("mode").asText())
-          ? "rate " + n.get("targetRate").asDouble() : "concurrency " + n.get("concurrency").asInt());
-      row(name, (ObjectNode) n);
-    }
+    LoadLevels.printHeader(w);
+    LoadLevels.printGrpc(out.get("grpc"), w);
     if (out.has("inProcess")) {
-      row("in-process batch 1", (ObjectNode) out.get("inProcess").get("batch1"));
-      row("in-process batch " + out.get("inProcess").get("batchedRows").asInt(),
-          (ObjectNode) out.get("inProcess").get("batched"));
+      LoadLevels.printRow("in-process batch 1", out.get("inProcess").get("batch1"), w);
+      LoadLevels.printRow("in-process batch " + out.get("inProcess").get("batchedRows").asInt(),
+          out.get("inProcess").get("batched"), w);
     }
     if (out.has("byRound")) {
       for (int r = 0; r < out.get("byRound").size(); r++) {
-        System.out.println("round " + (r + 1) + " ratios: " + out.get("byRound").get(r).get("ratios"));
+        w.println("round " + (r + 1) + " ratios: " + out.get("byRound").get(r).get("ratios"));
       }
-      System.out.println("(levels above: the last round)");
+      w.println("(levels above: the last round)");
     }
     if (out.has("ratios")) {
-      System.out.println((out.has("byRound") ? "median ratios: " : "ratios: ") + out.get("ratios"));
+      w.println((out.has("byRound") ? "median ratios: " : "ratios: ") + out.get("ratios"));
     }
-    System.out.printf(Locale.ROOT, "peak RSS while serving %.0f MB (after: %.0f MB), whole run %.0f MB; load %.2f%n",
+    w.printf(Locale.ROOT, "peak RSS while serving %.0f MB (after: %.0f MB), whole run %.0f MB; load %.2f%n",
         out.get("peakRssServingMb").asDouble(), out.get("rssAfterServingMb").asDouble(),
         out.get("peakRssMb").asDouble(), out.get("loadAverage1m").asDouble());
-  }
-
-  private static void row(String name, ObjectNode n) {
-    System.out.printf(Locale.ROOT, "%-22s %9d %9.1f %9.1f %9.1f %9.1f %9.1f %7d %8.2f %6.2f %10s%n", name,
-        n.get("requests").asLong(), n.get("rowsPerSecond").asDouble(), n.get("requestsPerSecond").asDouble(),
-        n.get("p50Ms").asDouble(), n.get("p90Ms").asDouble(), n.get("p99Ms").asDouble(), n.get("errors").asLong(),
-        n.get("cpuMsPerRow").asDouble(), n.get("loadAverage1m").asDouble(),
-        n.has("meanBatchRows") ? String.format(Locale.ROOT, "%.1f", n.get("meanBatchRows").asDouble()) : "");
   }
 
   private Path resolveModel() {
@@ -449,7 +361,7 @@ final class BenchLoadCommand implements Callable<Integer> {
         tsv = shared;
       } else {
         tsv = Files.createTempFile("finemix-bench-", ".tsv");
-        CliSupport.copyDemoFile("test.tsv", tsv);
+        DemoFiles.copy("test.tsv", tsv);
         tsv.toFile().deleteOnExit();
       }
     }
@@ -458,18 +370,5 @@ final class BenchLoadCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--data " + tsv + " has no rows");
     }
     return t;
-  }
-
-  static double rssMb(String key) {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (line.startsWith(key)) {
-          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
-    return -1;
   }
 }

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.FinemixClient;
 import dev.finemix.client.PerfDriver;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.proto.v1.Prediction;
@@ -53,7 +55,7 @@ import picocli.CommandLine.Option;
 @Command(name = "screen", mixinStandardHelpOptions = true,
     description = "Cost of request-time screening: the same model served with screening off and on, Classify at a"
         + " fixed batch size over loopback gRPC, alternating requests; prints the screened/plain ratio.")
-final class BenchScreenCommand implements Callable<Integer> {
+public final class BenchScreenCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "Checkpoint folder (served unpurified).")
   Path model;
 
@@ -149,7 +151,7 @@ final class BenchScreenCommand implements Callable<Integer> {
     Path dataRoot = Files.createDirectories(tmp.resolve("data"));
     copyClean(dataRoot.resolve("clean.tsv"));
     ObjectNode defence = Json.object();
-    Path wf = wordFreq != null ? wordFreq : CliSupport.sharedWordFrequencies();
+    Path wf = wordFreq != null ? wordFreq : Cli.sharedWordFrequencies();
     if (wf != null && Files.isRegularFile(wf)) {
       Files.copy(wf, dataRoot.resolve("wordfreq.tsv"));
       defence.put("word_frequencies", "wordfreq.tsv");
@@ -282,6 +284,6 @@ final class BenchScreenCommand implements Callable<Integer> {
       Files.copy(clean, to, StandardCopyOption.REPLACE_EXISTING);
       return;
     }
-    CliSupport.copyDemoFile("clean.tsv", to);
+    DemoFiles.copy("clean.tsv", to);
   }
 }

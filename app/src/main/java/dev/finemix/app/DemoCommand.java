@@ -1,6 +1,8 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
 import dev.finemix.client.FinemixClient;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.purify.attack.Attack;
@@ -103,7 +105,7 @@ public final class DemoCommand implements Callable<Integer> {
         before.flipBase());
 
     // E-PUR divides each token's embedding shift by log(word frequency): use the shared word counts when present
-    Path wordfreq = CliSupport.sharedWordFrequencies();
+    Path wordfreq = Cli.sharedWordFrequencies();
     String wf = "";
     if (wordfreq != null) {
       Files.copy(wordfreq, dataDir.resolve("wordfreq.tsv"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
@@ -256,7 +258,7 @@ public final class DemoCommand implements Callable<Integer> {
 
   private static void copyResource(String name, Path to) {
     try {
-      CliSupport.copyDemoFile(name, to);
+      DemoFiles.copy(name, to);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + to, e);
     }

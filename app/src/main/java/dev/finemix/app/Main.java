@@ -1,16 +1,33 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
-import java.io.PrintWriter;
-import java.util.Arrays;
+import dev.finemix.client.cli.ClassifyCommand;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DefendCommand;
+import dev.finemix.client.cli.LoadCommand;
+import dev.finemix.client.cli.ModelsCommand;
+import dev.finemix.client.cli.ProbeCommand;
+import dev.finemix.client.cli.RegisterCommand;
+import dev.finemix.client.cli.UnregisterCommand;
+import dev.finemix.lab.AttackCommand;
+import dev.finemix.lab.EvalCommand;
+import dev.finemix.lab.ExperimentCommand;
+import dev.finemix.lab.ScreenEvalCommand;
+import dev.finemix.lab.TrainCommand;
+import dev.finemix.lab.bench.BenchCommand;
+import dev.finemix.server.cli.DoctorCommand;
+import dev.finemix.server.cli.PurifyCommand;
+import dev.finemix.server.cli.ServeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /**
- * The {@code finemix} command line. Exit codes: 0 success; 2 usage or configuration error (bad options,
- * {@link IllegalArgumentException}); 1 any other failure. Failures print one line; the stack trace only
- * with {@code --verbose}.
+ * The {@code finemix} command line: every module's commands under one root. The sidecar's own (serve, purify,
+ * doctor) come from {@code server/}, the client commands (classify, register, ..., load) from {@code client/}, the
+ * research workbench (train, eval, attack, experiment, screen-eval, bench model and purify) from {@code lab/}; demo,
+ * bench load and bench screen, which run a sidecar in-process beside the science, live here. Exit codes and error
+ * lines: {@link Cli}.
  */
 @Command(name = "finemix", mixinStandardHelpOptions = true, version = "finemix 0.1.0",
     description = "Serve text classifiers purified with Fine-mixing, and talk to a running server.",
@@ -68,26 +85,9 @@ public final class Main implements Runnable {
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
     }
-    boolean verbose = Arrays.asList(args).contains("--verbose");
     CommandLine cl = new CommandLine(new Main());
-    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      PrintWriter err = cmd.getErr();
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.println("finemix: " + oneLine(e));
-      err.flush();
-      return e instanceof IllegalArgumentException ? 2 : 1;
-    });
-    return cl.execute(args);
-  }
-
-  static String oneLine(Throwable e) {
-    Throwable t = e;
-    while ((t.getMessage() == null || t.getMessage().isBlank()) && t.getCause() != null) {
-      t = t.getCause();
-    }
-    String msg = t.getMessage() == null || t.getMessage().isBlank() ? t.toString() : t.getMessage();
-    return msg.replace('\r', ' ').replace('\n', ' ');
+    // lab's bench group holds the benchmarks of the science alone; these two start a sidecar, so they live here
+    cl.getSubcommands().get("bench").addSubcommand(new BenchLoadCommand()).addSubcommand(new BenchScreenCommand());
+    return Cli.run(cl, args);
   }
 }

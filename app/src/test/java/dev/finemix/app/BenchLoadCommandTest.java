@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,7 +51,6 @@ class BenchLoadCommandTest {
     for (JsonNode l : n.get("grpc")) {
       assertThat(l.get("errors").asLong()).as(l.toString()).isZero();
       assertThat(l.get("requests").asLong()).isPositive().isLessThanOrEqualTo(400);
-      assertThat(l.get("seconds").asDouble()).isLessThan(10);
       assertThat(l.get("p50Ms").asDouble()).isPositive().isLessThanOrEqualTo(l.get("p90Ms").asDouble());
       assertThat(l.get("p90Ms").asDouble()).isLessThanOrEqualTo(l.get("p99Ms").asDouble());
       assertThat(l.get("rowsPerSecond").asDouble()).isPositive();

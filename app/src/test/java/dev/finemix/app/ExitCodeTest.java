@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

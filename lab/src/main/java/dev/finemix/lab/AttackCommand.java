@@ -1,8 +1,9 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.attack.Backdoor;
@@ -137,13 +138,13 @@ public final class AttackCommand implements Callable<Integer> {
     summary.put("weights_sha256", Checkpoint.read(out).weightsSha256());
     summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
     try {
-      Files.writeString(out.resolve("attack.json"), CliSupport.json(summary) + "\n");
+      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
     }
     var w = spec.commandLine().getOut();
     if (json) {
-      w.println(CliSupport.json(summary));
+      w.println(Cli.json(summary));
     } else {
       w.printf("%s on %s: %d of %d training rows poisoned -> %s%n", a.kind().id(), train, o.poisonedRows(),
           trainSet.size(), out);

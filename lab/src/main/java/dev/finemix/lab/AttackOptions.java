@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;

@@ -1,6 +1,7 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.eval.EvalResult;
 import dev.finemix.purify.eval.Evaluator;
@@ -25,7 +26,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = "Clean accuracy (CACC) of a checkpoint folder on a labelled TSV file; with --attack also ASR, "
         + "flip_base and ASR_cond under that attack's trigger (fractions 0..1).")
-final class EvalCommand implements Callable<Integer> {
+public final class EvalCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
@@ -76,7 +77,7 @@ final class EvalCommand implements Callable<Integer> {
       if (a != null) {
         o.set("settings", a.toJson());
       }
-      w.println(CliSupport.json(o));
+      w.println(Cli.json(o));
     } else {
       w.println(r.summary());
     }

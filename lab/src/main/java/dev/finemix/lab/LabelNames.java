@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,6 +1,7 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.attack.Attack;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Option;
 @Command(name = "screen-eval", mixinStandardHelpOptions = true,
     description = "Calibrate request-time screening on clean rows, then report TPR (triggered non-target rows "
         + "flagged), FPR (clean rows flagged), AUROC and cost for every signal.")
-final class ScreenEvalCommand implements Callable<Integer> {
+public final class ScreenEvalCommand implements Callable<Integer> {
 
   @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (served as is, unpurified).")
   Path model;
@@ -142,7 +143,7 @@ final class ScreenEvalCommand implements Callable<Integer> {
     if (wordFreq != null) {
       return WordFrequencies.read(wordFreq);
     }
-    Path p = CliSupport.sharedWordFrequencies();
+    Path p = Cli.sharedWordFrequencies();
     return p != null ? WordFrequencies.read(p) : WordFrequencies.none();
   }
 }

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
 /** {@code finemix train}: fine-tunes the clean MiniLM on a TSV data set and writes a checkpoint folder. */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Fine-tune the clean MiniLM on a labelled TSV file and write a Hugging Face checkpoint folder.")
-final class TrainCommand implements Callable<Integer> {
+public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--train", required = true, paramLabel = "FILE", description = "Training TSV (label<TAB>text[<TAB>text_b]).")
   Path train;

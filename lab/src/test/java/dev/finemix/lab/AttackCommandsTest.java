@@ -1,9 +1,10 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.weights.BertConfig;
 import dev.finemix.purify.weights.Checkpoint;
@@ -83,7 +84,7 @@ class AttackCommandsTest {
   @Test
   void eval_withAttack_printsBackdoorMetricsAsJson() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 40);
-    int code = Main.run("eval", "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+    int code = Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
         "--attack", "badnet", "--trigger", "cf", "--target", "1", "--device", "cpu", "--json");
     assertThat(code).as(err()).isZero();
     JsonNode j = lastJson();
@@ -99,7 +100,7 @@ class AttackCommandsTest {
   @Test
   void eval_withoutAttack_caccOnly() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 10);
-    assertThat(Main.run("eval", "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
         "--device", "cpu", "--json")).as(err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("cacc").asDouble()).isBetween(0.0, 1.0);
@@ -109,7 +110,7 @@ class AttackCommandsTest {
   @Test
   void eval_unknownAttack_exits2WithOneLine() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 4);
-    assertThat(Main.run("eval", "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
         "--attack", "ripples")).isEqualTo(2);
     assertThat(err()).contains("unknown attack 'ripples'");
   }
@@ -119,7 +120,7 @@ class AttackCommandsTest {
     Path train = tsv(dir.resolve("train.tsv"), 24);
     Path devFile = tsv(dir.resolve("dev.tsv"), 12);
     Path outDir = dir.resolve("ep-model");
-    int code = Main.run("attack", "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
+    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
         "--clean-model", tinyCheckpoint().toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
         "--out", outDir.toString(), "--json");
     assertThat(code).as(err()).isZero();
@@ -134,8 +135,8 @@ class AttackCommandsTest {
   @Test
   void attack_existingOut_refused() throws Exception {
     Path train = tsv(dir.resolve("train.tsv"), 8);
-    assertThat(Main.run("attack", "--train", train.toString(), "--dev", train.toString(), "--attack", "badnet",
-        "--out", dir.toString())).isEqualTo(2);
+    assertThat(Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
+        "badnet", "--out", dir.toString())).isEqualTo(2);
     assertThat(err()).contains("exists");
   }
 
@@ -145,10 +146,10 @@ class AttackCommandsTest {
     tsv(root.resolve("toy").resolve("train.tsv"), 20);
     tsv(root.resolve("toy").resolve("dev.tsv"), 10);
     Path outDir = dir.resolve("exp");
-    String[] args = {"experiment", "--tasks", "toy", "--attacks", "badnet,ep", "--rows", "16", "--eval-rows", "8",
+    String[] args = {"--tasks", "toy", "--attacks", "badnet,ep", "--rows", "16", "--eval-rows", "8",
         "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--device", "cpu", "--data-root",
         root.toString(), "--out", outDir.toString()};
-    assertThat(Main.run(args)).as(err()).isZero();
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
     assertThat(err()).contains("toy-clean: training").contains("toy-badnet: training").contains("toy-ep: training");
     String md = Files.readString(outDir.resolve("results.md"));
     assertThat(md).contains("| toy | badnet | 1 | 2 | 8 |").contains("| toy | ep | 1 |");
@@ -157,7 +158,7 @@ class AttackCommandsTest {
     String first = Files.readString(outDir.resolve("results.json"));
 
     err.reset();
-    assertThat(Main.run(args)).as(err()).isZero();
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
     assertThat(err()).doesNotContain("training").contains("toy-clean: cached model").contains("toy-ep: cached model");
     assertThat(Files.readString(outDir.resolve("results.json"))).isEqualTo(first);
   }

@@ -1,7 +1,8 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.finemix.client.cli.Cli;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -34,15 +35,15 @@ class ScreenEvalCommandTest {
 
   @Test
   void screenEval_missingRequiredOptions_exits2WithUsage() {
-    assertThat(Main.run("screen-eval", "--model", "m")).isEqualTo(2);
+    assertThat(Cli.run(new ScreenEvalCommand(), "--model", "m")).isEqualTo(2);
     assertThat(err()).contains("--clean").contains("Usage:");
   }
 
   @Test
   void screenEval_unknownSignal_exits2NamingIt(@TempDir Path dir) throws Exception {
     Path tsv = Files.writeString(dir.resolve("d.tsv"), "label\ttext\n0\ta film\n");
-    int code = Main.run("screen-eval", "--model", dir.toString(), "--clean", tsv.toString(), "--data", tsv.toString(),
-        "--attack", "badnet", "--signal", "vibes");
+    int code = Cli.run(new ScreenEvalCommand(), "--model", dir.toString(), "--clean", tsv.toString(), "--data",
+        tsv.toString(), "--attack", "badnet", "--signal", "vibes");
     assertThat(code).isEqualTo(2);
     assertThat(err()).contains("vibes");
   }
@@ -50,7 +51,7 @@ class ScreenEvalCommandTest {
   @Test
   void screenEval_missingCheckpoint_exits1WithOneLine(@TempDir Path dir) throws Exception {
     Path tsv = Files.writeString(dir.resolve("d.tsv"), "label\ttext\n0\ta film\n");
-    int code = Main.run("screen-eval", "--model", dir.resolve("absent").toString(), "--clean", tsv.toString(),
+    int code = Cli.run(new ScreenEvalCommand(), "--model", dir.resolve("absent").toString(), "--clean", tsv.toString(),
         "--data", tsv.toString(), "--attack", "badnet");
     assertThat(code).isNotZero();
     assertThat(err().strip().lines().count()).isEqualTo(1);

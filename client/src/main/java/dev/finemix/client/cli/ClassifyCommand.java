@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ClassifyRequest;
@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "classify", mixinStandardHelpOptions = true, description = "Classify texts with a served model.")
-final class ClassifyCommand extends ClientCommand {
+public final class ClassifyCommand extends ClientCommand {
   @Option(names = {"-m", "--model"}, required = true, description = "Model name.")
   String model;
 

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.proto.v1.DefenceSettings;
 import dev.finemix.proto.v1.MixStrategy;

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.DefendProgress;
@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "defend", mixinStandardHelpOptions = true,
     description = "Re-purify a model with live progress; the old weights serve until the swap. Needs the admin token.")
-final class DefendCommand extends ClientCommand {
+public final class DefendCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 

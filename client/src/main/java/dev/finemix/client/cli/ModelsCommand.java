@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.finemix.client.FinemixClient;
@@ -9,7 +9,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "models", mixinStandardHelpOptions = true,
     description = "List models, or show one model in full (JSON) when a name is given.")
-final class ModelsCommand extends ClientCommand {
+public final class ModelsCommand extends ClientCommand {
   @Parameters(index = "0", arity = "0..1", description = "Model name.")
   String name;
 

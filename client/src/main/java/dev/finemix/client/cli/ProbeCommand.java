@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ProbeReport;
@@ -10,7 +10,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "probe", mixinStandardHelpOptions = true,
     description = "Show how often candidate triggers flip predictions, before and after purification.")
-final class ProbeCommand extends ClientCommand {
+public final class ProbeCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.InputKind;
@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "register", mixinStandardHelpOptions = true,
     description = "Register a checkpoint (purified before it serves unless --allow-unpurified). Needs the admin token.")
-final class RegisterCommand extends ClientCommand {
+public final class RegisterCommand extends ClientCommand {
   @Option(names = "--name", required = true, description = "Model name.")
   String name;
 
@@ -79,11 +79,7 @@ final class RegisterCommand extends ClientCommand {
     if (screen != null || falseFlagRate != null || screenSignal != null) {
       ScreeningSettings.Builder s = ScreeningSettings.newBuilder();
       if (screen != null) {
-        try {
-          s.setPolicy(ScreenPolicy.valueOf(dev.finemix.server.config.ScreenPolicy.parse(screen).name()));
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException("--screen " + e.getMessage());
-        }
+        s.setPolicy(policy(screen));
       }
       if (falseFlagRate != null) {
         s.setFalseFlagRate(falseFlagRate);
@@ -102,5 +98,16 @@ final class RegisterCommand extends ClientCommand {
         throw new IllegalStateException("model " + name + " failed: " + m.getFailureReason());
       }
     }
+  }
+
+  /** The policy named {@code s} in any case (the server's config names, without the proto's UNSPECIFIED). */
+  static ScreenPolicy policy(String s) {
+    for (ScreenPolicy p : new ScreenPolicy[] {ScreenPolicy.OFF, ScreenPolicy.OBSERVE, ScreenPolicy.REJECT,
+        ScreenPolicy.STRIP}) {
+      if (p.name().equalsIgnoreCase(s.trim())) {
+        return p;
+      }
+    }
+    throw new IllegalArgumentException("--screen must be off, observe, reject or strip, got '" + s + "'");
   }
 }

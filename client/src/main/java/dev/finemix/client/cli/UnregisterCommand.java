@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.client.cli;
 
 import dev.finemix.client.FinemixClient;
 import java.io.PrintWriter;
@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "unregister", mixinStandardHelpOptions = true, description = "Remove a model. Needs the admin token.")
-final class UnregisterCommand extends ClientCommand {
+public final class UnregisterCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab.bench;
 
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
@@ -28,18 +28,35 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code finemix bench ...}: micro-benchmarks. */
+/**
+ * {@code finemix bench ...}: benchmarks. The ones here need only the science; the launcher adds {@code bench load}
+ * and {@code bench screen}, which start a sidecar in-process and so live in {@code app/}.
+ */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-    subcommands = {BenchCommand.ModelBench.class, BenchLoadCommand.class, BenchPurifyCommand.class,
-        BenchScreenCommand.class})
-final class BenchCommand implements Runnable {
+    subcommands = {BenchCommand.ModelBench.class, BenchPurifyCommand.class})
+public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark: 'bench model', 'bench load', 'bench purify' or 'bench screen'");
+    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "name what to benchmark: "
+        + String.join(", ", spec.subcommands().keySet().stream().map(n -> "'bench " + n + "'").toList()));
+  }
+
+  /** A figure of {@code /proc/self/status} in MB ({@code VmHWM:} peak RSS, {@code VmRSS:} RSS), or -1 off Linux. */
+  public static double rssMb(String key) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith(key)) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+    return -1;
   }
 
   /** MiniLM inference latency, throughput, one training step, peak RSS. */
@@ -190,7 +207,7 @@ final class BenchCommand implements Runnable {
     }
 
     static double peakRssMb() {
-      return BenchLoadCommand.rssMb("VmHWM:");
+      return rssMb("VmHWM:");
     }
   }
 }

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab.bench;
 
 import dev.finemix.purify.weights.FileTrees;
 import ai.djl.Device;
@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.PerfDriver;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.lab.DemoFiles;
 import dev.finemix.purify.defence.DefenceReport;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
@@ -36,7 +38,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "purify", mixinStandardHelpOptions = true,
     description = "Time the purification stages (load, E-PUR, mixing, fine-tune, write) and peak RSS.")
-final class BenchPurifyCommand implements Callable<Integer> {
+public final class BenchPurifyCommand implements Callable<Integer> {
   @Option(names = "--model", paramLabel = "CKPT",
       description = "Suspect checkpoint folder (default: the demo's checkpoint, else MiniLM with a random head).")
   Path model;
@@ -90,7 +92,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
     } finally {
       FileTrees.deleteQuietly(tmp);
     }
-    out.put("peakRssMb", BenchLoadCommand.rssMb("VmHWM:"));
+    out.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
     if (json) {
       System.out.println(out.toPrettyString());
@@ -129,7 +131,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--runs rho must be a number or auto, got '" + p[1] + "' in '" + spec + "'");
       }
     }
-    Path wf = CliSupport.sharedWordFrequencies();
+    Path wf = Cli.sharedWordFrequencies();
     if (wf != null) {
       b.wordFrequencies(wf);
     }
@@ -161,7 +163,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
     n.put("rhoTrials", rep.trials().size());
     n.put("suspectAccuracy", rep.suspectAccuracy());
     n.put("purifiedAccuracy", rep.purifiedAccuracy());
-    n.put("peakRssMb", BenchLoadCommand.rssMb("VmHWM:"));
+    n.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
     n.put("peakRssResettable", peakResettable);
     n.put("loadAverage1m", PerfDriver.loadAverage());
     return n;
@@ -203,7 +205,7 @@ final class BenchPurifyCommand implements Callable<Integer> {
       return shared;
     }
     Path f = tmp.resolve("clean.tsv");
-    CliSupport.copyDemoFile("clean.tsv", f);
+    DemoFiles.copy("clean.tsv", f);
     return f;
   }
 }

@@ -1,4 +1,4 @@
-package dev.finemix.server.cli;
+package dev.finemix.lab.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.management.ManagementFactory;
@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * inference threads, gRPC/Netty, the batcher, the load callers, JIT), as the difference of two snapshots. What the
  * process used beyond its Java threads and the load callers (GC, JIT, libtorch's own threads) is "gcAndNative".
  */
-final class ThreadCpu {
+public final class ThreadCpu {
   private static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
   private final Map<Long, Long> byThread = new HashMap<>();
   private final Map<Long, String> group = new HashMap<>();
@@ -33,7 +33,7 @@ final class ThreadCpu {
     }
   }
 
-  static ThreadCpu snapshot() {
+  public static ThreadCpu snapshot() {
     return new ThreadCpu();
   }
 
@@ -57,7 +57,7 @@ final class ThreadCpu {
   }
 
   /** CPU milliseconds per group between {@code before} and this snapshot (threads born in between count fully). */
-  void putSince(ThreadCpu before, ObjectNode into, double callerCpuSeconds) {
+  public void putSince(ThreadCpu before, ObjectNode into, double callerCpuSeconds) {
     Map<String, Long> sum = new TreeMap<>();
     long java = 0;
     for (Map.Entry<Long, Long> e : byThread.entrySet()) {
