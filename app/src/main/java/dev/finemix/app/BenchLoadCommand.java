@@ -23,10 +23,10 @@ import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
+import dev.finemix.server.metrics.ServerMetrics;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
@@ -227,34 +227,15 @@ public final class BenchLoadCommand implements Callable<Integer> {
   private void levels(PerfDriver d, FinemixServer server, ArrayNode levels) throws InterruptedException {
     load.run(d, levels, () -> {
       ThreadCpu before = ThreadCpu.snapshot();
-      double[] b0 = batches(server);
+      ServerMetrics.BatchTotals b0 = server.metrics().batchTotals();
       return (l, n) -> {
         ThreadCpu.snapshot().putSince(before, n.putObject("cpuMsByThreadGroup"), l.callerCpuSeconds());
-        putBatches(n, b0, batches(server));
+        ServerMetrics.BatchTotals b1 = server.metrics().batchTotals();
+        long count = b1.batches() - b0.batches();
+        n.put("batches", count);
+        n.put("meanBatchRows", count > 0 ? (b1.rows() - b0.rows()) / count : 0);
       };
     });
-  }
-
-  /** The server's batch count and rows batched so far ({@code finemix_batch_size}'s count and sum). */
-  private static double[] batches(FinemixServer server) {
-    for (var m : server.metrics().registry().scrape()) {
-      if (m instanceof HistogramSnapshot h && h.getMetadata().getName().equals("finemix_batch_size")) {
-        double count = 0;
-        double sum = 0;
-        for (var d : h.getDataPoints()) {
-          count += d.getCount();
-          sum += d.getSum();
-        }
-        return new double[] {count, sum};
-      }
-    }
-    return new double[] {0, 0};
-  }
-
-  private static void putBatches(ObjectNode n, double[] before, double[] after) {
-    double count = after[0] - before[0];
-    n.put("batches", (long) count);
-    n.put("meanBatchRows", count > 0 ? (after[1] - before[1]) / count : 0);
   }
 
   /** The model opened beside the server, warmed up; each of its levels bounded like a gRPC level. */
