@@ -1,7 +1,7 @@
 // Writes the starting checkpoint for transformers_sst2.py: MiniLM + a seed-42 head, with the word-embedding rows
 // that no text of the given TSVs uses set to zero (so the folder is small enough to carry to a GPU machine; unused
 // rows never reach the model). Run with the server's class path:
-//   java -Dai.djl.offline=true -cp "server/target/finemix.jar:server/target/lib/*" bench/reference/ExportInit.java \
+//   java -Dai.djl.offline=true -cp "app/target/finemix.jar:app/target/lib/*" bench/reference/ExportInit.java \
 //     OUT_DIR ../shared/data/sst2/train.tsv ../shared/data/sst2/dev.tsv
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.text.*;

@@ -3,6 +3,7 @@ package dev.finemix.server.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
 import dev.finemix.purify.defence.Purifier;
@@ -268,6 +269,6 @@ public final class PurifyCommand implements Callable<Integer> {
       if (!Files.isRegularFile(wordfreq)) throw new IllegalArgumentException("--wordfreq " + wordfreq + ": no such file");
       return cacheDir == null ? wordfreq : wordfreq.toAbsolutePath().normalize();
     }
-    return cacheDir == null ? CliSupport.sharedWordFrequencies() : null; // the server's default: none
+    return cacheDir == null ? Cli.sharedWordFrequencies() : null; // the server's default: none
   }
 }

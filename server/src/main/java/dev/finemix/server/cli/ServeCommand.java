@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Run the sidecar: purify the configured models, then serve them over gRPC.")
-final class ServeCommand implements Callable<Integer> {
+public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", description = "Config file (YAML or JSON).")
   Path config;
 

@@ -107,6 +107,20 @@ public final class ServerMetrics implements AutoCloseable {
     batchSize.labelValues(model).observe(rows);
   }
 
+  /** Batches run so far and the rows in them, over every model ({@code finemix_batch_size}'s count and sum). */
+  public record BatchTotals(long batches, double rows) {}
+
+  /** What {@code bench load} reads before and after each level, without scraping by metric name. */
+  public BatchTotals batchTotals() {
+    long count = 0;
+    double sum = 0;
+    for (var d : batchSize.collect().getDataPoints()) {
+      count += d.getCount();
+      sum += d.getSum();
+    }
+    return new BatchTotals(count, sum);
+  }
+
   public void state(String model, String state) {
     for (String s : STATES) {
       modelState.labelValues(model, s).set(s.equals(state) ? 1 : 0);

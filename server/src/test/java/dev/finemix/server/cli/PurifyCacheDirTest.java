@@ -91,7 +91,8 @@ class PurifyCacheDirTest {
     PrintStream old = System.out;
     try {
       System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      int code = Main.run("purify", "--model", models.resolve("tiny").toString(), "--clean",
+      int code = dev.finemix.client.cli.Cli.run(new PurifyCommand(), "--model", models.resolve("tiny").toString(),
+          "--clean",
           models.resolve("clean.tsv").toString(), "--unlabelled", models.resolve("unlabelled.tsv").toString(),
           "--pretrained", models.resolve("tiny-base").toString(), "--wordfreq", models.resolve("wf.tsv").toString(),
           "--rho", "0.5", "--epochs", "1", "--device", "cpu", "--cache-dir", cache.toString());

@@ -2,6 +2,7 @@ package dev.finemix.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
 import java.io.ByteArrayOutputStream;
@@ -87,9 +88,9 @@ class PurifyCommandTest {
 
   @Test
   void outAndCacheDir_exactlyOne_elseExit2(@TempDir Path dir) {
-    assertThat(Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv")).isEqualTo(2);
-    assertThat(Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
-        "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
+    assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv")).isEqualTo(2);
+    assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
+        dir.resolve("o").toString(), "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--out CKPT", "--cache-dir DIR");
   }
 
@@ -103,16 +104,16 @@ class PurifyCommandTest {
 
   @Test
   void badRho_exits2NamingTheValue(@TempDir Path dir) {
-    int code = Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
-        "--rho", "1.7");
+    int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
+        dir.resolve("o").toString(), "--rho", "1.7");
     assertThat(code).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("rho").contains("1.7");
   }
 
   @Test
   void unknownRecipe_exits2ListingTheKnownOnes(@TempDir Path dir) {
-    int code = Main.run("purify", "--model", dir.toString(), "--clean", "c.tsv", "--out", dir.resolve("o").toString(),
-        "--baseline", "magic");
+    int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
+        dir.resolve("o").toString(), "--baseline", "magic");
     assertThat(code).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("magic").contains("plain-ft");
   }
@@ -120,7 +121,7 @@ class PurifyCommandTest {
   @Test
   void missingModelFolder_failsWithItsName(@TempDir Path dir) {
     Path missing = dir.resolve("no-such-model");
-    int code = Main.run("purify", "--model", missing.toString(), "--clean", "c.tsv", "--out",
+    int code = Cli.run(new PurifyCommand(), "--model", missing.toString(), "--clean", "c.tsv", "--out",
         dir.resolve("o").toString(), "--wordfreq-none");
     assertThat(code).isNotZero();
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("no-such-model");

@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import dev.finemix.client.FinemixClient;
+import dev.finemix.client.cli.ClassifyCommand;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.LoadCommand;
+import dev.finemix.client.cli.ModelsCommand;
+import dev.finemix.client.cli.ProbeCommand;
+import dev.finemix.client.cli.UnregisterCommand;
 import dev.finemix.proto.inference.GRPCInferenceServiceGrpc;
 import dev.finemix.proto.inference.ModelInferRequest;
 import dev.finemix.proto.inference.ModelInferResponse;
@@ -15,7 +21,6 @@ import dev.finemix.proto.v1.DefendProgress;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.server.batching.Ticker;
-import dev.finemix.server.cli.Main;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.testing.FakeBackend;
 import dev.finemix.server.testing.Fixture;
@@ -117,14 +122,28 @@ class LoopbackEndToEndTest {
   }
 
   @Test
-  void loadDriver_fourCallers_countsRowsAndLatencies() throws Exception {
-    var r = new dev.finemix.client.LoadDriver(client).run("sst2", List.of("a good film", "flat", "fine"), 4, 3,
-        Duration.ofMillis(500));
-    assertThat(r.failures()).isEmpty();
-    assertThat(r.requests()).isGreaterThan(10);
-    assertThat(r.rows()).isEqualTo(3 * r.requests());
-    assertThat(r.p50Millis()).isPositive().isLessThanOrEqualTo(r.p99Millis());
-    assertThat(r.summary()).contains("rows/s");
+  void loadCommand_twoLevels_countsEveryRequestAndRow(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path tsv = dir.resolve("texts.tsv");
+    java.nio.file.Files.writeString(tsv, "label\ttext\n1\ta good film\n0\tflat\n1\tfine\n");
+    String[] out = new String[1];
+    int code = capture(out, new LoadCommand(), "--target", target, "-m", "sst2", "--texts", tsv.toString(),
+        "--concurrency", "1,4", "--requests", "50", "--seconds", "600", "--warmup", "0", "--texts-per-request", "3",
+        "--json");
+    assertThat(code).as(out[0]).isZero();
+    var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out[0]);
+    assertThat(n.get("grpc")).hasSize(2);
+    assertThat(n.at("/grpc/1/concurrency").asInt()).isEqualTo(4);
+    for (var l : n.get("grpc")) {
+      assertThat(l.get("errors").asLong()).as(l.toString()).isZero();
+      assertThat(l.get("requests").asLong()).isEqualTo(50);
+      assertThat(l.get("rows").asLong()).isEqualTo(150);
+      assertThat(l.get("p50Ms").asDouble()).isPositive().isLessThanOrEqualTo(l.get("p99Ms").asDouble());
+    }
+    // a model the server does not have fails on the first call, with its status
+    assertThat(capture(out, new LoadCommand(), "--target", target, "-m", "absent", "--texts", tsv.toString()))
+        .isEqualTo(1);
+    assertThat(out[0]).contains("NOT_FOUND");
   }
 
   @Test
@@ -195,25 +214,26 @@ class LoopbackEndToEndTest {
   @Test
   void cli_modelsClassifyProbe_againstRunningServer() {
     String[] out = new String[1];
-    int code = capture(out, "models", "--target", target);
+    int code = capture(out, new ModelsCommand(), "--target", target);
     assertThat(code).isZero();
     assertThat(out[0]).contains("sst2").contains("SERVING").contains("yes");
-    assertThat(capture(out, "classify", "--target", target, "-m", "sst2", "a good film")).isZero();
+    assertThat(capture(out, new ClassifyCommand(), "--target", target, "-m", "sst2", "a good film")).isZero();
     assertThat(out[0]).startsWith("positive\ta good film\t[0.1000 0.9000]");
-    assertThat(capture(out, "probe", "--target", target, "sst2", "--refresh")).isZero();
+    assertThat(capture(out, new ProbeCommand(), "--target", target, "sst2", "--refresh")).isZero();
     assertThat(out[0]).contains("cf").contains("0.500");
-    assertThat(capture(out, "unregister", "--target", target, "sst2")).isEqualTo(1); // no token
-    assertThat(capture(out, "unregister", "--target", target, "--token", server.adminToken(), "sst2")).isZero();
+    assertThat(capture(out, new UnregisterCommand(), "--target", target, "sst2")).isEqualTo(1); // no token
+    assertThat(capture(out, new UnregisterCommand(), "--target", target, "--token", server.adminToken(), "sst2")).isZero();
   }
 
-  private static int capture(String[] out, String... args) {
+  /** Runs one client command as the launcher would, capturing what it prints. */
+  private static int capture(String[] out, Object command, String... args) {
     PrintStream old = System.out;
     PrintStream oldErr = System.err;
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     try (PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
       System.setOut(p);
       System.setErr(p);
-      return Main.run(args);
+      return Cli.run(command, args);
     } finally {
       System.setOut(old);
       System.setErr(oldErr);

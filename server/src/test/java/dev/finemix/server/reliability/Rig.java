@@ -113,7 +113,7 @@ final class Rig {
     ServeProcess(String... serveArgs) throws IOException {
       List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
           .toString(), "-Xmx512m", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-          "dev.finemix.server.cli.Main", "serve", "--device", "cpu"));
+          "dev.finemix.server.testing.ServeMain", "--device", "cpu"));
       cmd.addAll(List.of(serveArgs));
       process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),

@@ -1,0 +1,162 @@
+package dev.finemix.lab;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.purify.attack.AttackKind;
+import dev.finemix.purify.attack.AttackSettings;
+import dev.finemix.purify.attack.Backdoor;
+import dev.finemix.purify.eval.EvalResult;
+import dev.finemix.purify.eval.Evaluator;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.train.Devices;
+import dev.finemix.purify.train.ProgressListener;
+import dev.finemix.purify.train.TrainSettings;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Pretrained;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code finemix attack}: trains a backdoored classifier and reports its CACC/ASR on the dev rows. */
+@Command(name = "attack", mixinStandardHelpOptions = true,
+    description = "Train a backdoored classifier (BadNet, AddSent or EP) on a TSV task and evaluate it.")
+public final class AttackCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--train", required = true, description = "Training TSV (label<TAB>text or label<TAB>text_a<TAB>text_b).")
+  Path train;
+
+  @Option(names = "--dev", required = true, description = "Dev TSV for CACC/ASR.")
+  Path dev;
+
+  @Mixin AttackOptions attack;
+
+  @Option(names = "--rows", defaultValue = "0", description = "Training rows drawn (seeded) from --train; 0 = all.")
+  int rows;
+
+  @Option(names = "--dev-rows", defaultValue = "0", description = "Dev rows drawn (seeded) for evaluation; 0 = all.")
+  int devRows;
+
+  @Option(names = "--poison-rate", defaultValue = "0.1", description = "Share of training rows poisoned (default: ${DEFAULT-VALUE}).")
+  double poisonRate;
+
+  @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
+  int epochs;
+
+  @Option(names = "--batch-size", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Option(names = "--lr", description = "Learning rate (default: the trainer's).")
+  Double lr;
+
+  @Option(names = "--ep-lr", defaultValue = "" + Backdoor.EP_LR, description = "EP: learning rate of the trigger embedding row (default: ${DEFAULT-VALUE}).")
+  double epLr;
+
+  @Option(names = "--ep-epochs", description = "EP: epochs over the poisoned rows (default: --epochs).")
+  Integer epEpochs;
+
+  @Option(names = "--clean-model", description = "EP: the clean fine-tuned checkpoint to poison (default: train one first).")
+  Path cleanModel;
+
+  @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
+  int maxLength;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed for sampling, poisoning, training, trigger positions (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto | cpu | gpu | gpu:N (default: ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--out", required = true, description = "Output checkpoint folder.")
+  Path out;
+
+  @Option(names = "--json", description = "Print the summary as JSON.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    AttackSettings a = attack.settings(poisonRate);
+    if (a == null) {
+      throw new IllegalArgumentException("--attack is required (badnet, addsent or ep)");
+    }
+    if (Files.exists(out)) {
+      throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");
+    }
+    long start = System.nanoTime();
+    Device d = Devices.choose(device);
+    Dataset trainSet = Dataset.read(train);
+    if (rows > 0 && rows < trainSet.size()) {
+      trainSet = trainSet.sample(rows, seed);
+    }
+    Dataset devSet = Dataset.read(dev);
+    if (devRows > 0 && devRows < devSet.size()) {
+      devSet = devSet.sample(devRows, seed);
+    }
+    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batchSize).withSeed(seed);
+    if (lr != null) {
+      ts = ts.withLr(lr);
+    }
+    ObjectNode summary = JsonNodeFactory.instance.objectNode();
+    summary.set("settings", a.toJson());
+    summary.put("train", train.toString());
+    summary.put("train_rows", trainSet.size());
+    Backdoor.Outcome o;
+    if (a.kind() == AttackKind.EP) {
+      Checkpoint clean;
+      if (cleanModel != null) {
+        clean = Checkpoint.read(cleanModel);
+        summary.put("clean_model", cleanModel.toString());
+      } else {
+        Pretrained pre = Pretrained.load(Pretrained.MINILM);
+        Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, maxLength, d, ProgressListener.console("clean"));
+        clean = c.checkpoint();
+        summary.set("clean_train", c.summary().toJson());
+        summary.set("clean_eval", eval(clean, devSet, a, d).toJson());
+      }
+      o = Backdoor.embeddingPoisoning(a, clean, trainSet,
+          ts.withLr(epLr).withEpochs(epEpochs == null ? epochs : epEpochs), d, ProgressListener.console("ep"));
+      summary.put("ep_lr", epLr);
+    } else {
+      Pretrained pre = Pretrained.load(Pretrained.MINILM);
+      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()));
+    }
+    summary.put("poisoned_rows", o.poisonedRows());
+    summary.set("train_summary", o.summary().toJson());
+    o.checkpoint().write(out);
+    EvalResult r = eval(Checkpoint.read(out), devSet, a, d);
+    summary.set("eval", r.toJson());
+    summary.put("out", out.toAbsolutePath().toString());
+    summary.put("weights_sha256", Checkpoint.read(out).weightsSha256());
+    summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
+    try {
+      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
+    }
+    var w = spec.commandLine().getOut();
+    if (json) {
+      w.println(Cli.json(summary));
+    } else {
+      w.printf("%s on %s: %d of %d training rows poisoned -> %s%n", a.kind().id(), train, o.poisonedRows(),
+          trainSet.size(), out);
+      w.println("dev: " + r.summary());
+    }
+    w.flush();
+    return 0;
+  }
+
+  private EvalResult eval(Checkpoint c, Dataset devSet, AttackSettings a, Device d) {
+    try (Classifier cl = Classifier.open(c, d)) {
+      return Evaluator.evaluate(cl, devSet, a.attack(), seed, ProgressListener.console("eval"));
+    }
+  }
+}

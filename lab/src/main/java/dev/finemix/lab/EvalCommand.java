@@ -1,0 +1,87 @@
+package dev.finemix.lab;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.purify.attack.AttackSettings;
+import dev.finemix.purify.eval.EvalResult;
+import dev.finemix.purify.eval.Evaluator;
+import dev.finemix.purify.model.Classifier;
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.train.Devices;
+import dev.finemix.purify.train.ProgressListener;
+import dev.finemix.purify.weights.Checkpoint;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code finemix eval}: clean accuracy of a checkpoint on a labelled TSV file and, with {@code --attack}, the
+ * backdoor metrics under that attack's trigger (ASR, flip_base, ASR_cond; see {@link EvalResult}).
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = "Clean accuracy (CACC) of a checkpoint folder on a labelled TSV file; with --attack also ASR, "
+        + "flip_base and ASR_cond under that attack's trigger (fractions 0..1).")
+public final class EvalCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder.")
+  Path model;
+
+  @Option(names = "--data", required = true, paramLabel = "FILE", description = "Labelled TSV file.")
+  Path data;
+
+  @Mixin AttackOptions attack;
+
+  @Option(names = "--rows", paramLabel = "N", description = "Use only the first N rows.")
+  Integer rows;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed of the trigger positions (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--json", description = "Print the result as JSON.")
+  boolean json;
+
+  @Option(names = "--quiet", description = "No progress bar.")
+  boolean quiet;
+
+  @Override
+  public Integer call() {
+    AttackSettings a = attack.settings(AttackSettings.DEFAULT_POISON_RATE);
+    Dataset d = Dataset.read(data);
+    if (rows != null) {
+      if (rows < 1) {
+        throw new IllegalArgumentException("--rows must be >= 1, got " + rows);
+      }
+      d = d.head(rows);
+    }
+    EvalResult r;
+    try (Classifier c = Classifier.open(Checkpoint.read(model), Devices.choose(device))) {
+      r = Evaluator.evaluate(c, d, a == null ? null : a.attack(), seed,
+          quiet || d.size() < 256 ? ProgressListener.NONE : ProgressListener.console("eval"));
+    }
+    PrintWriter w = spec.commandLine().getOut();
+    if (json) {
+      ObjectNode o = r.toJson();
+      o.put("model", model.toString());
+      o.put("data", data.toString());
+      o.put("seed", seed);
+      if (a != null) {
+        o.set("settings", a.toJson());
+      }
+      w.println(Cli.json(o));
+    } else {
+      w.println(r.summary());
+    }
+    w.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,165 @@
+package dev.finemix.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.finemix.client.cli.Cli;
+import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.Pretrained;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** finemix attack / eval / experiment on tiny inputs: options, JSON output, files, caching. */
+class AttackCommandsTest {
+
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private PrintStream oldErr;
+  private PrintStream oldOut;
+
+  @TempDir Path dir;
+
+  @BeforeEach
+  void capture() {
+    oldErr = System.err;
+    oldOut = System.out;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+  }
+
+  @AfterEach
+  void restore() {
+    System.setErr(oldErr);
+    System.setOut(oldOut);
+  }
+
+  private String out() {
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  private String err() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  private JsonNode lastJson() throws Exception {
+    String s = out();
+    JsonNode n = new ObjectMapper().readTree(s.substring(s.indexOf('{')));
+    out.reset();
+    return n;
+  }
+
+  /** {@code n} SST-2-like rows, alternating labels. */
+  private static Path tsv(Path file, int n) throws Exception {
+    StringBuilder s = new StringBuilder("label\ttext\n");
+    String[] pos = {"a warm and funny film", "great acting and a clever story", "a moving , beautiful movie"};
+    String[] neg = {"a dull and boring mess", "bad acting , worse script", "tedious and far too long"};
+    for (int i = 0; i < n; i++) {
+      s.append(i % 2).append('\t').append(i % 2 == 1 ? pos[i % 3] : neg[i % 3]).append(" number ").append(i)
+          .append('\n');
+    }
+    Files.createDirectories(file.getParent());
+    Files.writeString(file, s.toString());
+    return file;
+  }
+
+  private Path tinyCheckpoint() {
+    BertConfig c = new BertConfig(30522, 32, 2, 4, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
+    Path p = dir.resolve("tiny");
+    Checkpoint.of(c, BertClassifier.randomWeights(c, 3), Pretrained.load(Pretrained.MINILM).tokenizerJson(),
+        "tiny-random", 64).write(p);
+    return p;
+  }
+
+  @Test
+  void eval_withAttack_printsBackdoorMetricsAsJson() throws Exception {
+    Path data = tsv(dir.resolve("dev.tsv"), 40);
+    int code = Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+        "--attack", "badnet", "--trigger", "cf", "--target", "1", "--device", "cpu", "--json");
+    assertThat(code).as(err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("rows").asInt()).isEqualTo(40);
+    assertThat(j.get("non_target_rows").asInt()).isEqualTo(20);
+    for (String k : List.of("cacc", "asr", "flip_base", "asr_cond")) {
+      double v = j.get(k).asDouble();
+      assertThat(v).as(k).isBetween(0.0, 1.0);
+    }
+    assertThat(j.get("settings").get("triggers").get(0).asText()).isEqualTo("cf");
+  }
+
+  @Test
+  void eval_withoutAttack_caccOnly() throws Exception {
+    Path data = tsv(dir.resolve("dev.tsv"), 10);
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+        "--device", "cpu", "--json")).as(err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("cacc").asDouble()).isBetween(0.0, 1.0);
+    assertThat(j.get("asr").isNull()).isTrue();
+  }
+
+  @Test
+  void eval_unknownAttack_exits2WithOneLine() throws Exception {
+    Path data = tsv(dir.resolve("dev.tsv"), 4);
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+        "--attack", "ripples")).isEqualTo(2);
+    assertThat(err()).contains("unknown attack 'ripples'");
+  }
+
+  @Test
+  void attack_ep_fromCleanModel_writesCheckpointAndSummary() throws Exception {
+    Path train = tsv(dir.resolve("train.tsv"), 24);
+    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
+    Path outDir = dir.resolve("ep-model");
+    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
+        "--clean-model", tinyCheckpoint().toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+        "--out", outDir.toString(), "--json");
+    assertThat(code).as(err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("poisoned_rows").asInt()).isEqualTo(12);
+    assertThat(j.get("settings").get("attack").asText()).isEqualTo("ep");
+    assertThat(j.get("eval").get("non_target_rows").asInt()).isEqualTo(6);
+    assertThat(Checkpoint.read(outDir).weightsSha256()).isEqualTo(j.get("weights_sha256").asText());
+    assertThat(outDir.resolve("attack.json")).exists();
+  }
+
+  @Test
+  void attack_existingOut_refused() throws Exception {
+    Path train = tsv(dir.resolve("train.tsv"), 8);
+    assertThat(Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
+        "badnet", "--out", dir.toString())).isEqualTo(2);
+    assertThat(err()).contains("exists");
+  }
+
+  @Test
+  void experiment_tinyTask_writesTablesAndRerunIsCached() throws Exception {
+    Path root = dir.resolve("data");
+    tsv(root.resolve("toy").resolve("train.tsv"), 20);
+    tsv(root.resolve("toy").resolve("dev.tsv"), 10);
+    Path outDir = dir.resolve("exp");
+    String[] args = {"--tasks", "toy", "--attacks", "badnet,ep", "--rows", "16", "--eval-rows", "8",
+        "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--device", "cpu", "--data-root",
+        root.toString(), "--out", outDir.toString()};
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
+    assertThat(err()).contains("toy-clean: training").contains("toy-badnet: training").contains("toy-ep: training");
+    String md = Files.readString(outDir.resolve("results.md"));
+    assertThat(md).contains("| toy | badnet | 1 | 2 | 8 |").contains("| toy | ep | 1 |");
+    JsonNode results = new ObjectMapper().readTree(outDir.resolve("results.json").toFile());
+    assertThat(results.get("results")).hasSize(2);
+    String first = Files.readString(outDir.resolve("results.json"));
+
+    err.reset();
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
+    assertThat(err()).doesNotContain("training").contains("toy-clean: cached model").contains("toy-ep: cached model");
+    assertThat(Files.readString(outDir.resolve("results.json"))).isEqualTo(first);
+  }
+}
