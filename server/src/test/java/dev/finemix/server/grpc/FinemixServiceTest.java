@@ -306,7 +306,7 @@ class FinemixServiceTest {
     c.register(sst2Request().setUnlabelledSubsetPath("clean/sst2.tsv").build());
     ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
     assertThat(m.getUnlabelledSubsetPath()).isEqualTo("clean/sst2.tsv");
-    assertThat(backend.lastJob.unlabelledSubset()).endsWith(Path.of("clean/sst2.tsv"));
+    assertThat(backend.lastInputs.unlabelled().path()).endsWith(Path.of("clean/sst2.tsv"));
     assertThat(m.getCacheKey()).isNotEqualTo(plainKey);
     Throwable t = catchError(() -> c.register(sst2Request().setName("m3").setUnlabelledSubsetPath("../x.tsv").build()));
     assertThat(violation(t).getField()).isEqualTo("unlabelled_subset_path");
@@ -402,8 +402,8 @@ class FinemixServiceTest {
     String beforeKey = c.get("sst2").getCacheKey();
     List<DefendProgress> progress = Collections.synchronizedList(new ArrayList<>());
 
-    ModelInfo after = c.defend("sst2", DefenceSettings.newBuilder().setMix(MixStrategy.RANDOM).setRho(0.7).build(),
-        false, progress::add);
+    ModelInfo after = c.defend("sst2", DefenceSettings.newBuilder().setMix(MixStrategy.RANDOM).setRho(0.7)
+        .setEpurTop(3).build(), false, progress::add);
 
     assertThat(progress).extracting(DefendProgress::getStage).contains("epur", "finetune", "cache", "swap", "done");
     assertThat(progress).extracting(DefendProgress::getPercent).isSorted();
@@ -412,7 +412,7 @@ class FinemixServiceTest {
     assertThat(after.getDefenceSettingsJson()).contains("\"rho\":0.7").contains("\"mix\":\"random\"");
     assertThat(after.getDefenceSummary().getMix()).isEqualTo("RANDOM");
     assertThat(after.getDefenceSummary().getRho()).isEqualTo(0.7);
-    assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(1);
+    assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(3); // the settings' epur_top, as reported
     assertThat(after.getDefenceSummary().getCleanAccuracy()).isEqualTo(0.9);
     assertThat(after.getCacheKey()).hasSize(64).isNotEqualTo(beforeKey);
     assertThat(backend.purifications).hasValue(2);

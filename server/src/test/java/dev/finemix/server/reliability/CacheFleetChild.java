@@ -9,7 +9,6 @@ import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelState;
 import dev.finemix.server.registry.ModelView;
-import dev.finemix.server.registry.StateListener;
 import dev.finemix.server.testing.FakeBackend;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -95,7 +94,7 @@ public final class CacheFleetChild {
     try (PurifiedCache cache = new PurifiedCache(cacheDir, 1L << 30, Clock.systemUTC(), PurifiedCache.Listener.NONE,
         leases, owner);
         ModelManager m = new ModelManager(cfg, backend, cache, new ServerMetrics(Map::of), inference, work,
-            Ticker.system(), Clock.systemUTC(), StateListener.NONE)) {
+            Ticker.system(), Clock.systemUTC())) {
       opened.run();
       for (String name : models) {
         m.register(cfg.resolve(ModelLayer.of(name, name, "clean.tsv")), false);

@@ -175,23 +175,23 @@ class FaultInjectionTest {
   void defend_purificationFaults_abortedOldWeightsKeepServing_noWorkLeft() throws Exception {
     start();
     Map<String, Rig.CheapPurifyBackend.Hook> hooks = new LinkedHashMap<>();
-    hooks.put("throws mid-way after writing part of the output", job -> {
-      Files.write(job.outputDir().resolve("model.safetensors"), new byte[1000]);
+    hooks.put("throws mid-way after writing part of the output", (in, out) -> {
+      Files.write(out.resolve("model.safetensors"), new byte[1000]);
       throw new IllegalStateException("recovery diverged at step 3");
     });
-    hooks.put("disk full while writing", job -> {
-      Files.write(job.outputDir().resolve("model.safetensors"), new byte[4096]);
+    hooks.put("disk full while writing", (in, out) -> {
+      Files.write(out.resolve("model.safetensors"), new byte[4096]);
       throw new IOException("No space left on device");
     });
-    hooks.put("out of memory", job -> {
+    hooks.put("out of memory", (in, out) -> {
       throw new OutOfMemoryError("Java heap space (injected)");
     });
-    hooks.put("writes NaN weights (then returns normally)", job -> {
-      Files.copy(weights(job.suspectDir()), weights(job.outputDir()));
-      poisonFirstFloat(weights(job.outputDir()), Float.NaN);
+    hooks.put("writes NaN weights (then returns normally)", (in, out) -> {
+      Files.copy(weights(in.suspect().dir()), weights(out));
+      poisonFirstFloat(weights(out), Float.NaN);
     });
-    hooks.put("clean subset rewritten with bad rows on disk", job -> {
-      throw new IllegalStateException("unreachable: the clean subset check runs first");
+    hooks.put("clean subset rewritten with bad rows on disk", (in, out) -> {
+      throw new IllegalStateException("unreachable: Defend reads (and checks) the clean subset first");
     });
     for (var h : hooks.entrySet()) {
       faults++;

@@ -2,7 +2,6 @@ package dev.finemix.server.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.ClientErrors;
 import dev.finemix.purify.weights.Pretrained;
@@ -12,12 +11,14 @@ import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
-import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.loading.Predictor;
 import dev.finemix.server.loading.Progress;
-import dev.finemix.server.loading.PurifyJob;
 import dev.finemix.server.loading.PurifyOutcome;
+import dev.finemix.server.loading.ScreenJob;
+import dev.finemix.server.loading.Suspect;
+import dev.finemix.server.testing.Reports;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.Status;
 import java.io.IOException;
@@ -165,7 +166,7 @@ final class Rig {
    */
   static final class CheapPurifyBackend implements ModelBackend {
     interface Hook {
-      void run(PurifyJob job) throws Exception;
+      void run(LoadInputs in, Path outputDir) throws Exception;
     }
 
     final ModelBackend real = Backends.production("cpu");
@@ -176,8 +177,8 @@ final class Rig {
     volatile double accAfter = 0.9;
 
     @Override
-    public CheckpointInfo inspect(Path dir) {
-      return real.inspect(dir);
+    public Suspect read(Path dir) {
+      return real.read(dir);
     }
 
     @Override
@@ -186,27 +187,21 @@ final class Rig {
     }
 
     @Override
-    public ObjectNode normalizeSettings(ObjectNode s) {
-      return real.normalizeSettings(s);
-    }
-
-    @Override
     public String pretrainedSha256(String id) {
       return real.pretrainedSha256(id);
     }
 
     @Override
-    public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
+    public PurifyOutcome purify(LoadInputs in, Path outputDir, Progress.Sink progress) throws Exception {
       purifications.incrementAndGet();
-      dev.finemix.purify.text.Dataset.read(job.cleanSubset()); // the real TSV reader: bad rows throw here
       Hook h = purifyHook;
       if (h != null) {
-        h.run(job);
+        h.run(in, outputDir);
       }
       boolean perturb = false;
-      try (Stream<Path> s = Files.list(job.suspectDir())) {
+      try (Stream<Path> s = Files.list(in.suspect().dir())) {
         for (Path f : s.toList()) {
-          Path to = job.outputDir().resolve(f.getFileName());
+          Path to = outputDir.resolve(f.getFileName());
           if (!Files.exists(to)) { // a hook may have written it
             Files.copy(f, to);
             perturb |= f.getFileName().toString().equals("model.safetensors");
@@ -214,25 +209,21 @@ final class Rig {
         }
       }
       if (perturb) {
-        setFirstFloat(job.outputDir().resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
+        setFirstFloat(outputDir.resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
       }
-      ObjectNode report = JsonNodeFactory.instance.objectNode();
-      ObjectNode acc = report.putObject("clean_accuracy");
-      acc.put("rows", 4);
-      acc.put("before", accBefore);
-      acc.put("after", accAfter);
-      report.putArray("suspected_tokens");
-      return new PurifyOutcome(report, List.of());
+      return new PurifyOutcome(Reports.of(in.settings(), in.suspect().info().weightsSha256(),
+          dev.finemix.server.cache.Sha256.file(outputDir.resolve("model.safetensors")), accBefore, accAfter,
+          "4 held-back clean rows", List.of()), List.of());
     }
 
     @Override
-    public Predictor open(Path dir) {
-      return real.open(dir);
-    }
-
-    @Override
-    public Predictor open(Path dir, dev.finemix.server.loading.ScreenJob screen) {
+    public Predictor open(Path dir, ScreenJob screen) {
       return real.open(dir, screen);
+    }
+
+    @Override
+    public Predictor open(Suspect suspect, ScreenJob screen) {
+      return real.open(suspect, screen);
     }
 
     @Override
