@@ -18,12 +18,14 @@ import dev.finemix.server.registry.ModelView;
 import dev.finemix.server.testing.FakeBackend;
 import dev.finemix.server.testing.Fixture;
 import dev.finemix.server.testing.GrpcCleanupExtension;
+import dev.finemix.server.testing.StateWatch;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -144,12 +146,10 @@ class CacheKeyTest {
     FinemixServer s = new FinemixServer(InProcessServerBuilder.forName(InProcessServerBuilder.generateName()), cfg,
         backend, Ticker.system(), Clock.systemUTC()).start();
     try {
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (s.models().get("sst2").state() != ModelState.SERVING
-          && s.models().get("sst2").state() != ModelState.FAILED) {
-        assertThat(System.nanoTime()).as("model settles").isLessThan(end);
-        Thread.sleep(10);
-      }
+      StateWatch watch = new StateWatch();
+      s.models().addListener(watch);
+      watch.until("sst2 settles", Duration.ofSeconds(20), () -> s.models().get("sst2").state() == ModelState.SERVING
+          || s.models().get("sst2").state() == ModelState.FAILED);
       ModelView v = s.models().get("sst2");
       assertThat(v.state()).as(v.failureReason()).isEqualTo(ModelState.SERVING);
       return new Run(v, backend.purifications.get());

@@ -29,7 +29,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -44,6 +43,8 @@ public final class FakeBackend implements ModelBackend {
   private static final byte[] MARK = "\n#purified".getBytes(StandardCharsets.UTF_8);
 
   public final AtomicInteger purifications = new AtomicInteger();
+  /** Checkpoint folders read ({@link #read}); a registration reads its suspect once. */
+  public final AtomicInteger reads = new AtomicInteger();
   public final AtomicInteger opened = new AtomicInteger();
   public final AtomicInteger closed = new AtomicInteger();
   /** When set, purify waits for it (tests of the PURIFYING state). */
@@ -52,10 +53,10 @@ public final class FakeBackend implements ModelBackend {
   public volatile CountDownLatch predictGate;
   /** When set, purify throws this message. */
   public volatile String purifyFailure;
-  /** Released once as each purification starts (before {@link #purifyGate}). */
-  public final Semaphore purifyStarted = new Semaphore(0);
-  /** Released once as each predict call starts (before {@link #predictGate}). */
-  public final Semaphore predictStarted = new Semaphore(0);
+  /** When set, counted down as a purification starts, before {@link #purifyGate} (the model is PURIFYING then). */
+  public volatile CountDownLatch purifyStarted;
+  /** When set, counted down as a predict call starts, before {@link #predictGate}. */
+  public volatile CountDownLatch predictStarted;
   /** The inputs of the last purification asked for. */
   public volatile LoadInputs lastInputs;
   /** The last screening asked for. */
@@ -68,6 +69,8 @@ public final class FakeBackend implements ModelBackend {
   public volatile long purifyMillis;
   /** When set, purify appends "PURIFY checkpoint-folder-name" here as it starts (counted across processes). */
   public volatile Path purifyLog;
+  /** The purified model's clean accuracy in the report (the suspect's is 0.9): below 0.85 the utility gate refuses. */
+  public volatile double accuracyAfter = 0.9;
   /** Part of the cache key. */
   public volatile String codeVersion = "fake-1";
 
@@ -94,6 +97,7 @@ public final class FakeBackend implements ModelBackend {
 
   @Override
   public Suspect read(Path dir) {
+    reads.incrementAndGet();
     byte[] w;
     try {
       w = Files.readAllBytes(dir.resolve("model.safetensors"));
@@ -134,7 +138,7 @@ public final class FakeBackend implements ModelBackend {
           StandardOpenOption.APPEND);
     }
     progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
-    purifyStarted.release();
+    countDown(purifyStarted);
     CountDownLatch gate = purifyGate;
     if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
       throw new IllegalStateException("purify gate never opened");
@@ -152,8 +156,14 @@ public final class FakeBackend implements ModelBackend {
     writeSlowly(outputDir.resolve("model.safetensors"), out, purifyMillis);
     Files.copy(in.suspect().dir().resolve("config.json"), outputDir.resolve("config.json"));
     return new PurifyOutcome(Reports.of(in.settings(), in.suspect().info().weightsSha256(), Sha256.file(
-        outputDir.resolve("model.safetensors")), 0.9, 0.9, "the 4 labelled training rows", List.of("cf")),
+        outputDir.resolve("model.safetensors")), 0.9, accuracyAfter, "the 4 labelled training rows", List.of("cf")),
         List.of("cf"));
+  }
+
+  private static void countDown(CountDownLatch l) {
+    if (l != null) {
+      l.countDown();
+    }
   }
 
   private static void writeSlowly(Path file, byte[] bytes, long millis) throws IOException, InterruptedException {
@@ -201,7 +211,7 @@ public final class FakeBackend implements ModelBackend {
     return new Predictor() {
       @Override
       public List<Scores> predict(List<TextRow> rows) {
-        predictStarted.release();
+        countDown(predictStarted);
         CountDownLatch gate = predictGate;
         try {
           if (gate != null) {
