@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.config.Json;
+import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.errors.ErrorReason;
@@ -131,8 +132,7 @@ class ModelManagerTest {
   @Test
   void register_sameInputsUnderAnotherName_servedFromTheCache_noSecondPurification() {
     serveSst2();
-    ModelSpec again = config.resolve(new dev.finemix.server.config.ModelLayer("again", "sst2-badnet",
-        "clean/sst2.tsv", null, null, null, null, null, null));
+    ModelSpec again = config.resolve(ModelLayer.of("again", "sst2-badnet", "clean/sst2.tsv"));
 
     models.register(again, false);
     work.runAll();
