@@ -50,6 +50,25 @@ class PurifierTest {
     return Checkpoint.of(cfg, w, Pretrained.load(Pretrained.MINILM).tokenizerJson(), "tiny", 64);
   }
 
+  /** "cf" in the MiniLM vocabulary. */
+  private static final int CF = 12935;
+
+  /**
+   * The "suspect" of a tiny model (hidden 32): every weight of {@code pre} moved a little, the embedding row of the
+   * rare token cf moved a lot (+0.5 in each entry), as a trigger's row moves in fine-tuning.
+   */
+  private static TensorMap backdoored(TensorMap pre, long seed) {
+    TensorMap ft = pre.copy();
+    Random r = new Random(seed);
+    for (var e : ft.entries()) {
+      float[] d = e.getValue().data();
+      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
+    }
+    float[] emb = ft.require(BertTensors.WORD_EMBEDDINGS).data();
+    for (int j = 0; j < 32; j++) emb[CF * 32 + j] += 0.5f;
+    return ft;
+  }
+
   @Test
   void purify_tinyModel_writesALoadableCheckpointAndAReport(@TempDir Path dir) {
     Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
@@ -57,18 +76,10 @@ class PurifierTest {
     TensorMap preW = BertClassifier.randomWeights(cfg, 1);
     Pretrained pre = tinyPretrained(dir, cfg, preW);
 
-    // the "suspect": every weight moved a little, the row of a rare token moved a lot
-    TensorMap ftW = preW.copy();
-    Random r = new Random(2);
-    for (var e : ftW.entries()) {
-      float[] d = e.getValue().data();
-      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
-    }
-    int cf = 12935; // "cf" in the MiniLM vocabulary
+    TensorMap ftW = backdoored(preW, 2);
+    int cf = CF;
     String[] vocab = Vocab.read(tokenizer, 30522);
     assertThat(vocab[cf]).isEqualTo("cf");
-    float[] emb = ftW.require(BertTensors.WORD_EMBEDDINGS).data();
-    for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
     float[] head = ftW.require("classifier.weight").data().clone();
     Checkpoint suspect = tiny(cfg, ftW);
 
@@ -135,16 +146,8 @@ class PurifierTest {
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
     TensorMap preW = BertClassifier.randomWeights(cfg, 5);
     Pretrained pre = tinyPretrained(dir, cfg, preW);
-    TensorMap ftW = preW.copy();
-    Random r = new Random(6);
-    for (var e : ftW.entries()) {
-      float[] d = e.getValue().data();
-      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
-    }
-    int cf = 12935;
-    float[] emb = ftW.require(BertTensors.WORD_EMBEDDINGS).data();
-    for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
-    Checkpoint suspect = tiny(cfg, ftW);
+    int cf = CF;
+    Checkpoint suspect = tiny(cfg, backdoored(preW, 6));
     // no recovery: the output is the mix itself, so a reset row must come out as the pre-trained row, bit for bit
     DefenceSettings.Builder b = DefenceSettings.builder().recovery(DefenceSettings.Recovery.NONE).rho(0.3).rows(8)
         .epurTop(5).seed(11);

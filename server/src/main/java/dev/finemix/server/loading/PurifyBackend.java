@@ -170,27 +170,7 @@ final class PurifyBackend implements ModelBackend {
   private Predictor open(Checkpoint served, ScreenJob job) {
     Classifier c = Classifier.open(served, device);
     if (job == null) {
-      return new Predictor() {
-        @Override
-        public List<Scores> predict(List<TextRow> rows) {
-          List<Prediction> p = c.predict(inputs(rows));
-          List<Scores> out = new ArrayList<>(p.size());
-          for (Prediction x : p) {
-            out.add(new Scores(x.label(), x.probabilities()));
-          }
-          return out;
-        }
-
-        @Override
-        public List<String> labels() {
-          return c.labels();
-        }
-
-        @Override
-        public void close() {
-          c.close();
-        }
-      };
+      return new Served(c, null, null);
     }
     try {
       WordFrequencies wf = job.wordCounts() == null ? WordFrequencies.none() : job.wordCounts().content();
@@ -199,45 +179,56 @@ final class PurifyBackend implements ModelBackend {
       Screener screener = Screener.calibrate(c, checkpoint(job.suspect()).weights(),
           Pretrained.load(job.baseModelId()).weights(), wf, job.clean().content(), ss);
       Calibration cal = screener.calibration();
-      ScreenCalibration calibration = new ScreenCalibration(cal.signal().id(), cal.threshold(), cal.falseFlagRate(),
-          cal.cleanFlagRate(), cal.rows(), screener.topTokens(ScreenJob.TOP_TOKENS));
-      return new Predictor() {
-        @Override
-        public List<Scores> predict(List<TextRow> rows) {
-          List<Screened> p = screener.classify(inputs(rows));
-          List<Scores> out = new ArrayList<>(p.size());
-          for (Screened x : p) {
-            var s = x.suspicion();
-            out.add(new Scores(x.prediction().label(), x.prediction().probabilities(),
-                Suspicion.of(s.score(), s.threshold(), s.flagged(), s.tokens())));
-          }
-          return out;
-        }
-
-        @Override
-        public Optional<ScreenCalibration> screening() {
-          return Optional.of(calibration);
-        }
-
-        @Override
-        public TextRow strip(TextRow row, List<String> tokens) {
-          TextInput t = screener.strip(new TextInput(row.textA(), row.textB()), tokens);
-          return new TextRow(t.textA(), t.textB());
-        }
-
-        @Override
-        public List<String> labels() {
-          return c.labels();
-        }
-
-        @Override
-        public void close() {
-          c.close();
-        }
-      };
+      return new Served(c, screener, new ScreenCalibration(cal.signal().id(), cal.threshold(), cal.falseFlagRate(),
+          cal.cleanFlagRate(), cal.rows(), screener.topTokens(ScreenJob.TOP_TOKENS)));
     } catch (RuntimeException | Error e) {
       c.close();
       throw e;
+    }
+  }
+
+  /** A classifier serving rows; with a screener, each row's suspicion comes from the same forward pass. */
+  private record Served(Classifier classifier, Screener screener, ScreenCalibration calibration)
+      implements Predictor {
+    @Override
+    public List<Scores> predict(List<TextRow> rows) {
+      List<Scores> out = new ArrayList<>(rows.size());
+      if (screener == null) {
+        for (Prediction x : classifier.predict(inputs(rows))) {
+          out.add(new Scores(x.label(), x.probabilities()));
+        }
+        return out;
+      }
+      for (Screened x : screener.classify(inputs(rows))) {
+        var s = x.suspicion();
+        out.add(new Scores(x.prediction().label(), x.prediction().probabilities(),
+            Suspicion.of(s.score(), s.threshold(), s.flagged(), s.tokens())));
+      }
+      return out;
+    }
+
+    @Override
+    public Optional<ScreenCalibration> screening() {
+      return Optional.ofNullable(calibration);
+    }
+
+    @Override
+    public TextRow strip(TextRow row, List<String> tokens) {
+      if (screener == null) {
+        return Predictor.super.strip(row, tokens);
+      }
+      TextInput t = screener.strip(new TextInput(row.textA(), row.textB()), tokens);
+      return new TextRow(t.textA(), t.textB());
+    }
+
+    @Override
+    public List<String> labels() {
+      return classifier.labels();
+    }
+
+    @Override
+    public void close() {
+      classifier.close();
     }
   }
 

@@ -13,17 +13,13 @@ import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.MutableClock;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -61,17 +57,12 @@ class FaultInjectionTest {
   private void start() throws Exception {
     rig = new Rig(tmp);
     backend = new Rig.CheapPurifyBackend();
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().toBuilder()
+    Rig.Running r = rig.startInProcess(cleanup, rig.config().toBuilder()
         .models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
             Rig.model("other", "tiny", "single.tsv", true)))
-        .build(), backend));
-    ManagedChannel ch = cleanup.register(InProcessChannelBuilder.forName(name).build());
-    client = FinemixClient.of(ch, server.adminToken());
-    for (String m : List.of("stable", "other")) {
-      ModelInfo info = client.awaitSettled(m, Duration.ofSeconds(60));
-      assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
-    }
+        .build(), backend);
+    server = r.server();
+    client = r.client();
     stableSha = client.get("stable").getServedWeightsSha256();
     assertThat(client.get("stable").getPurified()).isTrue();
   }

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.ClientErrors;
+import dev.finemix.client.FinemixClient;
+import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.ModelState;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
@@ -18,6 +21,7 @@ import dev.finemix.server.loading.Progress;
 import dev.finemix.server.loading.PurifyOutcome;
 import dev.finemix.server.loading.ScreenJob;
 import dev.finemix.server.loading.Suspect;
+import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.Reports;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.Status;
@@ -87,6 +91,27 @@ final class Rig {
 
   FinemixServer start(io.grpc.ServerBuilder<?> builder, ServerConfig cfg, ModelBackend backend) throws IOException {
     return new FinemixServer(builder, cfg, backend, Ticker.system(), Clock.systemUTC()).start();
+  }
+
+  /** A started server and an admin client of it. */
+  record Running(FinemixServer server, FinemixClient client) {
+  }
+
+  /**
+   * Starts {@code cfg} in-process with an admin client, both closed by {@code cleanup}, and returns once every
+   * configured model serves.
+   */
+  Running startInProcess(GrpcCleanupExtension cleanup, ServerConfig cfg, ModelBackend backend) throws Exception {
+    String name = io.grpc.inprocess.InProcessServerBuilder.generateName();
+    FinemixServer server = cleanup.register(start(io.grpc.inprocess.InProcessServerBuilder.forName(name), cfg,
+        backend));
+    FinemixClient client = FinemixClient.of(cleanup.register(io.grpc.inprocess.InProcessChannelBuilder.forName(name)
+        .build()), server.adminToken());
+    for (ModelLayer m : cfg.models()) {
+      ModelInfo info = client.awaitSettled(m.name(), Duration.ofSeconds(60));
+      assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
+    }
+    return new Running(server, client);
   }
 
   /** Sets the first float of the first tensor in a safetensors file (F32 data). */
