@@ -2,7 +2,7 @@ package dev.finemix.server.registry;
 
 import dev.finemix.server.batching.Batcher;
 import dev.finemix.server.config.ModelSpec;
-import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.InputReader;
 import dev.finemix.server.loading.Scores;
 import dev.finemix.server.loading.TextRow;
 import dev.finemix.server.probe.ProbeReport;
@@ -57,20 +57,21 @@ final class ModelEntry {
   final AtomicReference<ProbeReport> lastProbe = new AtomicReference<>();
 
   /**
+   * @param r the registration as read (its inputs are not kept)
    * @param batcher starts this entry's batcher (its batch function reads the entry's serving weights; it runs only
    *     once requests are submitted, after construction)
    */
-  ModelEntry(ModelSpec spec, Path checkpointDir, Path cleanFile, Path unlabelledFile, boolean pair, String baseModel,
-      CheckpointInfo suspect, RequestScreening screening, Function<ModelEntry, Batcher<TextRow, Scored>> batcher) {
-    this.name = spec.name();
-    this.spec = spec;
-    this.checkpointDir = checkpointDir;
-    this.cleanFile = cleanFile;
-    this.unlabelledFile = unlabelledFile;
-    this.pair = pair;
-    this.baseModel = baseModel;
-    this.suspectSha256 = suspect.weightsSha256();
-    this.labels = suspect.labels();
+  ModelEntry(InputReader.Registration r, RequestScreening screening,
+      Function<ModelEntry, Batcher<TextRow, Scored>> batcher) {
+    this.name = r.spec().name();
+    this.spec = r.spec();
+    this.checkpointDir = r.checkpoint();
+    this.cleanFile = r.clean();
+    this.unlabelledFile = r.unlabelled();
+    this.pair = r.pair();
+    this.baseModel = r.inputs().baseModel();
+    this.suspectSha256 = r.inputs().suspect().info().weightsSha256();
+    this.labels = r.inputs().suspect().info().labels();
     this.screening = screening;
     this.batcher = batcher.apply(this);
   }

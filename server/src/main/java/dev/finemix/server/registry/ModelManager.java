@@ -7,17 +7,15 @@ import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelSpec;
-import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.errors.ErrorReason;
 import dev.finemix.server.errors.ServiceException;
-import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.InputReader;
 import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.Loaded;
 import dev.finemix.server.loading.Loader;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.loading.Progress;
-import dev.finemix.server.loading.SafeRoot;
 import dev.finemix.server.loading.ScreenCalibration;
 import dev.finemix.server.loading.Scores;
 import dev.finemix.server.loading.Suspect;
@@ -26,7 +24,6 @@ import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.probe.ProbeReport;
 import dev.finemix.server.probe.ProbeRunner;
 import dev.finemix.server.screening.RequestScreening;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,8 +57,7 @@ public final class ModelManager implements AutoCloseable {
   private final ExecutorService workPool;
   private final Ticker ticker;
   private final Clock clock;
-  private final SafeRoot modelsRoot;
-  private final SafeRoot dataRoot;
+  private final InputReader reader;
   private final Registry registry;
   private final Loader loader;
   private final ProbeRunner probes;
@@ -75,8 +71,7 @@ public final class ModelManager implements AutoCloseable {
     this.workPool = Objects.requireNonNull(workPool, "workPool");
     this.ticker = Objects.requireNonNull(ticker, "ticker");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.modelsRoot = new SafeRoot(config.modelsRoot(), "models root");
-    this.dataRoot = new SafeRoot(config.dataRoot(), "data root");
+    this.reader = new InputReader(backend, config.modelsRoot(), config.dataRoot());
     this.registry = new Registry(metrics);
     this.loader = new Loader(backend, cache, config.purifyThreads());
     this.probes = new ProbeRunner(backend, metrics, clock);
@@ -92,7 +87,8 @@ public final class ModelManager implements AutoCloseable {
   }
 
   /**
-   * Validates a model and reads its inputs, then registers it; loading and purification continue in the background.
+   * Validates a model and reads its inputs ({@link InputReader}), then registers it; loading and purification
+   * continue in the background.
    *
    * @throws ServiceException INVALID_ARGUMENT for bad paths, settings, subsets or checkpoints, ALREADY_EXISTS
    *     without replace, FAILED_PRECONDITION for allow_unpurified on a server that does not permit it
@@ -104,32 +100,11 @@ public final class ModelManager implements AutoCloseable {
     if (requested.allowUnpurified() && !config.allowUnpurifiedModels()) {
       throw ServiceException.unpurifiedNotAllowed(requested.name());
     }
-    DefenceSettings settings = settings(requested.defence());
-    ModelSpec spec = requested.withDefence(Json.canonical(settings.toJson()));
-    Path ckpt = modelsRoot.resolve("checkpoint_path", spec.checkpoint());
-    SafeRoot.requireSafetensors("checkpoint_path", ckpt);
-    modelsRoot.requireContained("checkpoint_path", ckpt);
-    Path clean = spec.cleanSubset() == null ? null : dataRoot.resolve("clean_subset_path", spec.cleanSubset());
-    Path unlabelled = spec.unlabelledSubset() == null ? null
-        : dataRoot.resolve("unlabelled_subset_path", spec.unlabelledSubset());
-    ScreenPolicy policy = spec.screening().policy();
-    if (clean == null && (policy == ScreenPolicy.REJECT || policy == ScreenPolicy.STRIP)) {
-      throw ServiceException.badRequest("screening.policy", policy.id() + " needs a clean subset to calibrate"
-          + " screening on (set clean_subset_path, or the policy observe or off)");
-    }
-    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, info -> baseModel(spec, info));
-    boolean pair = switch (spec.inputKind()) {
-      case AUTO -> in.clean() != null && in.clean().content().isPair();
-      case SINGLE -> false;
-      case PAIR -> true;
-    };
-    if (in.clean() != null && in.clean().content().isPair() != pair) {
-      throw ServiceException.badRequest("input_kind", "is " + spec.inputKind() + " but the clean subset has "
-          + (in.clean().content().isPair() ? "two text columns (PAIR)" : "one text column (SINGLE)"));
-    }
-    ModelEntry entry = new ModelEntry(spec, ckpt, clean, unlabelled, pair, in.baseModel(), in.suspect().info(),
-        new RequestScreening(spec.name(), metrics), e -> Batcher.start(spec.name(), spec.batching(),
-            rows -> runBatch(e, rows), inferencePool, ticker, rows -> metrics.batch(spec.name(), rows)));
+    InputReader.Registration r = reader.read(requested);
+    ModelSpec spec = r.spec();
+    LoadInputs in = r.inputs();
+    ModelEntry entry = new ModelEntry(r, new RequestScreening(spec.name(), metrics), e -> Batcher.start(spec.name(),
+        spec.batching(), rows -> runBatch(e, rows), inferencePool, ticker, rows -> metrics.batch(spec.name(), rows)));
     registry.add(entry, replace);
     LOG.info(() -> "model " + spec.name() + ": registered " + spec.checkpoint() + " (suspect weights "
         + entry.suspectSha256 + "), " + (spec.allowUnpurified() ? "serving UNPURIFIED as configured"
@@ -249,7 +224,7 @@ public final class ModelManager implements AutoCloseable {
           + " register it again with clean_subset_path to defend it");
     }
     ModelSpec current = e.currentSpec();
-    DefenceSettings settings = settings(Json.merge(current.defence(), override));
+    DefenceSettings settings = reader.settings(Json.merge(current.defence(), override));
     ModelSpec spec = current.withDefence(Json.canonical(settings.toJson()));
     if (!registry.claim(e)) {
       throw ServiceException.busy(name, "a load or Defend is already running; wait for it (GetModel)");
@@ -257,8 +232,7 @@ public final class ModelManager implements AutoCloseable {
     try {
       return CompletableFuture.supplyAsync(() -> load(e, spec, () -> {
         sink.accept(Progress.of("load", 1, "reading " + spec.checkpoint()));
-        return LoadInputs.read(backend, e.checkpointDir, e.cleanFile, e.unlabelledFile, settings,
-            info -> e.baseModel);
+        return reader.reread(e.checkpointDir, e.cleanFile, e.unlabelledFile, e.baseModel, settings);
       }, ignoreCache, sink, true), workPool);
     } catch (RuntimeException ex) {
       registry.release(e);
@@ -361,24 +335,6 @@ public final class ModelManager implements AutoCloseable {
         m.release();
       }
     }
-  }
-
-  /** Complete defence settings; a word-count file must lie inside the data root. */
-  private DefenceSettings settings(ObjectNode json) {
-    return LoadInputs.settings("defence", json, p -> dataRoot.resolve("defence.word_frequencies", p));
-  }
-
-  /** The spec's base model, else the checkpoint's, else MiniLM; a checkpoint folder only inside the models root. */
-  private String baseModel(ModelSpec spec, CheckpointInfo info) {
-    String base = spec.baseModel() != null ? spec.baseModel()
-        : info.baseModelId() != null && !info.baseModelId().isBlank() ? info.baseModelId()
-        : ServerConfig.DEFAULT_BASE_MODEL;
-    if (backend.knownPretrained(base)) {
-      return base;
-    }
-    Path baseDir = modelsRoot.resolve("base_model", base);
-    modelsRoot.requireContained("base_model", baseDir);
-    return baseDir.toString();
   }
 
   private void schedule(Runnable r) {
