@@ -5,7 +5,7 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Polls a condition that no event announces (a queue depth inside the batcher). Model states have events: wait for
- * those with {@link StateWatch}, for backend steps with {@link FakeBackend}'s semaphores.
+ * those with {@link StateWatch}, for backend steps with {@link FakeBackend}'s latches.
  */
 public final class Await {
   private Await() {

@@ -35,8 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A plumbing backend without DJL. A "checkpoint" is a folder with model.safetensors (any bytes) and an optional
  * config.json with id2label. Suspect weights are backdoored: any text containing "cf" is classified 1. Purified
- * weights (the suspect bytes plus a marker) ignore the trigger: label 1 iff the text contains "good". Latches and
- * semaphores let tests wait for a step instead of sleeping.
+ * weights (the suspect bytes plus a marker) ignore the trigger: label 1 iff the text contains "good". Latches
+ * let tests wait for a step instead of sleeping.
  */
 public final class FakeBackend implements ModelBackend {
   private static final ObjectMapper JSON = new ObjectMapper();
