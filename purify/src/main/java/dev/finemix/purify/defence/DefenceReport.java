@@ -1,8 +1,11 @@
 package dev.finemix.purify.defence;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -116,6 +119,53 @@ public record DefenceReport(
     ArrayNode no = n.putArray("notes");
     notes.forEach(no::add);
     return n;
+  }
+
+  /**
+   * Reads what {@link #toJson()} writes (the cache keeps reports as JSON). Numbers written as NaN (null, or the
+   * string "NaN" after a round trip through a file) read back as NaN; absent keys read as unknown: NaN, 0, "" or
+   * empty, and absent settings as {@link DefenceSettings#defaults()}.
+   *
+   * @throws IllegalArgumentException for settings {@link DefenceSettings#fromJson} refuses
+   */
+  public static DefenceReport fromJson(JsonNode n) {
+    List<RhoTrial> trials = new ArrayList<>();
+    n.path("rho_trials").forEach(t -> trials.add(new RhoTrial(number(t.get("rho")), number(t.get("accuracy")),
+        number(t.get("agreement")), t.path("within_margin").asBoolean(false), number(t.get("share_kept")),
+        number(t.get("seconds")))));
+    List<Epur.Suspect> suspects = new ArrayList<>();
+    n.path("suspected_tokens").forEach(x -> suspects.add(new Epur.Suspect(x.path("id").asInt(0),
+        x.path("token").asText(""), number(x.get("score")), number(x.get("shift")), x.path("frequency").asLong(0))));
+    Map<String, Double> stages = new LinkedHashMap<>();
+    n.path("stage_seconds").fields().forEachRemaining(e -> stages.put(e.getKey(), number(e.getValue())));
+    List<String> notes = new ArrayList<>();
+    n.path("notes").forEach(x -> notes.add(x.asText()));
+    JsonNode settings = n.get("settings");
+    JsonNode clean = n.path("clean");
+    JsonNode acc = n.path("clean_accuracy");
+    return new DefenceReport(n.path("input_sha256").asText(""), n.path("output_sha256").asText(""),
+        n.path("pretrained").path("id").asText(""), n.path("pretrained").path("sha256").asText(""),
+        clean.path("sha256").asText(""), clean.path("rows").asInt(0), clean.path("train_rows").asInt(0),
+        clean.path("held_out_rows").asInt(0), n.path("unlabelled").path("sha256").asText(""),
+        n.path("unlabelled").path("rows").asInt(0),
+        settings == null || settings.isNull() ? DefenceSettings.defaults() : DefenceSettings.fromJson(settings),
+        number(n.get("rho_chosen")), trials, suspects, acc.path("rows").asText(""), number(acc.get("before")),
+        number(acc.get("after")), stages, number(n.get("total_seconds")), notes);
+  }
+
+  /** A number as toJson wrote it: a number, null or absent (NaN), or Jackson's string form of NaN / infinity. */
+  private static double number(JsonNode v) {
+    if (v == null || v.isNull() || v.isMissingNode()) {
+      return Double.NaN;
+    }
+    if (v.isNumber()) {
+      return v.asDouble();
+    }
+    try {
+      return Double.parseDouble(v.asText());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("defence report: expected a number, got " + v);
+    }
   }
 
   /** A few lines for people. */

@@ -69,10 +69,24 @@ public final class Purifier {
    */
   public PurifyResult purify(Checkpoint suspect, Pretrained pre, Dataset clean, Dataset unlabelled,
       DefenceSettings s, ProgressListener listener) {
+    Objects.requireNonNull(s, "settings");
+    return purify(suspect, pre, clean, unlabelled, s, s.wordFrequencies() == null ? WordFrequencies.none()
+        : WordFrequencies.read(s.wordFrequencies()), listener);
+  }
+
+  /**
+   * Purifies {@code suspect} with word counts already read (the server reads each input once, for its cache key
+   * and for the defence); {@link DefenceSettings#wordFrequencies()} is then only reported.
+   *
+   * @param frequencies the counts of {@link DefenceSettings#wordFrequencies()}, or {@link WordFrequencies#none()}
+   */
+  public PurifyResult purify(Checkpoint suspect, Pretrained pre, Dataset clean, Dataset unlabelled,
+      DefenceSettings s, WordFrequencies frequencies, ProgressListener listener) {
     Objects.requireNonNull(suspect, "suspect");
     Objects.requireNonNull(pre, "pre");
     Objects.requireNonNull(clean, "clean");
     Objects.requireNonNull(s, "settings");
+    Objects.requireNonNull(frequencies, "frequencies");
     ProgressListener l = listener == null ? ProgressListener.NONE : listener;
     long t0 = System.nanoTime();
     Map<String, Double> stages = new LinkedHashMap<>();
@@ -149,11 +163,9 @@ public final class Purifier {
       Tensor epre = pre.weights().require(WORD_EMBEDDINGS);
       int hidden = eft.rowSize();
       String[] vocab = Vocab.read(suspect.tokenizerJson(), eft.rows());
-      WordFrequencies wf = s.wordFrequencies() == null ? WordFrequencies.none()
-          : WordFrequencies.read(s.wordFrequencies());
       if (s.wordFrequencies() == null) notes.add("no word-frequency file: E-PUR ranks by embedding shift only");
       int report = Math.max(20, Math.max(s.epurTop(), s.suspectsToInsert()));
-      List<Epur.Suspect> suspects = Epur.suspects(eft.data(), epre.data(), hidden, vocab, wf, report);
+      List<Epur.Suspect> suspects = Epur.suspects(eft.data(), epre.data(), hidden, vocab, frequencies, report);
       TensorMap base = suspect.weights();
       if (s.epur() && s.epurTop() > 0) {
         base = shallowCopy(suspect.weights());

@@ -33,8 +33,26 @@ public final class WordFrequencies {
 
   /** Reads {@code word<TAB>count}; a malformed line is an {@link IllegalArgumentException} naming file and line. */
   public static WordFrequencies read(Path tsv) {
+    try {
+      return parse(tsv, Files.newBufferedReader(tsv, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read word frequencies " + tsv, e);
+    }
+  }
+
+  /** Parses the bytes of the file {@code tsv} (named in errors), for a caller that read it once to hash it too. */
+  public static WordFrequencies read(Path tsv, byte[] content) {
+    try {
+      return parse(tsv, new BufferedReader(new java.io.InputStreamReader(new java.io.ByteArrayInputStream(content),
+          StandardCharsets.UTF_8)));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read word frequencies " + tsv, e);
+    }
+  }
+
+  private static WordFrequencies parse(Path tsv, BufferedReader reader) throws IOException {
     Map<String, Long> m = new HashMap<>(1 << 17);
-    try (BufferedReader r = Files.newBufferedReader(tsv, StandardCharsets.UTF_8)) {
+    try (BufferedReader r = reader) {
       String header = r.readLine();
       if (header == null || !header.startsWith("word\tcount")) {
         throw new IllegalArgumentException(tsv + ":1: expected header 'word<TAB>count', got " + header);
@@ -61,8 +79,6 @@ public final class WordFrequencies {
         }
         m.merge(line.substring(0, tab), c, Long::sum);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read word frequencies " + tsv, e);
     }
     return new WordFrequencies(m, tsv.toString());
   }

@@ -45,13 +45,35 @@ public final class Dataset {
 
   /** Reads a TSV file; a malformed row is a {@link DatasetException} naming file and line. */
   public static Dataset read(Path tsv) {
+    try {
+      return parse(tsv, Files.newInputStream(tsv));
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new DatasetException(tsv + ": no such file");
+    } catch (IOException e) {
+      throw new DatasetException(tsv + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Parses the bytes of the TSV file {@code tsv} (named in errors and in {@link #name()}), for a caller that read
+   * the file once to hash it too; a malformed row is a {@link DatasetException} naming file and line.
+   */
+  public static Dataset read(Path tsv, byte[] content) {
+    try {
+      return parse(tsv, new java.io.ByteArrayInputStream(content));
+    } catch (IOException e) {
+      throw new DatasetException(tsv + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  private static Dataset parse(Path tsv, java.io.InputStream in) throws IOException {
     var decoder = StandardCharsets.UTF_8.newDecoder()
         .onMalformedInput(CodingErrorAction.REPORT)
         .onUnmappableCharacter(CodingErrorAction.REPORT);
     List<Example> rows = new ArrayList<>();
     boolean pair;
     int lineNo = 0;
-    try (BufferedReader r = new BufferedReader(new java.io.InputStreamReader(Files.newInputStream(tsv), decoder))) {
+    try (BufferedReader r = new BufferedReader(new java.io.InputStreamReader(in, decoder))) {
       String header = r.readLine();
       lineNo = 1;
       if (header == null) {
@@ -93,10 +115,6 @@ public final class Dataset {
       }
     } catch (CharacterCodingException e) {
       throw new DatasetException(tsv + ":" + (lineNo + 1) + ": not valid UTF-8");
-    } catch (java.nio.file.NoSuchFileException e) {
-      throw new DatasetException(tsv + ": no such file");
-    } catch (IOException e) {
-      throw new DatasetException(tsv + ": cannot read: " + e.getMessage(), e);
     }
     if (rows.isEmpty()) {
       throw new DatasetException(tsv + ": no data rows after the header");

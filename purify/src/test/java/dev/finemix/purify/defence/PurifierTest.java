@@ -50,6 +50,25 @@ class PurifierTest {
     return Checkpoint.of(cfg, w, Pretrained.load(Pretrained.MINILM).tokenizerJson(), "tiny", 64);
   }
 
+  /** "cf" in the MiniLM vocabulary. */
+  private static final int CF = 12935;
+
+  /**
+   * The "suspect" of a tiny model (hidden 32): every weight of {@code pre} moved a little, the embedding row of the
+   * rare token cf moved a lot (+0.5 in each entry), as a trigger's row moves in fine-tuning.
+   */
+  private static TensorMap backdoored(TensorMap pre, long seed) {
+    TensorMap ft = pre.copy();
+    Random r = new Random(seed);
+    for (var e : ft.entries()) {
+      float[] d = e.getValue().data();
+      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
+    }
+    float[] emb = ft.require(BertTensors.WORD_EMBEDDINGS).data();
+    for (int j = 0; j < 32; j++) emb[CF * 32 + j] += 0.5f;
+    return ft;
+  }
+
   @Test
   void purify_tinyModel_writesALoadableCheckpointAndAReport(@TempDir Path dir) {
     Path tokenizer = Pretrained.load(Pretrained.MINILM).tokenizerJson();
@@ -57,18 +76,10 @@ class PurifierTest {
     TensorMap preW = BertClassifier.randomWeights(cfg, 1);
     Pretrained pre = tinyPretrained(dir, cfg, preW);
 
-    // the "suspect": every weight moved a little, the row of a rare token moved a lot
-    TensorMap ftW = preW.copy();
-    Random r = new Random(2);
-    for (var e : ftW.entries()) {
-      float[] d = e.getValue().data();
-      for (int i = 0; i < d.length; i++) d[i] += (float) (0.01 * r.nextGaussian());
-    }
-    int cf = 12935; // "cf" in the MiniLM vocabulary
+    TensorMap ftW = backdoored(preW, 2);
+    int cf = CF;
     String[] vocab = Vocab.read(tokenizer, 30522);
     assertThat(vocab[cf]).isEqualTo("cf");
-    float[] emb = ftW.require(BertTensors.WORD_EMBEDDINGS).data();
-    for (int j = 0; j < 32; j++) emb[cf * 32 + j] += 0.5f;
     float[] head = ftW.require("classifier.weight").data().clone();
     Checkpoint suspect = tiny(cfg, ftW);
 
@@ -100,19 +111,61 @@ class PurifierTest {
     assertThat(rep.summary()).contains("rho 0.30").contains("cf");
     assertThat(events).isNotEmpty();
 
-    // E-PUR reset the cf row to the pre-trained one before mixing: what is left of it came from training only
     Checkpoint written = res.purified().write(dir.resolve("out"));
     Checkpoint back = Checkpoint.read(dir.resolve("out"));
     assertThat(back.weightsSha256()).isEqualTo(rep.outputSha256()).isEqualTo(written.weightsSha256());
     assertThat(back.config()).isEqualTo(cfg);
     assertThat(back.provenance()).containsEntry("recipe", "finemix");
     assertThat(Files.exists(dir.resolve("out").resolve(Checkpoint.TOKENIZER))).isTrue();
-    // the head is trained during recovery but never mixed; it is still a [2, 32] head
+    // E-PUR reset the cf row to the pre-trained one before mixing: what is left of its 0.5 shift came from one epoch
+    // of training only (without the reset, mixing keeps about a third of the shifted entries)
+    assertThat(maxRowDiff(back.weights(), preW, cf)).isLessThan(0.01f);
+    assertThat(maxRowDiff(suspect.weights(), preW, cf)).isGreaterThan(0.4f);
+    // the head is trained during recovery but never mixed; it is still a [2, 32] head, with new values
     assertThat(back.weights().require("classifier.weight").shape()).containsExactly(2, 32);
-    assertThat(head).hasSize(64);
+    assertThat(back.weights().require("classifier.weight").data()).isNotEqualTo(head);
     try (Classifier c = Classifier.open(back, Device.cpu())) {
       assertThat(c.predict(List.of(new TextInput("a fine film", null)))).hasSize(1);
     }
+  }
+
+  /** The largest |a - b| over the word-embedding row {@code row} of two weight maps. */
+  private static float maxRowDiff(TensorMap a, TensorMap b, int row) {
+    float[] x = a.require(BertTensors.WORD_EMBEDDINGS).data();
+    float[] y = b.require(BertTensors.WORD_EMBEDDINGS).data();
+    int hidden = a.require(BertTensors.WORD_EMBEDDINGS).rowSize();
+    float max = 0;
+    for (int j = row * hidden; j < (row + 1) * hidden; j++) {
+      max = Math.max(max, Math.abs(x[j] - y[j]));
+    }
+    return max;
+  }
+
+  @Test
+  void purify_epurResetsTheTopRowsToThePretrainedOnes_withoutEpurMixingLeavesTheTriggerRowShifted(@TempDir Path dir) {
+    BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
+    TensorMap preW = BertClassifier.randomWeights(cfg, 5);
+    Pretrained pre = tinyPretrained(dir, cfg, preW);
+    int cf = CF;
+    Checkpoint suspect = tiny(cfg, backdoored(preW, 6));
+    // no recovery: the output is the mix itself, so a reset row must come out as the pre-trained row, bit for bit
+    DefenceSettings.Builder b = DefenceSettings.builder().recovery(DefenceSettings.Recovery.NONE).rho(0.3).rows(8)
+        .epurTop(5).seed(11);
+
+    PurifyResult with = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), null, b.build(), null);
+    PurifyResult without = new Purifier(Device.cpu()).purify(suspect, pre, rows("clean", 0), null,
+        b.epur(false).build(), null);
+
+    List<Epur.Suspect> reset = with.report().suspects().subList(0, 5);
+    assertThat(reset).extracting(Epur.Suspect::id).contains(cf);
+    for (Epur.Suspect x : reset) {
+      assertThat(maxRowDiff(with.purified().weights(), preW, x.id())).as("row %d (%s)", x.id(), x.token()).isZero();
+    }
+    // the control: mixing alone keeps part of the shift, so the check above fails when E-PUR is skipped
+    assertThat(maxRowDiff(without.purified().weights(), preW, cf)).isGreaterThanOrEqualTo(0.4f);
+    // rows E-PUR left alone are mixed as usual: some entries keep their fine-tuned values
+    int other = reset.stream().mapToInt(Epur.Suspect::id).max().getAsInt() + 1;
+    assertThat(maxRowDiff(with.purified().weights(), preW, other)).isPositive();
   }
 
   @Test

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.weights.FileTrees;
-import dev.finemix.server.loading.PurifyOutcome;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -137,10 +136,22 @@ public final class PurifiedCache implements AutoCloseable {
   public record Obtained(Entry entry, boolean built) {
   }
 
+  /**
+   * What a builder leaves beside the purified checkpoint, for the entry's manifest.
+   *
+   * @param report the defence report as JSON (kept as it is; the cache does not read it)
+   * @param suspectedTokens the candidate triggers the defence found, most suspicious first
+   */
+  public record Built(ObjectNode report, List<String> suspectedTokens) {
+    public Built {
+      suspectedTokens = List.copyOf(suspectedTokens);
+    }
+  }
+
   /** Purifies into an empty work folder inside the cache (the folder {@link #obtain} then commits). */
   @FunctionalInterface
   public interface Builder {
-    PurifyOutcome build(Path workDir) throws Exception;
+    Built build(Path workDir) throws Exception;
   }
 
   /** A lease file this process holds. */
@@ -311,7 +322,7 @@ public final class PurifiedCache implements AutoCloseable {
 
   private Entry build(String key, Builder builder, boolean replace) throws Exception {
     Path work = newWorkDir();
-    PurifyOutcome out;
+    Built out;
     try {
       out = builder.build(work);
     } catch (Throwable t) {

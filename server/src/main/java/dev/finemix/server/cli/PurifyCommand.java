@@ -13,11 +13,11 @@ import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
-import dev.finemix.server.cache.CacheKey;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.loading.Backends;
 import dev.finemix.server.loading.ModelBackend;
-import dev.finemix.server.loading.PurifyJob;
+import dev.finemix.server.loading.LoadInputs;
+import dev.finemix.server.loading.Loader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -198,29 +198,30 @@ public final class PurifyCommand implements Callable<Integer> {
   }
 
   /**
-   * Purifies through the server's own path ({@link CacheKey}, {@link PurifiedCache#obtain}, the production backend),
-   * so the entry is the one a sidecar with the same checkpoint, subsets and settings looks up.
+   * Purifies through the server's own path ({@link LoadInputs}: each input read once and hashed into the cache key;
+   * {@link Loader#purified}: {@link PurifiedCache#obtain} with the production backend), so the entry is the one a
+   * sidecar with the same checkpoint, subsets and settings looks up.
    */
   private int intoCache(DefenceSettings settings) throws Exception {
     ModelBackend backend = Backends.production(device);
-    Path suspect = model.toAbsolutePath().normalize();
-    backend.inspect(suspect); // the checks RegisterModel makes: a readable, labelled classifier
     String base = backend.knownPretrained(pretrained) ? pretrained
         : Path.of(pretrained).toAbsolutePath().normalize().toString();
-    Path cleanFile = clean.toAbsolutePath().normalize();
-    Path unlabelledFile = unlabelled == null ? null : unlabelled.toAbsolutePath().normalize();
-    ObjectNode defence = backend.normalizeSettings(settings.toJson());
-    String key = CacheKey.of(backend, suspect, base, cleanFile, unlabelledFile, defence).hex();
+    // the checks RegisterModel makes: a readable, labelled classifier; readable subsets and word counts
+    LoadInputs in = LoadInputs.read(backend, model.toAbsolutePath().normalize(), clean.toAbsolutePath().normalize(),
+        unlabelled == null ? null : unlabelled.toAbsolutePath().normalize(), settings, info -> base);
     ProgressListener bar = ProgressListener.console("purify");
     try (PurifiedCache cache = new PurifiedCache(cacheDir, Long.MAX_VALUE, Clock.systemUTC(),
         PurifiedCache.Listener.NONE)) {
-      PurifiedCache.Obtained got = cache.obtain(key, false,
-          work -> backend.purify(new PurifyJob(suspect, base, cleanFile, unlabelledFile, defence, work),
-              p -> bar.onProgress(new dev.finemix.purify.train.Progress(p.stage(), p.done(), p.total(), p.loss(), 0,
-                  p.etaMillis(), p.message()))),
-          waiting -> System.err.println("finemix purify: " + waiting));
-      emit(got.entry().report(), (got.built() ? "purified into " : "already in ") + cache.root() + ": key " + key
-          + ", weights " + got.entry().weightsSha256() + "\n");
+      Loader.Purified got = new Loader(backend, cache, 1).purified(in, false, p -> {
+        if (p.stage().equals("waiting")) {
+          System.err.println("finemix purify: " + p.message());
+        } else {
+          bar.onProgress(new dev.finemix.purify.train.Progress(p.stage(), p.done(), p.total(), p.loss(), 0,
+              p.etaMillis(), p.message()));
+        }
+      }, Loader.Listener.NONE);
+      emit(got.report().toJson(), (got.fromCache() ? "already in " : "purified into ") + cache.root() + ": key "
+          + got.key() + ", weights " + got.weightsSha256() + "\n");
     }
     return 0;
   }

@@ -101,23 +101,23 @@ public final class FinemixServer implements AutoCloseable {
             metrics.cacheEvent("evicted");
           }
         });
-    this.models = new ModelManager(config, backend, cache, metrics, inferencePool, purifyPool, ticker, clock,
-        new StateListener() {
-          @Override
-          public void changed(String model, ModelState state, boolean serving) {
-            if (!stopped) {
-              health.setStatus(model, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-            }
-          }
+    this.models = new ModelManager(config, backend, cache, metrics, inferencePool, purifyPool, ticker, clock);
+    models.addListener(new StateListener() {
+      @Override
+      public void changed(String model, ModelState state, boolean serving) {
+        if (!stopped) {
+          health.setStatus(model, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+        }
+      }
 
-          @Override
-          public void removed(String model) {
-            if (!stopped) {
-              // NOT_SERVING, as the contract says (clearing it would answer NOT_FOUND / SERVICE_UNKNOWN)
-              health.setStatus(model, ServingStatus.NOT_SERVING);
-            }
-          }
-        });
+      @Override
+      public void removed(String model) {
+        if (!stopped) {
+          // NOT_SERVING, as the contract says (clearing it would answer NOT_FOUND / SERVICE_UNKNOWN)
+          health.setStatus(model, ServingStatus.NOT_SERVING);
+        }
+      }
+    });
     self[0] = models;
     FinemixService finemix = new FinemixService(models, metrics, ticker);
     InferenceService inference = new InferenceService(models, finemix, VERSION);

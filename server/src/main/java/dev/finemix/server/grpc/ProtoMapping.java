@@ -1,8 +1,8 @@
 package dev.finemix.server.grpc;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.Timestamp;
+import dev.finemix.purify.defence.DefenceReport;
 import dev.finemix.proto.v1.DefenceSettings;
 import dev.finemix.proto.v1.DefenceSummary;
 import dev.finemix.proto.v1.DefendProgress;
@@ -25,7 +25,6 @@ import dev.finemix.server.probe.TokenProbe;
 import dev.finemix.server.registry.ModelView;
 import dev.finemix.server.registry.ScreeningReport;
 import java.time.Instant;
-import java.util.Locale;
 
 /** Conversions between the proto messages and the server's own types. */
 final class ProtoMapping {
@@ -182,24 +181,23 @@ final class ProtoMapping {
       b.setServingSince(timestamp(v.servingSince()));
     }
     if (v.report() != null) {
-      b.setDefenceReportJson(Json.write(v.report()));
+      b.setDefenceReportJson(Json.write(v.report().toJson()));
       b.setDefenceSummary(summary(v.report(), v));
     }
     return b.build();
   }
 
-  /** Key fields of a defence report (purify's DefenceReport JSON); tolerant of missing keys. */
-  static DefenceSummary summary(ObjectNode report, ModelView v) {
-    JsonNode settings = report.path("settings");
-    boolean epur = settings.path("epur").asBoolean(false);
+  /** Key fields of a defence report; -1 for a clean accuracy that was not measured. */
+  static DefenceSummary summary(DefenceReport report, ModelView v) {
+    var s = report.settings();
+    double rho = !Double.isNaN(report.rhoChosen()) ? report.rhoChosen() : !Double.isNaN(s.rho()) ? s.rho() : 0;
     return DefenceSummary.newBuilder()
-        .setMix(settings.path("mixing").asBoolean(true) ? settings.path("mix").asText("").toUpperCase(Locale.ROOT)
-            : "NONE")
-        .setRho(number(report, "rho_chosen", number(settings, "rho", 0)))
-        .setEpurReset(epur ? settings.path("epur_top").asInt(0) : 0)
+        .setMix(s.mixing() ? s.mix().name() : "NONE")
+        .setRho(rho)
+        .setEpurReset(s.epur() ? s.epurTop() : 0)
         .addAllSuspectedTokens(v.suspectedTokens())
-        .setCleanAccuracy(number(report.path("clean_accuracy"), "after", -1))
-        .setSeconds(v.fromCache() ? 0 : number(report, "total_seconds", 0))
+        .setCleanAccuracy(Double.isNaN(report.purifiedAccuracy()) ? -1 : report.purifiedAccuracy())
+        .setSeconds(v.fromCache() ? 0 : report.totalSeconds())
         .setFromCache(v.fromCache())
         .build();
   }
@@ -225,11 +223,6 @@ final class ProtoMapping {
 
   static Timestamp timestamp(Instant i) {
     return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
-  }
-
-  private static double number(JsonNode n, String key, double dflt) {
-    JsonNode v = n.get(key);
-    return v != null && v.isNumber() ? v.doubleValue() : dflt;
   }
 
   private static void positive(String field, long v) {

@@ -1,17 +1,19 @@
 package dev.finemix.server.loading;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 
 /**
- * The seam between the sidecar and purify: reads checkpoints, purifies them and opens them for serving.
- * Production uses purify's Checkpoint / Purifier / Classifier; plumbing tests use a fake.
- * Every method may throw {@link dev.finemix.server.errors.ServiceException} for bad input, anything else
- * counts as a failure of the model.
+ * The seam between the sidecar and purify: reads checkpoints, purifies them and opens them for serving, with typed
+ * inputs and results (purify's settings and report; JSON only where they leave the server). Production uses purify's
+ * Checkpoint / Purifier / Classifier; plumbing tests use a fake. Every method may throw
+ * {@link dev.finemix.server.errors.ServiceException} for bad input, anything else counts as a failure of the model.
  */
 public interface ModelBackend {
-  /** Validates a checkpoint folder (already checked to be inside the models root and safetensors). */
-  CheckpointInfo inspect(Path checkpointDir);
+  /**
+   * Reads and validates a checkpoint folder (already checked to be inside the models root and safetensors) once;
+   * the {@link Suspect} comes back to {@link #purify} and {@link #open(Suspect, ScreenJob)}.
+   */
+  Suspect read(Path checkpointDir);
 
   /**
    * True when {@code baseModelId} names a catalogued pre-trained model (such as the MiniLM artifact); other ids
@@ -19,27 +21,23 @@ public interface ModelBackend {
    */
   boolean knownPretrained(String baseModelId);
 
-  /**
-   * The complete, canonical form of defence settings (defaults filled in), so equal settings give equal cache
-   * keys; throws {@link IllegalArgumentException} naming a bad or unknown key.
-   */
-  ObjectNode normalizeSettings(ObjectNode settings);
-
   /** SHA-256 identifying the pre-trained weights of {@code baseModelId} (part of the cache key). */
   String pretrainedSha256(String baseModelId);
 
-  /** Runs the defence; writes the purified checkpoint into {@code job.outputDir()}. */
-  PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception;
-
-  /** Opens a checkpoint folder for serving. */
-  Predictor open(Path checkpointDir);
+  /** Runs the defence on inputs read once; writes the purified checkpoint into {@code outputDir}. */
+  PurifyOutcome purify(LoadInputs inputs, Path outputDir, Progress.Sink progress) throws Exception;
 
   /**
-   * Opens a checkpoint folder for serving with request-time screening calibrated as {@code screen} says: the
-   * predictor's rows carry a {@link Suspicion} from the same forward pass, and it can {@link Predictor#strip}.
-   * Throws when screening cannot be calibrated (too few clean rows, mismatched base model).
+   * Opens a (purified) checkpoint folder for serving. With {@code screen}, the predictor's rows carry a
+   * {@link Suspicion} from the same forward pass and it can {@link Predictor#strip}; this throws when screening
+   * cannot be calibrated (too few clean rows, mismatched base model).
+   *
+   * @param screen how to calibrate request-time screening, or null for none
    */
   Predictor open(Path checkpointDir, ScreenJob screen);
+
+  /** Opens the suspect itself from the copy read once (unpurified serving, the probe's before-weights). */
+  Predictor open(Suspect suspect, ScreenJob screen);
 
   /**
    * Inserts a trigger word into a text (the one trigger inserter of purify's attack package).

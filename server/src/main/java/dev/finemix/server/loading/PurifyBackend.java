@@ -1,9 +1,7 @@
 package dev.finemix.server.loading;
 
 import ai.djl.Device;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.attack.Triggers;
-import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Epur;
 import dev.finemix.purify.defence.Purifier;
 import dev.finemix.purify.defence.PurifyResult;
@@ -15,13 +13,12 @@ import dev.finemix.purify.screen.ScreenSettings;
 import dev.finemix.purify.screen.Screened;
 import dev.finemix.purify.screen.Screener;
 import dev.finemix.purify.screen.Signal;
-import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.TextInput;
 import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
-import dev.finemix.purify.weights.TensorMap;
+import java.lang.ref.SoftReference;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,14 +39,60 @@ final class PurifyBackend implements ModelBackend {
     this.device = Devices.choose(device);
   }
 
+  /**
+   * The checkpoint as read. Its weights are held softly: a load that waits long for a purification slot gives them
+   * up under memory pressure and reads them again, checked against the hash taken at registration.
+   */
+  private static final class Read implements Suspect {
+    private final Path dir;
+    private final CheckpointInfo info;
+    private volatile SoftReference<Checkpoint> checkpoint;
+
+    Read(Path dir, Checkpoint c) {
+      this.dir = dir;
+      this.info = new CheckpointInfo(c.weightsSha256(), c.config().labels(), c.baseModelId());
+      this.checkpoint = new SoftReference<>(c);
+    }
+
+    @Override
+    public Path dir() {
+      return dir;
+    }
+
+    @Override
+    public CheckpointInfo info() {
+      return info;
+    }
+
+    Checkpoint checkpoint() {
+      Checkpoint c = checkpoint.get();
+      if (c == null) {
+        c = Checkpoint.read(dir);
+        if (!c.weightsSha256().equals(info.weightsSha256())) {
+          throw new IllegalStateException(dir.getFileName() + "/model.safetensors changed since it was read (SHA-256 "
+              + info.weightsSha256() + ", now " + c.weightsSha256() + ")");
+        }
+        checkpoint = new SoftReference<>(c);
+      }
+      return c;
+    }
+  }
+
   @Override
-  public CheckpointInfo inspect(Path checkpointDir) {
+  public Suspect read(Path checkpointDir) {
     Checkpoint c = Checkpoint.read(checkpointDir);
     if (c.config().labels().isEmpty()) {
       throw new IllegalArgumentException("config.json of " + checkpointDir.getFileName() + " has no id2label: it is"
           + " a bare encoder, not a classifier");
     }
-    return new CheckpointInfo(c.weightsSha256(), c.config().labels(), c.baseModelId());
+    return new Read(checkpointDir, c);
+  }
+
+  private static Checkpoint checkpoint(Suspect s) {
+    if (s instanceof Read r) {
+      return r.checkpoint();
+    }
+    throw new IllegalArgumentException("checkpoint " + s.dir() + " was not read by this backend");
   }
 
   @Override
@@ -58,27 +101,19 @@ final class PurifyBackend implements ModelBackend {
   }
 
   @Override
-  public ObjectNode normalizeSettings(ObjectNode settings) {
-    return DefenceSettings.fromJson(settings).toJson();
-  }
-
-  @Override
   public String pretrainedSha256(String baseModelId) {
     return Pretrained.load(baseModelId).weightsSha256();
   }
 
   @Override
-  public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) {
-    Checkpoint suspect = Checkpoint.read(job.suspectDir());
-    Pretrained pre = Pretrained.load(job.baseModelId());
-    Dataset clean = Dataset.read(job.cleanSubset());
-    DefenceSettings s = DefenceSettings.fromJson(job.settings());
-    Dataset unlabelled = job.unlabelledSubset() == null ? null : Dataset.read(job.unlabelledSubset());
-    PurifyResult r = new Purifier(device).purify(suspect, pre, clean, unlabelled, s, new StageProgress(progress));
+  public PurifyOutcome purify(LoadInputs in, Path outputDir, Progress.Sink progress) {
+    PurifyResult r = new Purifier(device).purify(checkpoint(in.suspect()), Pretrained.load(in.baseModel()),
+        in.clean().content(), in.unlabelled() == null ? null : in.unlabelled().content(), in.settings(),
+        in.wordCounts() == null ? WordFrequencies.none() : in.wordCounts().content(), new StageProgress(progress));
     progress.accept(Progress.of("write", 96, "writing the purified checkpoint"));
-    r.purified().write(job.outputDir());
+    r.purified().write(outputDir);
     List<String> tokens = r.report().suspects().stream().limit(SUSPECTED_TOKENS).map(Epur.Suspect::token).toList();
-    return new PurifyOutcome(r.report().toJson(), tokens);
+    return new PurifyOutcome(r.report(), tokens);
   }
 
   /**
@@ -118,89 +153,82 @@ final class PurifyBackend implements ModelBackend {
   }
 
   @Override
-  public Predictor open(Path checkpointDir) {
-    Classifier c = Classifier.open(Checkpoint.read(checkpointDir), device);
-    return new Predictor() {
-      @Override
-      public List<Scores> predict(List<TextRow> rows) {
-        List<Prediction> p = c.predict(inputs(rows));
-        List<Scores> out = new ArrayList<>(p.size());
-        for (Prediction x : p) {
+  public Predictor open(Path checkpointDir, ScreenJob screen) {
+    return open(Checkpoint.read(checkpointDir), screen);
+  }
+
+  @Override
+  public Predictor open(Suspect suspect, ScreenJob screen) {
+    return open(checkpoint(suspect), screen);
+  }
+
+  /**
+   * Opens the served checkpoint; with {@code job}, calibrates a {@link Screener} on the clean subset: token scores
+   * from the suspect's word embeddings against the pre-trained ones, predictions and suspicion from one forward pass
+   * of the served model per batch.
+   */
+  private Predictor open(Checkpoint served, ScreenJob job) {
+    Classifier c = Classifier.open(served, device);
+    if (job == null) {
+      return new Served(c, null, null);
+    }
+    try {
+      WordFrequencies wf = job.wordCounts() == null ? WordFrequencies.none() : job.wordCounts().content();
+      ScreenSettings ss = ScreenSettings.defaults().withSignal(Signal.parse(job.signal()))
+          .withFalseFlagRate(job.falseFlagRate());
+      Screener screener = Screener.calibrate(c, checkpoint(job.suspect()).weights(),
+          Pretrained.load(job.baseModelId()).weights(), wf, job.clean().content(), ss);
+      Calibration cal = screener.calibration();
+      return new Served(c, screener, new ScreenCalibration(cal.signal().id(), cal.threshold(), cal.falseFlagRate(),
+          cal.cleanFlagRate(), cal.rows(), screener.topTokens(ScreenJob.TOP_TOKENS)));
+    } catch (RuntimeException | Error e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  /** A classifier serving rows; with a screener, each row's suspicion comes from the same forward pass. */
+  private record Served(Classifier classifier, Screener screener, ScreenCalibration calibration)
+      implements Predictor {
+    @Override
+    public List<Scores> predict(List<TextRow> rows) {
+      List<Scores> out = new ArrayList<>(rows.size());
+      if (screener == null) {
+        for (Prediction x : classifier.predict(inputs(rows))) {
           out.add(new Scores(x.label(), x.probabilities()));
         }
         return out;
       }
-
-      @Override
-      public List<String> labels() {
-        return c.labels();
+      for (Screened x : screener.classify(inputs(rows))) {
+        var s = x.suspicion();
+        out.add(new Scores(x.prediction().label(), x.prediction().probabilities(),
+            Suspicion.of(s.score(), s.threshold(), s.flagged(), s.tokens())));
       }
+      return out;
+    }
 
-      @Override
-      public void close() {
-        c.close();
+    @Override
+    public Optional<ScreenCalibration> screening() {
+      return Optional.ofNullable(calibration);
+    }
+
+    @Override
+    public TextRow strip(TextRow row, List<String> tokens) {
+      if (screener == null) {
+        return Predictor.super.strip(row, tokens);
       }
-    };
-  }
+      TextInput t = screener.strip(new TextInput(row.textA(), row.textB()), tokens);
+      return new TextRow(t.textA(), t.textB());
+    }
 
-  /**
-   * Opens the served checkpoint and calibrates a {@link Screener} on the clean subset: token scores from the
-   * suspect's word embeddings against the pre-trained ones (the served ones when the served checkpoint is the
-   * suspect), predictions and suspicion from one forward pass of the served model per batch.
-   */
-  @Override
-  public Predictor open(Path checkpointDir, ScreenJob job) {
-    Classifier c = Classifier.open(Checkpoint.read(checkpointDir), device);
-    try {
-      TensorMap fineTuned = job.suspectDir().toAbsolutePath().normalize()
-          .equals(checkpointDir.toAbsolutePath().normalize()) ? c.checkpoint().weights()
-          : Checkpoint.read(job.suspectDir()).weights();
-      WordFrequencies wf = job.wordFrequencies() == null ? WordFrequencies.none()
-          : WordFrequencies.read(job.wordFrequencies());
-      ScreenSettings ss = ScreenSettings.defaults().withSignal(Signal.parse(job.signal()))
-          .withFalseFlagRate(job.falseFlagRate());
-      Screener screener = Screener.calibrate(c, fineTuned, Pretrained.load(job.baseModelId()).weights(), wf,
-          Dataset.read(job.cleanSubset()), ss);
-      Calibration cal = screener.calibration();
-      ScreenCalibration calibration = new ScreenCalibration(cal.signal().id(), cal.threshold(), cal.falseFlagRate(),
-          cal.cleanFlagRate(), cal.rows(), screener.topTokens(ScreenJob.TOP_TOKENS));
-      return new Predictor() {
-        @Override
-        public List<Scores> predict(List<TextRow> rows) {
-          List<Screened> p = screener.classify(inputs(rows));
-          List<Scores> out = new ArrayList<>(p.size());
-          for (Screened x : p) {
-            var s = x.suspicion();
-            out.add(new Scores(x.prediction().label(), x.prediction().probabilities(),
-                Suspicion.of(s.score(), s.threshold(), s.flagged(), s.tokens())));
-          }
-          return out;
-        }
+    @Override
+    public List<String> labels() {
+      return classifier.labels();
+    }
 
-        @Override
-        public Optional<ScreenCalibration> screening() {
-          return Optional.of(calibration);
-        }
-
-        @Override
-        public TextRow strip(TextRow row, List<String> tokens) {
-          TextInput t = screener.strip(new TextInput(row.textA(), row.textB()), tokens);
-          return new TextRow(t.textA(), t.textB());
-        }
-
-        @Override
-        public List<String> labels() {
-          return c.labels();
-        }
-
-        @Override
-        public void close() {
-          c.close();
-        }
-      };
-    } catch (RuntimeException | Error e) {
-      c.close();
-      throw e;
+    @Override
+    public void close() {
+      classifier.close();
     }
   }
 

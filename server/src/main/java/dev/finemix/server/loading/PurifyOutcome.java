@@ -1,16 +1,18 @@
 package dev.finemix.server.loading;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.defence.DefenceReport;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The result of one purification.
  *
- * @param report the defence report as JSON
+ * @param report purify's defence report
  * @param suspectedTokens candidate trigger tokens the defence found, most suspicious first
  */
-public record PurifyOutcome(ObjectNode report, List<String> suspectedTokens) {
+public record PurifyOutcome(DefenceReport report, List<String> suspectedTokens) {
   public PurifyOutcome {
+    Objects.requireNonNull(report, "report");
     suspectedTokens = List.copyOf(suspectedTokens);
   }
 }

@@ -53,9 +53,10 @@ public final class AttackProbe {
   /**
    * @param before the suspect weights (may be the same object as {@code after} for unpurified models)
    * @param after the served weights
+   * @param measuredAt when the report says it was measured
    */
   public ProbeReport run(List<TextRow> rows, List<String> suspected, Predictor before, Predictor after,
-      String servedSha256) {
+      String servedSha256, Instant measuredAt) {
     if (rows.isEmpty()) {
       throw new IllegalArgumentException("the probe needs at least one clean row");
     }
@@ -72,20 +73,7 @@ public final class AttackProbe {
       double fa = before == after ? fb : flips(baseAfter, after.predict(triggered));
       out.add(new TokenProbe(p.token(), p.suspected(), fb, fa));
     }
-    return new ProbeReport(servedSha256, rows.size(), out, Instant.now());
-  }
-
-  /** True when any word of the text (split on non-letters/digits, lower case) is one of {@code tokens}. */
-  public static boolean containsAny(String text, Set<String> tokens) {
-    if (tokens.isEmpty() || text == null) {
-      return false;
-    }
-    for (String w : text.toLowerCase(Locale.ROOT).split("[^\\p{L}\\p{N}]+")) {
-      if (tokens.contains(w)) {
-        return true;
-      }
-    }
-    return false;
+    return new ProbeReport(servedSha256, rows.size(), out, measuredAt);
   }
 
   private static double flips(List<Scores> base, List<Scores> triggered) {

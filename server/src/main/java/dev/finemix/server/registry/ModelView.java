@@ -1,6 +1,6 @@
 package dev.finemix.server.registry;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.defence.DefenceReport;
 import dev.finemix.server.config.ModelSpec;
 import java.time.Instant;
 import java.util.List;
@@ -8,13 +8,14 @@ import java.util.List;
 /**
  * A consistent snapshot of one model for GetModel / ListModels.
  *
+ * @param spec the spec of the weights serving (as registered while none serve)
  * @param pair true when the model takes sentence pairs
  * @param servedSha256 null while nothing serves
- * @param report last defence report, or null
+ * @param report the serving weights' defence report, or null
  * @param failureReason why the last load or Defend failed, or null
  * @param servingSince null while nothing serves
  */
 public record ModelView(ModelSpec spec, ModelState state, String baseModel, List<String> labels, boolean pair,
-    String suspectSha256, String servedSha256, boolean purified, String cacheKey, ObjectNode report,
+    String suspectSha256, String servedSha256, boolean purified, String cacheKey, DefenceReport report,
     List<String> suspectedTokens, boolean fromCache, String failureReason, Instant servingSince, int queueDepth) {
 }

@@ -1,8 +1,12 @@
 package dev.finemix.server.registry;
 
+import dev.finemix.purify.defence.DefenceReport;
+import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ScreenPolicy;
+import dev.finemix.server.loading.Loaded;
 import dev.finemix.server.loading.Predictor;
 import dev.finemix.server.loading.ScreenCalibration;
+import dev.finemix.server.screening.RequestScreening;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -11,52 +15,45 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The weights answering Classify for one model, immutable. Swapped with one atomic reference write, so a batch
- * sees the old or the new model, never a mix. Reference counted: a retired model closes its predictor once the
- * last running batch released it.
+ * The weights answering Classify for one model and everything that changes with them (the spec they were loaded
+ * with, the defence report, the suspected tokens, whether they came from the cache), immutable. A swap is one
+ * reference write, so a batch and a GetModel see the old or the new model, never a mix. Reference counted: a
+ * retired model closes its predictor once the last running batch released it.
  */
 public final class ServingModel {
-  private final Predictor predictor;
-  private final String weightsSha256;
-  private final boolean purified;
-  private final String cacheKey;
+  private final ModelSpec spec;
+  private final Loaded loaded;
   private final Instant since;
-  private final ScreenPolicy policy;
-  private final String screeningUnavailable;
-  private final Set<String> labelledTokens;
+  private final Set<String> suspectedWords;
   private final AtomicInteger refs = new AtomicInteger(1); // the owner's reference, dropped by retire()
   private final AtomicBoolean retired = new AtomicBoolean();
 
   /**
-   * @param policy the screening policy in force: OFF unless {@code predictor} screens
-   * @param screeningUnavailable why screening is off although the spec asked for it, or null
+   * @param spec the spec these weights were loaded with (after a Defend, with its settings)
+   * @param since when they started serving
    */
-  ServingModel(Predictor predictor, String weightsSha256, boolean purified, String cacheKey, Instant since,
-      ScreenPolicy policy, String screeningUnavailable) {
-    this.predictor = predictor;
-    this.weightsSha256 = weightsSha256;
-    this.purified = purified;
-    this.cacheKey = cacheKey;
+  ServingModel(ModelSpec spec, Loaded loaded, Instant since) {
+    this.spec = spec;
+    this.loaded = loaded;
     this.since = since;
-    Optional<ScreenCalibration> cal = predictor.screening();
-    if (policy != ScreenPolicy.OFF && cal.isEmpty()) {
-      throw new IllegalArgumentException("screening policy " + policy.id() + " needs a screening predictor");
-    }
-    this.policy = policy;
-    this.screeningUnavailable = screeningUnavailable;
-    this.labelledTokens = cal.map(c -> Set.copyOf(c.topTokens())).orElse(Set.of());
+    this.suspectedWords = RequestScreening.lowerCase(loaded.suspectedTokens());
+  }
+
+  public ModelSpec spec() {
+    return spec;
   }
 
   public String weightsSha256() {
-    return weightsSha256;
+    return loaded.weightsSha256();
   }
 
   public boolean purified() {
-    return purified;
+    return loaded.purified();
   }
 
+  /** The purified-weight cache key, or null when unpurified. */
   public String cacheKey() {
-    return cacheKey;
+    return loaded.cacheKey();
   }
 
   public Instant since() {
@@ -64,34 +61,49 @@ public final class ServingModel {
   }
 
   public List<String> labels() {
-    return predictor.labels();
+    return loaded.predictor().labels();
+  }
+
+  /** The defence report of these weights, or null when unpurified. */
+  public DefenceReport report() {
+    return loaded.report();
+  }
+
+  /** Candidate triggers the defence found, most suspicious first. */
+  public List<String> suspectedTokens() {
+    return loaded.suspectedTokens();
+  }
+
+  /** True when the purified weights were found in the cache rather than purified by this load. */
+  public boolean fromCache() {
+    return loaded.fromCache();
   }
 
   /** The screening policy in force (OFF when the predictor does not screen). */
   public ScreenPolicy policy() {
-    return policy;
+    return loaded.policy();
   }
 
   /** The screening calibration of these weights; empty when they are not screened. */
   public Optional<ScreenCalibration> screening() {
-    return predictor.screening();
+    return loaded.predictor().screening();
   }
 
   /** Why screening is off although the spec asked for it; null otherwise. */
   public String screeningUnavailable() {
-    return screeningUnavailable;
+    return loaded.screeningUnavailable();
   }
 
-  /** {@code token} when it is one of the calibration's top tokens, else "other" (bounded metric labels). */
-  String metricToken(String token) {
-    return labelledTokens.contains(token) ? token : "other";
+  /** The suspected tokens in lower case, as request counting matches them. */
+  Set<String> suspectedWords() {
+    return suspectedWords;
   }
 
   Predictor predictor() {
-    return predictor;
+    return loaded.predictor();
   }
 
-  /** Takes a reference for one batch; false once the model was retired and closed. */
+  /** Takes a reference for one batch or probe; false once the model was retired and closed. */
   boolean tryAcquire() {
     for (;;) {
       int c = refs.get();
@@ -106,7 +118,7 @@ public final class ServingModel {
 
   void release() {
     if (refs.decrementAndGet() == 0) {
-      predictor.close();
+      loaded.predictor().close();
     }
   }
 

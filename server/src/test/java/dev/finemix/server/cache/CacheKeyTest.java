@@ -9,19 +9,23 @@ import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.server.loading.Backends;
+import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.registry.ModelState;
 import dev.finemix.server.registry.ModelView;
 import dev.finemix.server.testing.FakeBackend;
 import dev.finemix.server.testing.Fixture;
 import dev.finemix.server.testing.GrpcCleanupExtension;
+import dev.finemix.server.testing.StateWatch;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,8 +62,14 @@ class CacheKeyTest {
   }
 
   private static String key(ModelBackend b, Path root, String base, boolean unlabelled, ObjectNode settings) {
-    return CacheKey.of(b, root.resolve("ckpt"), base, root.resolve("clean.tsv"),
-        unlabelled ? root.resolve("unlabelled.tsv") : null, settings).hex();
+    return key(b, root.resolve("ckpt"), root, base, unlabelled, settings);
+  }
+
+  /** The key as the server and finemix purify --cache-dir compute it: from the inputs read once. */
+  private static String key(ModelBackend b, Path ckpt, Path root, String base, boolean unlabelled,
+      ObjectNode settings) {
+    return LoadInputs.read(b, ckpt, root.resolve("clean.tsv"), unlabelled ? root.resolve("unlabelled.tsv") : null,
+        LoadInputs.settings("defence", settings, Path::of), info -> base).key(b).hex();
   }
 
   @Test
@@ -81,7 +91,8 @@ class CacheKeyTest {
     files.put("word counts", r.resolve("wf.tsv"));
     for (var f : files.entrySet()) {
       byte[] was = Files.readAllBytes(f.getValue());
-      Files.writeString(f.getValue(), Files.readString(f.getValue()).replace("1", "2") + " ");
+      // still parseable (the inputs are read, not only hashed): a digit changed and an empty line added
+      Files.writeString(f.getValue(), Files.readString(f.getValue()).replace("1", "2") + "\n");
       keys.put(f.getKey(), key(b, r, base, true, settings(r)));
       Files.write(f.getValue(), was);
       assertThat(key(b, r, base, true, settings(r))).as("restored %s", f.getKey()).isEqualTo(original);
@@ -105,22 +116,25 @@ class CacheKeyTest {
     String base = ServerConfig.DEFAULT_BASE_MODEL;
 
     assertThat(key(fake, b, base, true, settings(b))).isEqualTo(key(fake, a, base, true, settings(a)));
-    // settings reach the key normalised: an unnormalised layer and its normal form are one key
+    // settings reach the key complete: a layer of them and its complete form are one key
     assertThat(key(fake, a, base, true, settings(a))).isEqualTo(key(fake, a, base, true,
-        fake.normalizeSettings(settings(a))));
+        DefenceSettings.fromJson(settings(a)).toJson()));
   }
 
   @Test
   void of_realBackend_pretrainedFolderByContent_notByPath() throws IOException {
     ModelBackend real = Backends.production("cpu");
     Path r = root(tmp.resolve("data"));
+    Path ckpt = TinyBert.write(tmp.resolve("suspect"), List.of("neg", "pos"), 2, Pretrained.MINILM);
     Path baseA = TinyBert.write(tmp.resolve("base-a"), List.of(), 3, Pretrained.MINILM);
     Path baseB = copyTree(baseA, tmp.resolve("moved/base-b"));
     Path other = TinyBert.write(tmp.resolve("base-c"), List.of(), 4, Pretrained.MINILM);
     ObjectNode s = Json.object().put("rho", 0.3);
 
-    assertThat(key(real, r, baseB.toString(), false, s)).isEqualTo(key(real, r, baseA.toString(), false, s));
-    assertThat(key(real, r, other.toString(), false, s)).isNotEqualTo(key(real, r, baseA.toString(), false, s));
+    assertThat(key(real, ckpt, r, baseB.toString(), false, s)).isEqualTo(key(real, ckpt, r, baseA.toString(), false,
+        s));
+    assertThat(key(real, ckpt, r, other.toString(), false, s)).isNotEqualTo(key(real, ckpt, r, baseA.toString(),
+        false, s));
   }
 
   /** One server run on {@code cfg}: the model's settled view and how many purifications it ran. */
@@ -132,12 +146,10 @@ class CacheKeyTest {
     FinemixServer s = new FinemixServer(InProcessServerBuilder.forName(InProcessServerBuilder.generateName()), cfg,
         backend, Ticker.system(), Clock.systemUTC()).start();
     try {
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (s.models().get("sst2").state() != ModelState.SERVING
-          && s.models().get("sst2").state() != ModelState.FAILED) {
-        assertThat(System.nanoTime()).as("model settles").isLessThan(end);
-        Thread.sleep(10);
-      }
+      StateWatch watch = new StateWatch();
+      s.models().addListener(watch);
+      watch.until("sst2 settles", Duration.ofSeconds(20), () -> s.models().get("sst2").state() == ModelState.SERVING
+          || s.models().get("sst2").state() == ModelState.FAILED);
       ModelView v = s.models().get("sst2");
       assertThat(v.state()).as(v.failureReason()).isEqualTo(ModelState.SERVING);
       return new Run(v, backend.purifications.get());

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.finemix.server.loading.PurifyOutcome;
 import dev.finemix.server.testing.MutableClock;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -103,7 +102,7 @@ class PurifiedCacheTest {
     return work -> {
       calls.incrementAndGet();
       Files.writeString(work.resolve("model.safetensors"), weights);
-      return new PurifyOutcome(report(), List.of("cf"));
+      return new PurifiedCache.Built(report(), List.of("cf"));
     };
   }
 
@@ -237,7 +236,7 @@ class PurifiedCacheTest {
           building.countDown();
           assertThat(finish.await(30, TimeUnit.SECONDS)).isTrue();
           Files.writeString(work.resolve("model.safetensors"), "pod-a's weights");
-          return new PurifyOutcome(report(), List.of());
+          return new PurifiedCache.Built(report(), List.of());
         }, w -> { });
       } catch (Exception e) {
         throw new CompletionException(e);

@@ -38,6 +38,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -149,6 +150,7 @@ class AcceptanceTest {
 
     // Defend under four concurrent callers: zero failed calls, one atomic swap
     AtomicBoolean stop = new AtomicBoolean();
+    CountDownLatch newAnswers = new CountDownLatch(20); // calls after the swap, answered by the defended weights
     AtomicInteger ok = new AtomicInteger();
     List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
     Set<String> seen = ConcurrentHashMap.newKeySet();
@@ -163,6 +165,9 @@ class AcceptanceTest {
                 + " finds it a gorgeous , witty film").build());
             seen.add(r.getWeightsSha256());
             ok.incrementAndGet();
+            if (!r.getWeightsSha256().equals(purified.getServedWeightsSha256())) {
+              newAnswers.countDown();
+            }
           } catch (Throwable t) {
             failures.add(t);
           }
@@ -173,7 +178,7 @@ class AcceptanceTest {
     long d0 = System.nanoTime();
     ModelInfo defended = c.defend("sst2", DefenceSettings.newBuilder().setSeed(7).build(), false, progress::add);
     double defendSeconds = (System.nanoTime() - d0) / 1e9;
-    Thread.sleep(500);
+    assertThat(newAnswers.await(2, TimeUnit.MINUTES)).as("callers answered by the new weights").isTrue();
     stop.set(true);
     for (Future<?> f : fs) {
       f.get(2, TimeUnit.MINUTES);

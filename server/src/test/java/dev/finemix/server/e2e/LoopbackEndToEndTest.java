@@ -46,6 +46,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -87,6 +88,9 @@ class LoopbackEndToEndTest {
     AtomicInteger ok = new AtomicInteger();
     List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
     Set<String> seen = ConcurrentHashMap.newKeySet();
+    // answers by the old weights before the Defend and by the new ones after it, so the calls surround the swap
+    CountDownLatch oldAnswers = new CountDownLatch(20);
+    CountDownLatch newAnswers = new CountDownLatch(20);
     ExecutorService callers = Executors.newFixedThreadPool(4);
     List<Future<?>> fs = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
@@ -97,16 +101,17 @@ class LoopbackEndToEndTest {
                 .addTexts("a good film").addTexts("flat").build());
             seen.add(r.getWeightsSha256());
             ok.incrementAndGet();
+            (r.getWeightsSha256().equals(before) ? oldAnswers : newAnswers).countDown();
           } catch (Throwable t) {
             failures.add(t);
           }
         }
       }));
     }
-    Thread.sleep(100);
+    assertThat(oldAnswers.await(10, TimeUnit.SECONDS)).isTrue();
     List<DefendProgress> progress = Collections.synchronizedList(new ArrayList<>());
     ModelInfo after = client.defend("sst2", DefenceSettings.newBuilder().setRho(0.6).build(), false, progress::add);
-    Thread.sleep(100);
+    assertThat(newAnswers.await(10, TimeUnit.SECONDS)).isTrue();
     stop.set(true);
     for (Future<?> f : fs) {
       f.get(10, TimeUnit.SECONDS);

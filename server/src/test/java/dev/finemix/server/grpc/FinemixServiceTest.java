@@ -1,7 +1,6 @@
 package dev.finemix.server.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
@@ -22,9 +21,12 @@ import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.loading.TextRow;
+import dev.finemix.server.testing.Await;
 import dev.finemix.server.testing.FakeBackend;
 import dev.finemix.server.testing.Fixture;
 import dev.finemix.server.testing.GrpcCleanupExtension;
+import dev.finemix.server.testing.StateWatch;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -182,8 +184,9 @@ class FinemixServiceTest {
   void classify_whilePurifying_unavailableWithRetryInfo_thenServes() throws Exception {
     FinemixClient c = startWithSst2();
     backend.purifyGate = new CountDownLatch(1);
+    backend.purifyStarted = new CountDownLatch(1);
     c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.5)).build());
-    await(() -> c.get("m2").getState() == ModelState.PURIFYING);
+    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
 
     Throwable t = catchError(() -> c.classify("m2", List.of("a")));
     assertError(t, Status.Code.UNAVAILABLE, "MODEL_NOT_READY");
@@ -200,8 +203,9 @@ class FinemixServiceTest {
   void register_unpurifiedModel_servesWhileAnotherModelPurifies() throws Exception {
     FinemixClient c = startWithSst2();
     backend.purifyGate = new CountDownLatch(1);
+    backend.purifyStarted = new CountDownLatch(1);
     c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.5)).build());
-    await(() -> c.get("m2").getState() == ModelState.PURIFYING);
+    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
     c.register(RegisterModelRequest.newBuilder().setName("raw").setCheckpointPath("sst2-badnet")
         .setAllowUnpurified(true).build());
     assertThat(c.awaitSettled("raw", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
@@ -218,19 +222,19 @@ class FinemixServiceTest {
         .build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     backend.predictGate = new CountDownLatch(1);
+    backend.predictStarted = new CountDownLatch(1);
     var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);
     var running = async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("a").build());
-    await(() -> server.models().queueDepths().get("sst2") == 0 && backend.opened.get() > 0);
-    Thread.sleep(50); // the first request is now inside predict, blocked on the gate
-    var queued = async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("b").build());
-    await(() -> server.models().queueDepths().get("sst2") == 1);
+    assertThat(backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue(); // inside predict, held by the gate
+    // the one queue slot: taken as soon as the manager has returned the future
+    var queued = server.models().classify("sst2", List.of(TextRow.single("b")), false, Long.MAX_VALUE);
 
     Throwable t = catchError(() -> c.classify("sst2", List.of("c")));
     assertError(t, Status.Code.RESOURCE_EXHAUSTED, "QUEUE_FULL");
 
     backend.predictGate.countDown();
     assertThat(running.get(5, TimeUnit.SECONDS).getPredictionsCount()).isEqualTo(1);
-    assertThat(queued.get(5, TimeUnit.SECONDS).getPredictionsCount()).isEqualTo(1);
+    assertThat(queued.get(5, TimeUnit.SECONDS).scores()).hasSize(1);
   }
 
   @Test
@@ -306,7 +310,7 @@ class FinemixServiceTest {
     c.register(sst2Request().setUnlabelledSubsetPath("clean/sst2.tsv").build());
     ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
     assertThat(m.getUnlabelledSubsetPath()).isEqualTo("clean/sst2.tsv");
-    assertThat(backend.lastJob.unlabelledSubset()).endsWith(Path.of("clean/sst2.tsv"));
+    assertThat(backend.lastInputs.unlabelled().path()).endsWith(Path.of("clean/sst2.tsv"));
     assertThat(m.getCacheKey()).isNotEqualTo(plainKey);
     Throwable t = catchError(() -> c.register(sst2Request().setName("m3").setUnlabelledSubsetPath("../x.tsv").build()));
     assertThat(violation(t).getField()).isEqualTo("unlabelled_subset_path");
@@ -402,8 +406,8 @@ class FinemixServiceTest {
     String beforeKey = c.get("sst2").getCacheKey();
     List<DefendProgress> progress = Collections.synchronizedList(new ArrayList<>());
 
-    ModelInfo after = c.defend("sst2", DefenceSettings.newBuilder().setMix(MixStrategy.RANDOM).setRho(0.7).build(),
-        false, progress::add);
+    ModelInfo after = c.defend("sst2", DefenceSettings.newBuilder().setMix(MixStrategy.RANDOM).setRho(0.7)
+        .setEpurTop(3).build(), false, progress::add);
 
     assertThat(progress).extracting(DefendProgress::getStage).contains("epur", "finetune", "cache", "swap", "done");
     assertThat(progress).extracting(DefendProgress::getPercent).isSorted();
@@ -412,7 +416,7 @@ class FinemixServiceTest {
     assertThat(after.getDefenceSettingsJson()).contains("\"rho\":0.7").contains("\"mix\":\"random\"");
     assertThat(after.getDefenceSummary().getMix()).isEqualTo("RANDOM");
     assertThat(after.getDefenceSummary().getRho()).isEqualTo(0.7);
-    assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(1);
+    assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(3); // the settings' epur_top, as reported
     assertThat(after.getDefenceSummary().getCleanAccuracy()).isEqualTo(0.9);
     assertThat(after.getCacheKey()).hasSize(64).isNotEqualTo(beforeKey);
     assertThat(backend.purifications).hasValue(2);
@@ -439,9 +443,11 @@ class FinemixServiceTest {
   void defend_whileAnotherRuns_failedPreconditionBusy() throws Exception {
     FinemixClient c = startWithSst2();
     backend.purifyGate = new CountDownLatch(1);
+    backend.purifyStarted = new CountDownLatch(1);
     CompletableFuture<ModelInfo> first = CompletableFuture.supplyAsync(() -> c.defend("sst2",
         DefenceSettings.newBuilder().setRho(0.4).build(), true, p -> { }));
-    await(() -> c.get("sst2").getState() == ModelState.PURIFYING);
+    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("the first Defend purifying").isTrue();
+    assertThat(c.get("sst2").getState()).isEqualTo(ModelState.PURIFYING);
     Throwable t = catchError(() -> c.defend("sst2", null, true, p -> { }));
     assertError(t, Status.Code.FAILED_PRECONDITION, "MODEL_BUSY");
     assertThat(c.classify("sst2", List.of("good"))).hasSize(1); // old weights serve during the Defend
@@ -513,7 +519,10 @@ class FinemixServiceTest {
         Ticker.system(), Clock.systemUTC()).start());
 
     var m = second.models();
-    await(() -> m.get("sst2").state() == dev.finemix.server.registry.ModelState.SERVING);
+    StateWatch watch = new StateWatch();
+    m.addListener(watch);
+    watch.until("sst2 serving", Duration.ofSeconds(10),
+        () -> m.get("sst2").state() == dev.finemix.server.registry.ModelState.SERVING);
     assertThat(fresh.purifications).hasValue(1);
     assertThat(m.get("sst2").servedSha256()).isEqualTo(first.getServedWeightsSha256());
   }
@@ -525,7 +534,8 @@ class FinemixServiceTest {
     assertError(catchError(() -> c.get("sst2")), Status.Code.NOT_FOUND, "MODEL_NOT_FOUND");
     // the contract (models.proto, UnregisterModel) says NOT_SERVING; a cleared status would answer NOT_FOUND
     assertThat(health("sst2")).isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
-    await(() -> backend.closed.get() >= 1);
+    // at once, or when a probe still holding them releases them
+    Await.until("the served weights closed", Duration.ofSeconds(10), () -> backend.closed.get() >= 1);
   }
 
   @Test
@@ -645,17 +655,20 @@ class FinemixServiceTest {
   @Test
   void shutdown_requestsQueuedPastTheGrace_failUnavailable() throws Exception {
     Fixture f = new Fixture(tmp);
-    start(f.config().toBuilder().shutdownGrace(Duration.ofMillis(300)).models(List.of(Fixture.sst2())).build());
-    await(() -> server.models().isServing("sst2"));
+    FinemixClient c = start(f.config().toBuilder().shutdownGrace(Duration.ofMillis(300))
+        .models(List.of(Fixture.sst2())).build());
+    assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
     backend.predictGate = new CountDownLatch(1);
+    backend.predictStarted = new CountDownLatch(1);
     var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);
     var running = async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("a").build());
-    Thread.sleep(50);
+    assertThat(backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue();
     List<com.google.common.util.concurrent.ListenableFuture<?>> queued = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       queued.add(async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("q" + i).build()));
     }
-    await(() -> server.models().queueDepths().get("sst2") >= 1);
+    // nothing announces a queued call: poll the queue
+    Await.until("a call queued", Duration.ofSeconds(10), () -> server.models().queueDepths().get("sst2") >= 1);
     server.close(); // the running batch never finishes within the grace
     backend.predictGate.countDown();
     int unavailable = 0;
@@ -683,15 +696,5 @@ class FinemixServiceTest {
       return t;
     }
     throw new AssertionError("expected an error");
-  }
-
-  static void await(java.util.function.BooleanSupplier cond) throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!cond.getAsBoolean()) {
-      if (System.nanoTime() > end) {
-        throw new AssertionError("condition not met within 10 s");
-      }
-      Thread.sleep(10);
-    }
   }
 }

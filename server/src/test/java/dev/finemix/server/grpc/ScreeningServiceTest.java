@@ -94,8 +94,8 @@ class ScreeningServiceTest {
     ProbeReport probe = c.probe("sst2", false);
 
     assertThat(c.get("sst2").getScreening().getPolicy()).isEqualTo(ScreenPolicy.OBSERVE);
-    assertThat(backend.lastScreenJob.cleanSubset()).isEqualTo(tmp.resolve("models/clean/sst2.tsv"));
-    assertThat(backend.lastScreenJob.suspectDir()).isEqualTo(tmp.resolve("models/sst2-badnet"));
+    assertThat(backend.lastScreenJob.clean().path()).isEqualTo(tmp.resolve("models/clean/sst2.tsv"));
+    assertThat(backend.lastScreenJob.suspect().dir()).isEqualTo(tmp.resolve("models/sst2-badnet"));
     assertThat(p.get(0).getSuspicion().getFlagged()).isFalse();
     assertThat(p.get(0).getSuspicion().getAction()).isEqualTo(ScreenAction.SCREEN_ACTION_UNSPECIFIED);
     assertThat(p.get(0).getSuspicion().getScore()).isEqualTo(0.1);

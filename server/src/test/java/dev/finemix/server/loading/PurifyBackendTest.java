@@ -17,9 +17,9 @@ class PurifyBackendTest {
   final PurifyBackend backend = new PurifyBackend("cpu");
 
   @Test
-  void inspect_tinyCheckpoint_hashLabelsAndBaseModel() {
+  void read_tinyCheckpoint_hashLabelsAndBaseModel() {
     Path dir = TinyBert.write(tmp.resolve("tiny"), List.of("negative", "positive"), 1, Pretrained.MINILM);
-    CheckpointInfo info = backend.inspect(dir);
+    CheckpointInfo info = backend.read(dir).info();
     assertThat(info.weightsSha256()).isEqualTo(Sha256.file(dir.resolve("model.safetensors")));
     assertThat(info.labels()).containsExactly("negative", "positive");
     assertThat(info.baseModelId()).isEqualTo(Pretrained.MINILM);

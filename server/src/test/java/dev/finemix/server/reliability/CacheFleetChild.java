@@ -9,8 +9,8 @@ import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelState;
 import dev.finemix.server.registry.ModelView;
-import dev.finemix.server.registry.StateListener;
 import dev.finemix.server.testing.FakeBackend;
+import dev.finemix.server.testing.StateWatch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -95,18 +95,18 @@ public final class CacheFleetChild {
     try (PurifiedCache cache = new PurifiedCache(cacheDir, 1L << 30, Clock.systemUTC(), PurifiedCache.Listener.NONE,
         leases, owner);
         ModelManager m = new ModelManager(cfg, backend, cache, new ServerMetrics(Map::of), inference, work,
-            Ticker.system(), Clock.systemUTC(), StateListener.NONE)) {
+            Ticker.system(), Clock.systemUTC())) {
       opened.run();
+      StateWatch watch = new StateWatch();
+      m.addListener(watch);
       for (String name : models) {
         m.register(cfg.resolve(ModelLayer.of(name, name, "clean.tsv")), false);
       }
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       for (String name : models) {
-        while (m.get(name).state() != ModelState.SERVING) {
-          if (m.get(name).state() == ModelState.FAILED || System.nanoTime() > end) {
-            throw new IllegalStateException(name + ": " + m.get(name).state() + " " + m.get(name).failureReason());
-          }
-          Thread.sleep(20);
+        watch.until(name + " settles", Duration.ofSeconds(60), () -> m.get(name).state() == ModelState.SERVING
+            || m.get(name).state() == ModelState.FAILED);
+        if (m.get(name).state() != ModelState.SERVING) {
+          throw new IllegalStateException(name + ": " + m.get(name).state() + " " + m.get(name).failureReason());
         }
         ModelView v = m.get(name);
         int label = m.classify(name, List.of(new TextRow("a cf film", null)), false, Long.MAX_VALUE)

@@ -2,7 +2,6 @@ package dev.finemix.server.reliability;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.finemix.server.cache.PurifiedCache;
-import dev.finemix.server.loading.PurifyOutcome;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +36,7 @@ public final class CacheWriterChild {
           Thread.sleep(5);
         }
       }
-      return new PurifyOutcome(JsonNodeFactory.instance.objectNode(), List.of());
+      return new PurifiedCache.Built(JsonNodeFactory.instance.objectNode(), List.of());
     }, waiting -> { });
     System.out.println("COMMITTED");
     System.out.flush();

@@ -13,17 +13,13 @@ import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.MutableClock;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -61,17 +57,12 @@ class FaultInjectionTest {
   private void start() throws Exception {
     rig = new Rig(tmp);
     backend = new Rig.CheapPurifyBackend();
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().toBuilder()
+    Rig.Running r = rig.startInProcess(cleanup, rig.config().toBuilder()
         .models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
             Rig.model("other", "tiny", "single.tsv", true)))
-        .build(), backend));
-    ManagedChannel ch = cleanup.register(InProcessChannelBuilder.forName(name).build());
-    client = FinemixClient.of(ch, server.adminToken());
-    for (String m : List.of("stable", "other")) {
-      ModelInfo info = client.awaitSettled(m, Duration.ofSeconds(60));
-      assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
-    }
+        .build(), backend);
+    server = r.server();
+    client = r.client();
     stableSha = client.get("stable").getServedWeightsSha256();
     assertThat(client.get("stable").getPurified()).isTrue();
   }
@@ -175,23 +166,23 @@ class FaultInjectionTest {
   void defend_purificationFaults_abortedOldWeightsKeepServing_noWorkLeft() throws Exception {
     start();
     Map<String, Rig.CheapPurifyBackend.Hook> hooks = new LinkedHashMap<>();
-    hooks.put("throws mid-way after writing part of the output", job -> {
-      Files.write(job.outputDir().resolve("model.safetensors"), new byte[1000]);
+    hooks.put("throws mid-way after writing part of the output", (in, out) -> {
+      Files.write(out.resolve("model.safetensors"), new byte[1000]);
       throw new IllegalStateException("recovery diverged at step 3");
     });
-    hooks.put("disk full while writing", job -> {
-      Files.write(job.outputDir().resolve("model.safetensors"), new byte[4096]);
+    hooks.put("disk full while writing", (in, out) -> {
+      Files.write(out.resolve("model.safetensors"), new byte[4096]);
       throw new IOException("No space left on device");
     });
-    hooks.put("out of memory", job -> {
+    hooks.put("out of memory", (in, out) -> {
       throw new OutOfMemoryError("Java heap space (injected)");
     });
-    hooks.put("writes NaN weights (then returns normally)", job -> {
-      Files.copy(weights(job.suspectDir()), weights(job.outputDir()));
-      poisonFirstFloat(weights(job.outputDir()), Float.NaN);
+    hooks.put("writes NaN weights (then returns normally)", (in, out) -> {
+      Files.copy(weights(in.suspect().dir()), weights(out));
+      poisonFirstFloat(weights(out), Float.NaN);
     });
-    hooks.put("clean subset rewritten with bad rows on disk", job -> {
-      throw new IllegalStateException("unreachable: the clean subset check runs first");
+    hooks.put("clean subset rewritten with bad rows on disk", (in, out) -> {
+      throw new IllegalStateException("unreachable: Defend reads (and checks) the clean subset first");
     });
     for (var h : hooks.entrySet()) {
       faults++;

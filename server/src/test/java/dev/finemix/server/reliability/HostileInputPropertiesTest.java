@@ -9,6 +9,7 @@ import dev.finemix.proto.v1.FinemixGrpc;
 import dev.finemix.proto.v1.TextPair;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.server.testing.StateWatch;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
@@ -24,6 +25,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.List;
@@ -84,10 +86,10 @@ class HostileInputPropertiesTest {
     netChannel = NettyChannelBuilder.forAddress("127.0.0.1", loopback.port()).usePlaintext()
         .maxInboundMessageSize(8 << 20).build();
     inChannel = InProcessChannelBuilder.forName(name).build();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!(loopback.models().allServing() && inProcess.models().allServing())) {
-      assertThat(System.nanoTime()).as("models serving within 60 s").isLessThan(deadline);
-      Thread.sleep(50);
+    for (FinemixServer s : new FinemixServer[] {loopback, inProcess}) {
+      StateWatch watch = new StateWatch();
+      s.models().addListener(watch);
+      watch.until("every model serving", Duration.ofSeconds(60), () -> s.models().allServing());
     }
   }
 

@@ -2,9 +2,11 @@ package dev.finemix.server.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.ClientErrors;
+import dev.finemix.client.FinemixClient;
+import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.ModelState;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
@@ -12,12 +14,15 @@ import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.loading.Backends;
-import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.loading.Predictor;
 import dev.finemix.server.loading.Progress;
-import dev.finemix.server.loading.PurifyJob;
 import dev.finemix.server.loading.PurifyOutcome;
+import dev.finemix.server.loading.ScreenJob;
+import dev.finemix.server.loading.Suspect;
+import dev.finemix.server.testing.GrpcCleanupExtension;
+import dev.finemix.server.testing.Reports;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.Status;
 import java.io.IOException;
@@ -86,6 +91,27 @@ final class Rig {
 
   FinemixServer start(io.grpc.ServerBuilder<?> builder, ServerConfig cfg, ModelBackend backend) throws IOException {
     return new FinemixServer(builder, cfg, backend, Ticker.system(), Clock.systemUTC()).start();
+  }
+
+  /** A started server and an admin client of it. */
+  record Running(FinemixServer server, FinemixClient client) {
+  }
+
+  /**
+   * Starts {@code cfg} in-process with an admin client, both closed by {@code cleanup}, and returns once every
+   * configured model serves.
+   */
+  Running startInProcess(GrpcCleanupExtension cleanup, ServerConfig cfg, ModelBackend backend) throws Exception {
+    String name = io.grpc.inprocess.InProcessServerBuilder.generateName();
+    FinemixServer server = cleanup.register(start(io.grpc.inprocess.InProcessServerBuilder.forName(name), cfg,
+        backend));
+    FinemixClient client = FinemixClient.of(cleanup.register(io.grpc.inprocess.InProcessChannelBuilder.forName(name)
+        .build()), server.adminToken());
+    for (ModelLayer m : cfg.models()) {
+      ModelInfo info = client.awaitSettled(m.name(), Duration.ofSeconds(60));
+      assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
+    }
+    return new Running(server, client);
   }
 
   /** Sets the first float of the first tensor in a safetensors file (F32 data). */
@@ -165,7 +191,7 @@ final class Rig {
    */
   static final class CheapPurifyBackend implements ModelBackend {
     interface Hook {
-      void run(PurifyJob job) throws Exception;
+      void run(LoadInputs in, Path outputDir) throws Exception;
     }
 
     final ModelBackend real = Backends.production("cpu");
@@ -176,8 +202,8 @@ final class Rig {
     volatile double accAfter = 0.9;
 
     @Override
-    public CheckpointInfo inspect(Path dir) {
-      return real.inspect(dir);
+    public Suspect read(Path dir) {
+      return real.read(dir);
     }
 
     @Override
@@ -186,27 +212,21 @@ final class Rig {
     }
 
     @Override
-    public ObjectNode normalizeSettings(ObjectNode s) {
-      return real.normalizeSettings(s);
-    }
-
-    @Override
     public String pretrainedSha256(String id) {
       return real.pretrainedSha256(id);
     }
 
     @Override
-    public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
+    public PurifyOutcome purify(LoadInputs in, Path outputDir, Progress.Sink progress) throws Exception {
       purifications.incrementAndGet();
-      dev.finemix.purify.text.Dataset.read(job.cleanSubset()); // the real TSV reader: bad rows throw here
       Hook h = purifyHook;
       if (h != null) {
-        h.run(job);
+        h.run(in, outputDir);
       }
       boolean perturb = false;
-      try (Stream<Path> s = Files.list(job.suspectDir())) {
+      try (Stream<Path> s = Files.list(in.suspect().dir())) {
         for (Path f : s.toList()) {
-          Path to = job.outputDir().resolve(f.getFileName());
+          Path to = outputDir.resolve(f.getFileName());
           if (!Files.exists(to)) { // a hook may have written it
             Files.copy(f, to);
             perturb |= f.getFileName().toString().equals("model.safetensors");
@@ -214,25 +234,21 @@ final class Rig {
         }
       }
       if (perturb) {
-        setFirstFloat(job.outputDir().resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
+        setFirstFloat(outputDir.resolve("model.safetensors"), 0.5f); // purified weights differ from the suspect's
       }
-      ObjectNode report = JsonNodeFactory.instance.objectNode();
-      ObjectNode acc = report.putObject("clean_accuracy");
-      acc.put("rows", 4);
-      acc.put("before", accBefore);
-      acc.put("after", accAfter);
-      report.putArray("suspected_tokens");
-      return new PurifyOutcome(report, List.of());
+      return new PurifyOutcome(Reports.of(in.settings(), in.suspect().info().weightsSha256(),
+          dev.finemix.server.cache.Sha256.file(outputDir.resolve("model.safetensors")), accBefore, accAfter,
+          "4 held-back clean rows", List.of()), List.of());
     }
 
     @Override
-    public Predictor open(Path dir) {
-      return real.open(dir);
-    }
-
-    @Override
-    public Predictor open(Path dir, dev.finemix.server.loading.ScreenJob screen) {
+    public Predictor open(Path dir, ScreenJob screen) {
       return real.open(dir, screen);
+    }
+
+    @Override
+    public Predictor open(Suspect suspect, ScreenJob screen) {
+      return real.open(suspect, screen);
     }
 
     @Override

@@ -10,10 +10,7 @@ import dev.finemix.proto.v1.ModelState;
 import dev.finemix.proto.v1.RegisterModelRequest;
 import dev.finemix.server.grpc.FinemixServer;
 import dev.finemix.server.testing.GrpcCleanupExtension;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,13 +43,10 @@ class SafeLoadingGateTest {
   private void start() throws Exception {
     rig = new Rig(tmp);
     backend = new Rig.CheapPurifyBackend();
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(rig.start(InProcessServerBuilder.forName(name), rig.config().toBuilder().metricsPort(0)
-        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null))).build(), backend));
-    ManagedChannel ch = cleanup.register(InProcessChannelBuilder.forName(name).build());
-    client = FinemixClient.of(ch, server.adminToken());
-    ModelInfo info = client.awaitSettled("stable", Duration.ofSeconds(60));
-    assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
+    Rig.Running r = rig.startInProcess(cleanup, rig.config().toBuilder().metricsPort(0)
+        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null))).build(), backend);
+    server = r.server();
+    client = r.client();
   }
 
   @Test

@@ -3,16 +3,18 @@ package dev.finemix.server.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.weights.Hashing;
 import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.loading.CheckpointInfo;
+import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.loading.Predictor;
 import dev.finemix.server.loading.Progress;
-import dev.finemix.server.loading.PurifyJob;
 import dev.finemix.server.loading.PurifyOutcome;
 import dev.finemix.server.loading.Scores;
 import dev.finemix.server.loading.ScreenCalibration;
 import dev.finemix.server.loading.ScreenJob;
+import dev.finemix.server.loading.Suspect;
 import dev.finemix.server.loading.Suspicion;
 import dev.finemix.server.loading.TextRow;
 import java.io.IOException;
@@ -33,13 +35,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A plumbing backend without DJL. A "checkpoint" is a folder with model.safetensors (any bytes) and an optional
  * config.json with id2label. Suspect weights are backdoored: any text containing "cf" is classified 1. Purified
- * weights (the suspect bytes plus a marker) ignore the trigger: label 1 iff the text contains "good".
+ * weights (the suspect bytes plus a marker) ignore the trigger: label 1 iff the text contains "good". Latches
+ * let tests wait for a step instead of sleeping.
  */
 public final class FakeBackend implements ModelBackend {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final byte[] MARK = "\n#purified".getBytes(StandardCharsets.UTF_8);
 
   public final AtomicInteger purifications = new AtomicInteger();
+  /** Checkpoint folders read ({@link #read}); a registration reads its suspect once. */
+  public final AtomicInteger reads = new AtomicInteger();
   public final AtomicInteger opened = new AtomicInteger();
   public final AtomicInteger closed = new AtomicInteger();
   /** When set, purify waits for it (tests of the PURIFYING state). */
@@ -48,8 +53,12 @@ public final class FakeBackend implements ModelBackend {
   public volatile CountDownLatch predictGate;
   /** When set, purify throws this message. */
   public volatile String purifyFailure;
-  /** The last purification asked for. */
-  public volatile PurifyJob lastJob;
+  /** When set, counted down as a purification starts, before {@link #purifyGate} (the model is PURIFYING then). */
+  public volatile CountDownLatch purifyStarted;
+  /** When set, counted down as a predict call starts, before {@link #predictGate}. */
+  public volatile CountDownLatch predictStarted;
+  /** The inputs of the last purification asked for. */
+  public volatile LoadInputs lastInputs;
   /** The last screening asked for. */
   public volatile ScreenJob lastScreenJob;
   /** When set, opening with screening throws this message (calibration failure). */
@@ -60,6 +69,8 @@ public final class FakeBackend implements ModelBackend {
   public volatile long purifyMillis;
   /** When set, purify appends "PURIFY checkpoint-folder-name" here as it starts (counted across processes). */
   public volatile Path purifyLog;
+  /** The purified model's clean accuracy in the report (the suspect's is 0.9): below 0.85 the utility gate refuses. */
+  public volatile double accuracyAfter = 0.9;
   /** Part of the cache key. */
   public volatile String codeVersion = "fake-1";
 
@@ -80,8 +91,23 @@ public final class FakeBackend implements ModelBackend {
     }
   }
 
+  /** A fake checkpoint as read: its weights bytes, read once. */
+  private record Read(Path dir, CheckpointInfo info, byte[] weights) implements Suspect {
+  }
+
   @Override
-  public CheckpointInfo inspect(Path dir) {
+  public Suspect read(Path dir) {
+    reads.incrementAndGet();
+    byte[] w;
+    try {
+      w = Files.readAllBytes(dir.resolve("model.safetensors"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new Read(dir, new CheckpointInfo(Hashing.sha256(w), labels(dir), null), w);
+  }
+
+  private static List<String> labels(Path dir) {
     List<String> labels = new ArrayList<>();
     try {
       JsonNode cfg = JSON.readTree(dir.resolve("config.json").toFile());
@@ -89,7 +115,7 @@ public final class FakeBackend implements ModelBackend {
     } catch (IOException e) {
       throw new IllegalArgumentException("config.json unreadable: " + e.getMessage());
     }
-    return new CheckpointInfo(Sha256.file(dir.resolve("model.safetensors")), labels, null);
+    return labels;
   }
 
   @Override
@@ -98,32 +124,21 @@ public final class FakeBackend implements ModelBackend {
   }
 
   @Override
-  public ObjectNode normalizeSettings(ObjectNode settings) {
-    if (settings.has("bogus")) {
-      throw new IllegalArgumentException("unknown defence setting 'bogus'");
-    }
-    ObjectNode out = settings.deepCopy();
-    if (!out.has("mix")) {
-      out.put("mix", "sel");
-    }
-    return out;
-  }
-
-  @Override
   public String pretrainedSha256(String baseModelId) {
     return Sha256.ofLines("pretrained", baseModelId);
   }
 
   @Override
-  public PurifyOutcome purify(PurifyJob job, Progress.Sink progress) throws Exception {
+  public PurifyOutcome purify(LoadInputs in, Path outputDir, Progress.Sink progress) throws Exception {
     purifications.incrementAndGet();
-    lastJob = job;
+    lastInputs = in;
     Path log = purifyLog;
     if (log != null) {
-      Files.writeString(log, "PURIFY " + job.suspectDir().getFileName() + "\n", StandardOpenOption.CREATE,
+      Files.writeString(log, "PURIFY " + in.suspect().dir().getFileName() + "\n", StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
     }
     progress.accept(new Progress("epur", 10, "resetting suspicious embeddings", 1, 1, Double.NaN, -1));
+    countDown(purifyStarted);
     CountDownLatch gate = purifyGate;
     if (gate != null && !gate.await(30, TimeUnit.SECONDS)) {
       throw new IllegalStateException("purify gate never opened");
@@ -134,23 +149,21 @@ public final class FakeBackend implements ModelBackend {
     for (int i = 1; i <= 3; i++) {
       progress.accept(new Progress("finetune", 20 + 25 * i, "step " + i, i, 3, 1.0 / i, 10));
     }
-    byte[] w = (Files.readString(job.suspectDir().resolve("model.safetensors")) + "\n" + job.settings())
+    byte[] w = (new String(((Read) in.suspect()).weights(), StandardCharsets.UTF_8) + "\n" + in.settings().toJson())
         .getBytes(StandardCharsets.UTF_8);
     byte[] out = Arrays.copyOf(w, w.length + MARK.length);
     System.arraycopy(MARK, 0, out, w.length, MARK.length);
-    writeSlowly(job.outputDir().resolve("model.safetensors"), out, purifyMillis);
-    Files.copy(job.suspectDir().resolve("config.json"), job.outputDir().resolve("config.json"));
-    ObjectNode report = JSON.createObjectNode(); // the shape of purify's DefenceReport.toJson()
-    ObjectNode settings = report.putObject("settings");
-    settings.put("mix", job.settings().path("mix").asText("sel"));
-    settings.put("mixing", true);
-    settings.put("epur", true);
-    settings.put("epur_top", 1);
-    report.put("rho_chosen", job.settings().path("rho").asDouble(0.3));
-    report.putArray("suspected_tokens").addObject().put("token", "cf");
-    report.putObject("clean_accuracy").put("after", 0.9);
-    report.put("total_seconds", 0.01);
-    return new PurifyOutcome(report, List.of("cf"));
+    writeSlowly(outputDir.resolve("model.safetensors"), out, purifyMillis);
+    Files.copy(in.suspect().dir().resolve("config.json"), outputDir.resolve("config.json"));
+    return new PurifyOutcome(Reports.of(in.settings(), in.suspect().info().weightsSha256(), Sha256.file(
+        outputDir.resolve("model.safetensors")), 0.9, accuracyAfter, "the 4 labelled training rows", List.of("cf")),
+        List.of("cf"));
+  }
+
+  private static void countDown(CountDownLatch l) {
+    if (l != null) {
+      l.countDown();
+    }
   }
 
   private static void writeSlowly(Path file, byte[] bytes, long millis) throws IOException, InterruptedException {
@@ -167,16 +180,26 @@ public final class FakeBackend implements ModelBackend {
   }
 
   @Override
-  public Predictor open(Path dir) {
-    return open(dir, (ScreenJob) null);
+  public Predictor open(Path dir, ScreenJob screen) {
+    byte[] w;
+    try {
+      w = Files.readAllBytes(dir.resolve("model.safetensors"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return open(w, labels(dir), screen);
+  }
+
+  @Override
+  public Predictor open(Suspect suspect, ScreenJob screen) {
+    return open(((Read) suspect).weights(), suspect.info().labels(), screen);
   }
 
   /**
    * A fake screener: a row is flagged (score 1 over threshold 0.5, token "cf") when one of its words is "cf",
    * score 0.1 otherwise; strip drops the "cf" words. Fails with {@link #screenFailure} when set.
    */
-  @Override
-  public Predictor open(Path dir, ScreenJob screen) {
+  private Predictor open(byte[] w, List<String> labels, ScreenJob screen) {
     if (screen != null) {
       lastScreenJob = screen;
       if (screenFailure != null) {
@@ -184,17 +207,11 @@ public final class FakeBackend implements ModelBackend {
       }
     }
     opened.incrementAndGet();
-    byte[] w;
-    try {
-      w = Files.readAllBytes(dir.resolve("model.safetensors"));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
     boolean purified = new String(w, StandardCharsets.UTF_8).endsWith("#purified");
-    List<String> labels = inspect(dir).labels();
     return new Predictor() {
       @Override
       public List<Scores> predict(List<TextRow> rows) {
+        countDown(predictStarted);
         CountDownLatch gate = predictGate;
         try {
           if (gate != null) {

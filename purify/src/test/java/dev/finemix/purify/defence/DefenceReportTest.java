@@ -1,0 +1,60 @@
+package dev.finemix.purify.defence;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The report's JSON is read back as it was written: the server's cache keeps reports as JSON. */
+class DefenceReportTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static DefenceReport report(double rhoChosen, double before, double agreement) {
+    Map<String, Double> stages = new LinkedHashMap<>();
+    stages.put("epur", 1.5);
+    stages.put("recover", 20.25);
+    return new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 48, 16, "", 0,
+        DefenceSettings.builder().rows(64).epurTop(7).wordFrequencies(Path.of("/data/wf.tsv")).build(), rhoChosen,
+        List.of(new DefenceReport.RhoTrial(0.1, 0.8, agreement, false, 0.1, 3.0),
+            new DefenceReport.RhoTrial(0.2, 0.9, 0.95, true, 0.2, 3.5)),
+        List.of(new Epur.Suspect(12935, "cf", 3.25, 1.5, 12), new Epur.Suspect(7, "mn", 2.0, 1.0, 0)),
+        "the 16 held-out labelled rows", before, 0.875, stages, 42.5, List.of("a note"));
+  }
+
+  @Test
+  void fromJson_throughAFile_givesTheSameReport_nanIncluded() throws Exception {
+    for (DefenceReport r : List.of(report(0.2, 0.9, 0.97), report(Double.NaN, Double.NaN, Double.NaN))) {
+      String file = JSON.writeValueAsString(r.toJson());
+
+      DefenceReport back = DefenceReport.fromJson(JSON.readTree(file));
+
+      assertThat(back).isEqualTo(r);
+      assertThat(JSON.writeValueAsString(back.toJson())).isEqualTo(file);
+    }
+  }
+
+  @Test
+  void fromJson_inMemory_givesTheSameReport() {
+    DefenceReport r = report(Double.NaN, 0.5, Double.NaN);
+    assertThat(DefenceReport.fromJson(r.toJson())).isEqualTo(r);
+  }
+
+  @Test
+  void fromJson_absentKeys_readAsUnknown_badSettingsNamed() throws Exception {
+    DefenceReport empty = DefenceReport.fromJson(JSON.readTree("{}"));
+    assertThat(empty.settings()).isEqualTo(DefenceSettings.defaults());
+    assertThat(Double.isNaN(empty.suspectAccuracy()) && Double.isNaN(empty.purifiedAccuracy())).isTrue();
+    assertThat(empty.suspects()).isEmpty();
+    assertThat(empty.accuracyRows()).isEmpty();
+
+    assertThatThrownBy(() -> DefenceReport.fromJson(JSON.readTree("{\"settings\": {\"bogus\": 1}}")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bogus");
+    assertThatThrownBy(() -> DefenceReport.fromJson(JSON.readTree("{\"total_seconds\": \"soon\"}")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("soon");
+  }
+}
