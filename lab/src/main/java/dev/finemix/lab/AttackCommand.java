@@ -46,8 +46,9 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--dev-rows", defaultValue = "0", description = "Dev rows drawn (seeded) for evaluation; 0 = all.")
   int devRows;
 
-  @Option(names = "--poison-rate", defaultValue = "0.1", description = "Share of training rows poisoned (default: ${DEFAULT-VALUE}).")
-  double poisonRate;
+  @Option(names = "--poison-rate", paramLabel = "R", description = "Share of the candidate rows poisoned, in (0, 1]: of "
+      + "the non-target rows (dirty) or the target-class rows (clean). Default: 0.1 dirty, 0.5 clean.")
+  Double poisonRate;
 
   @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
   int epochs;
@@ -84,9 +85,9 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(poisonRate);
+    AttackSettings a = attack.settings(poisonRate, seed);
     if (a == null) {
-      throw new IllegalArgumentException("--attack is required (badnet, addsent or ep)");
+      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo or midfreq)");
     }
     if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");

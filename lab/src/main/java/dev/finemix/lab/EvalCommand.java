@@ -55,7 +55,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(AttackSettings.DEFAULT_POISON_RATE);
+    AttackSettings a = attack.settings(null, seed);
     Dataset d = Dataset.read(data);
     if (rows != null) {
       if (rows < 1) {
