@@ -80,6 +80,10 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output checkpoint folder.")
   Path out;
 
+  @Option(names = "--skip-baseline-check", description = "Do not fail when the suspect does not beat the "
+      + "majority-class predictor on the dev rows (smoke runs on tiny models; the result still says so).")
+  boolean skipBaselineCheck;
+
   @Option(names = "--json", description = "Print the summary as JSON.")
   boolean json;
 
@@ -138,12 +142,14 @@ public final class AttackCommand implements Callable<Integer> {
     summary.put("out", out.toAbsolutePath().toString());
     summary.put("weights_sha256", Checkpoint.read(out).weightsSha256());
     summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
-    try {
-      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
-    }
+    writeSummary(summary);
+    boolean weak = r.majorityBaselineFailure() != null;
+    summary.put("beats_majority_baseline", !weak);
     var w = spec.commandLine().getOut();
+    if (weak && !skipBaselineCheck) {
+      writeSummary(summary); // kept for inspection; the command still fails
+      SuspectCheck.require(r, out);
+    }
     if (json) {
       w.println(Cli.json(summary));
     } else {
@@ -153,6 +159,14 @@ public final class AttackCommand implements Callable<Integer> {
     }
     w.flush();
     return 0;
+  }
+
+  private void writeSummary(ObjectNode summary) {
+    try {
+      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
+    }
   }
 
   private EvalResult eval(Checkpoint c, Dataset devSet, AttackSettings a, Device d) {
