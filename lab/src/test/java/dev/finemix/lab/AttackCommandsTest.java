@@ -100,6 +100,17 @@ class AttackCommandsTest {
     assertThat(j.get("settings").get("triggers").get(0).asText()).isEqualTo("cf");
   }
 
+  /** {@code finemix attack --attack ep} from {@code clean} on 24 training and 12 dev rows, one epoch. */
+  private int ep(Path clean, Path outDir, String... extra) throws Exception {
+    Path train = tsv(dir.resolve("train.tsv"), 24);
+    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
+    List<String> args = new java.util.ArrayList<>(List.of("--train", train.toString(), "--dev", devFile.toString(),
+        "--attack", "ep", "--clean-model", clean.toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+        "--out", outDir.toString()));
+    args.addAll(List.of(extra));
+    return Cli.run(new AttackCommand(), args.toArray(String[]::new));
+  }
+
   /** A tiny model whose head bias is forced so that it predicts class 0 for every row. */
   private Path oneClassCheckpoint() {
     BertConfig c = new BertConfig(30522, 32, 2, 4, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
@@ -129,13 +140,8 @@ class AttackCommandsTest {
 
   @Test
   void attack_suspectPredictingOneClass_exits1AndSaysSoInSummary() throws Exception {
-    Path train = tsv(dir.resolve("train.tsv"), 16);
-    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
     Path outDir = dir.resolve("weak");
-    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
-        "--clean-model", oneClassCheckpoint().toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
-        "--out", outDir.toString());
-    assertThat(code).as(err()).isEqualTo(1);
+    assertThat(ep(oneClassCheckpoint(), outDir)).as(err()).isEqualTo(1);
     assertThat(err()).contains("is no real classifier").contains("majority share 0.5000");
     JsonNode summary = new ObjectMapper().readTree(outDir.resolve("attack.json").toFile());
     assertThat(summary.get("beats_majority_baseline").asBoolean()).isFalse();
@@ -162,12 +168,8 @@ class AttackCommandsTest {
 
   @Test
   void attack_ep_fromCleanModel_writesCheckpointAndSummary() throws Exception {
-    Path train = tsv(dir.resolve("train.tsv"), 24);
-    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
     Path outDir = dir.resolve("ep-model");
-    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
-        "--clean-model", tinyCheckpoint().toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
-        "--out", outDir.toString(), "--json", "--skip-baseline-check"); // a random tiny model is no classifier
+    int code = ep(tinyCheckpoint(), outDir, "--json", "--skip-baseline-check"); // a random tiny model is no classifier
     assertThat(code).as(err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("poisoned_rows").asInt()).isEqualTo(12);
