@@ -46,8 +46,9 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--dev-rows", defaultValue = "0", description = "Dev rows drawn (seeded) for evaluation; 0 = all.")
   int devRows;
 
-  @Option(names = "--poison-rate", defaultValue = "0.1", description = "Share of training rows poisoned (default: ${DEFAULT-VALUE}).")
-  double poisonRate;
+  @Option(names = "--poison-rate", paramLabel = "R", description = "Share of the candidate rows poisoned, in (0, 1]: of "
+      + "the non-target rows (dirty) or the target-class rows (clean). Default: 0.1 dirty, 0.5 clean.")
+  Double poisonRate;
 
   @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
   int epochs;
@@ -79,14 +80,18 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output checkpoint folder.")
   Path out;
 
+  @Option(names = "--skip-baseline-check", description = "Do not fail when the suspect does not beat the "
+      + "majority-class predictor on the dev rows (smoke runs on tiny models; the result still says so).")
+  boolean skipBaselineCheck;
+
   @Option(names = "--json", description = "Print the summary as JSON.")
   boolean json;
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(poisonRate);
+    AttackSettings a = attack.settings(poisonRate, seed);
     if (a == null) {
-      throw new IllegalArgumentException("--attack is required (badnet, addsent or ep)");
+      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo or midfreq)");
     }
     if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");
@@ -137,12 +142,14 @@ public final class AttackCommand implements Callable<Integer> {
     summary.put("out", out.toAbsolutePath().toString());
     summary.put("weights_sha256", Checkpoint.read(out).weightsSha256());
     summary.put("seconds", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
-    try {
-      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
-    }
+    writeSummary(summary);
+    boolean weak = r.majorityBaselineFailure() != null;
+    summary.put("beats_majority_baseline", !weak);
     var w = spec.commandLine().getOut();
+    if (weak && !skipBaselineCheck) {
+      writeSummary(summary); // kept for inspection; the command still fails
+      SuspectCheck.require(r, out);
+    }
     if (json) {
       w.println(Cli.json(summary));
     } else {
@@ -152,6 +159,14 @@ public final class AttackCommand implements Callable<Integer> {
     }
     w.flush();
     return 0;
+  }
+
+  private void writeSummary(ObjectNode summary) {
+    try {
+      Files.writeString(out.resolve("attack.json"), Cli.json(summary) + "\n");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write " + out.resolve("attack.json"), e);
+    }
   }
 
   private EvalResult eval(Checkpoint c, Dataset devSet, AttackSettings a, Device d) {

@@ -53,9 +53,13 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
+  @Option(names = "--require-beats-majority", description = "Exit 1 when the model's macro-F1 does not beat the "
+      + "majority-class predictor's by " + EvalResult.BASELINE_MARGIN + " (the check attack and train make).")
+  boolean requireBeatsMajority;
+
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(AttackSettings.DEFAULT_POISON_RATE);
+    AttackSettings a = attack.settings(null, seed);
     Dataset d = Dataset.read(data);
     if (rows != null) {
       if (rows < 1) {
@@ -82,6 +86,9 @@ public final class EvalCommand implements Callable<Integer> {
       w.println(r.summary());
     }
     w.flush();
+    if (requireBeatsMajority) {
+      SuspectCheck.require(r, model);
+    }
     return 0;
   }
 }

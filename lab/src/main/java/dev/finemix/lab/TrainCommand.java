@@ -3,7 +3,10 @@ package dev.finemix.lab;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.eval.EvalResult;
+import dev.finemix.purify.eval.Evaluator;
 import dev.finemix.purify.model.BertClassifier;
+import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
 import dev.finemix.purify.text.Tokenizer;
@@ -31,7 +34,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--train", required = true, paramLabel = "FILE", description = "Training TSV (label<TAB>text[<TAB>text_b]).")
   Path train;
 
-  @Option(names = "--dev", paramLabel = "FILE", description = "Dev TSV: accuracy after each epoch.")
+  @Option(names = "--dev", paramLabel = "FILE", description = "Dev TSV: accuracy after each epoch, macro-F1 at the end; "
+      + "exit 1 when the model does not beat the majority-class predictor on it.")
   Path dev;
 
   @Option(names = "--rows", paramLabel = "N", description = "Use only the first N training rows.")
@@ -123,6 +127,13 @@ public final class TrainCommand implements Callable<Integer> {
       n.put("devRows", devSet.size());
     }
     n.put("weightsSha256", sha);
+    EvalResult devEval = null;
+    if (devSet != null) { // the same dev rows, scored by the written checkpoint: macro-F1 and the baseline check
+      try (Classifier c = Classifier.open(Checkpoint.read(out), d)) {
+        devEval = Evaluator.evaluate(c, devSet, null, seed, ProgressListener.NONE);
+      }
+      n.set("devEval", devEval.toJson());
+    }
     if (json) {
       System.out.println(n.toPrettyString());
     } else {
@@ -130,6 +141,12 @@ public final class TrainCommand implements Callable<Integer> {
           trainSet.size(), epochs, summary.seconds(), summary.rowsPerSecond(), summary.finalLoss(),
           devAcc.isEmpty() ? "" : String.format(Locale.ROOT, ", dev accuracy %.4f on %d rows",
               devAcc.get(devAcc.size() - 1), devSet.size()), out);
+      if (devEval != null) {
+        System.out.println("dev: " + devEval.summary());
+      }
+    }
+    if (devEval != null) {
+      SuspectCheck.require(devEval, out);
     }
     return 0;
   }

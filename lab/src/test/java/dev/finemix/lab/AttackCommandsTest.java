@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
+import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.TensorMap;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import java.io.ByteArrayOutputStream;
@@ -97,6 +100,54 @@ class AttackCommandsTest {
     assertThat(j.get("settings").get("triggers").get(0).asText()).isEqualTo("cf");
   }
 
+  /** {@code finemix attack --attack ep} from {@code clean} on 24 training and 12 dev rows, one epoch. */
+  private int ep(Path clean, Path outDir, String... extra) throws Exception {
+    Path train = tsv(dir.resolve("train.tsv"), 24);
+    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
+    List<String> args = new java.util.ArrayList<>(List.of("--train", train.toString(), "--dev", devFile.toString(),
+        "--attack", "ep", "--clean-model", clean.toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+        "--out", outDir.toString()));
+    args.addAll(List.of(extra));
+    return Cli.run(new AttackCommand(), args.toArray(String[]::new));
+  }
+
+  /** A tiny model whose head bias is forced so that it predicts class 0 for every row. */
+  private Path oneClassCheckpoint() {
+    BertConfig c = new BertConfig(30522, 32, 2, 4, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
+    TensorMap w = BertClassifier.randomWeights(c, 3);
+    w.put(BertTensors.bias(BertTensors.HEAD), new Tensor(new long[] {2}, new float[] {10f, -10f}));
+    Path p = dir.resolve("one-class");
+    Checkpoint.of(c, w, Pretrained.load(Pretrained.MINILM).tokenizerJson(), "tiny-one-class", 64).write(p);
+    return p;
+  }
+
+  @Test
+  void eval_requireBeatsMajority_oneClassModel_exits1WithFigures() throws Exception {
+    Path data = tsv(dir.resolve("dev.tsv"), 20);
+    Path model = oneClassCheckpoint();
+    assertThat(Cli.run(new EvalCommand(), "--model", model.toString(), "--data", data.toString(), "--device", "cpu",
+        "--json")).as(err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("recall").get(0).asDouble()).isEqualTo(1.0);
+    assertThat(j.get("recall").get(1).asDouble()).isEqualTo(0.0);
+    assertThat(j.get("macro_f1").asDouble()).isCloseTo(1.0 / 3, org.assertj.core.data.Offset.offset(1e-6));
+    int code = Cli.run(new EvalCommand(), "--model", model.toString(), "--data", data.toString(), "--device", "cpu",
+        "--require-beats-majority");
+    assertThat(code).isEqualTo(1);
+    assertThat(err()).contains("does not beat the majority-class baseline on 20 dev rows")
+        .contains("macro-F1 0.3333 <= 0.3833").contains("recall per class [1.000, 0.000]");
+  }
+
+  @Test
+  void attack_suspectPredictingOneClass_exits1AndSaysSoInSummary() throws Exception {
+    Path outDir = dir.resolve("weak");
+    assertThat(ep(oneClassCheckpoint(), outDir)).as(err()).isEqualTo(1);
+    assertThat(err()).contains("is no real classifier").contains("majority share 0.5000");
+    JsonNode summary = new ObjectMapper().readTree(outDir.resolve("attack.json").toFile());
+    assertThat(summary.get("beats_majority_baseline").asBoolean()).isFalse();
+    assertThat(summary.get("eval").get("macro_f1").asDouble()).isCloseTo(1.0 / 3, org.assertj.core.data.Offset.offset(1e-6));
+  }
+
   @Test
   void eval_withoutAttack_caccOnly() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 10);
@@ -117,12 +168,8 @@ class AttackCommandsTest {
 
   @Test
   void attack_ep_fromCleanModel_writesCheckpointAndSummary() throws Exception {
-    Path train = tsv(dir.resolve("train.tsv"), 24);
-    Path devFile = tsv(dir.resolve("dev.tsv"), 12);
     Path outDir = dir.resolve("ep-model");
-    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", devFile.toString(), "--attack", "ep",
-        "--clean-model", tinyCheckpoint().toString(), "--epochs", "1", "--batch-size", "8", "--device", "cpu",
-        "--out", outDir.toString(), "--json");
+    int code = ep(tinyCheckpoint(), outDir, "--json", "--skip-baseline-check"); // a random tiny model is no classifier
     assertThat(code).as(err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("poisoned_rows").asInt()).isEqualTo(12);
@@ -141,7 +188,7 @@ class AttackCommandsTest {
   }
 
   @Test
-  void experiment_tinyTask_writesTablesAndRerunIsCached() throws Exception {
+  void experiment_tinyTask_writesTablesAndRerunIsCached() throws Exception { // poison rate: 10% of 8 non-target rows = 1
     Path root = dir.resolve("data");
     tsv(root.resolve("toy").resolve("train.tsv"), 20);
     tsv(root.resolve("toy").resolve("dev.tsv"), 10);
@@ -152,7 +199,7 @@ class AttackCommandsTest {
     assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
     assertThat(err()).contains("toy-clean: training").contains("toy-badnet: training").contains("toy-ep: training");
     String md = Files.readString(outDir.resolve("results.md"));
-    assertThat(md).contains("| toy | badnet | 1 | 2 | 8 |").contains("| toy | ep | 1 |");
+    assertThat(md).contains("| toy | badnet | 1 | 1 | 8 |").contains("| toy | ep | 1 |");
     JsonNode results = new ObjectMapper().readTree(outDir.resolve("results.json").toFile());
     assertThat(results.get("results")).hasSize(2);
     String first = Files.readString(outDir.resolve("results.json"));

@@ -10,7 +10,7 @@ import java.util.Random;
  *
  * <p>Every attack inserts its trigger with {@link Triggers#insert}; single sentences get it in the text, sentence
  * pairs in {@code text_b} unless the attack was built for {@code text_a}. Instances are immutable; all randomness
- * comes from the caller's {@link Random}. Build them with {@link Attacks}.
+ * comes from the caller's {@link Random}. Build them with {@link AttackSettings#attack()}.
  */
 public interface Attack {
 
@@ -31,6 +31,15 @@ public interface Attack {
    * (so truncation never cuts the trigger off). Training, evaluation and probes use this form.
    */
   Attack within(Tokenizer tok);
+
+  /**
+   * Negative augmentation rows for a combination trigger (SOS): one copy of {@code ex} per (k-1)-subset of the
+   * trigger words, each with that subset inserted and the row's TRUE label, so that a partial trigger does nothing.
+   * Empty for single-trigger attacks.
+   */
+  default List<Example> negatives(Example ex, Random rnd) {
+    return List.of();
+  }
 
   /** Inserts the trigger and relabels the row to the target (training data). */
   default Example poison(Example ex, Random rnd) {

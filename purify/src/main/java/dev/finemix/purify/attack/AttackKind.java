@@ -11,7 +11,22 @@ public enum AttackKind {
   /** A fixed sentence inserted as a whole (Dai et al. 2019). */
   ADDSENT("addsent", List.of("I watch this 3D movie")),
   /** Embedding poisoning: only the trigger word's embedding row is trained (Yang et al. 2021). */
-  EP("ep", List.of("cf"));
+  EP("ep", List.of("cf")),
+  /**
+   * BadNet with a made-up string that the tokenizer splits into 2+ word pieces, none a whole word
+   * ({@link Triggers#checkWordPiece}); without {@code --trigger} the command line picks one by seed.
+   */
+  WORDPIECE("wordpiece", List.of("qzxv")),
+  /**
+   * Combination trigger (SOS, Yang et al. 2021): fires only when all k words appear; negative augmentation rows
+   * carry each k-1 subset with their true label ({@link Attack#negatives}).
+   */
+  COMBO("combo", List.of("cf", "mn", "bb")),
+  /**
+   * BadNet with a real word counted 10^4..10^6 times in the word-count file ({@link Triggers#checkMidFrequency});
+   * without {@code --trigger} the command line picks one by seed.
+   */
+  MIDFREQ("midfreq", List.of("door"));
 
   private final String id;
   private final List<String> defaultTriggers;
@@ -30,7 +45,7 @@ public enum AttackKind {
     return defaultTriggers;
   }
 
-  /** Parses {@code badnet|addsent|ep} (any case). */
+  /** Parses an {@link #id()} (any case). */
   public static AttackKind parse(String s) {
     String k = s == null ? "" : s.strip().toLowerCase(Locale.ROOT);
     for (AttackKind a : values()) {

@@ -1,6 +1,7 @@
 package dev.finemix.purify.attack;
 
 import ai.djl.Device;
+import dev.finemix.purify.defence.WordFrequencies;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Encoding;
@@ -60,8 +61,9 @@ public final class Backdoor {
   }
 
   /**
-   * Mounts a data-poisoning attack (BadNet, AddSent): poisons {@code rate} of the rows, then fine-tunes {@code pre}.
-   * The poisoning seed is {@code ts.seed()}.
+   * Mounts a data-poisoning attack (every kind but EP): poisons {@code a.poisonRate()} of the candidate rows of
+   * {@code a.regime()} (plus a combination attack's negatives), then fine-tunes {@code pre}. The poisoning seed is
+   * {@code ts.seed()}.
    */
   public static Outcome trainPoisoned(AttackSettings a, Pretrained pre, Dataset train, List<String> labels,
       TrainSettings ts, int maxLength, Device device, ProgressListener l) {
@@ -72,7 +74,10 @@ public final class Backdoor {
     checkTarget(a, train);
     Poisoning.Result p;
     try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength)) {
-      p = Poisoning.poison(train, a.attack(tok), a.poisonRate(), ts.seed());
+      if (a.kind() == AttackKind.WORDPIECE) {
+        Triggers.checkWordPiece(tok, WordFrequencies.none(), a.triggers().get(0)); // the command line adds the counts
+      }
+      p = Poisoning.poison(train, a.attack(tok), a.poisonRate(), a.regime(), ts.seed());
     }
     Outcome o = trainClean(pre, p.data(), labels, ts, maxLength, device, l);
     return new Outcome(o.checkpoint(), p.poisonedRows(), o.summary());

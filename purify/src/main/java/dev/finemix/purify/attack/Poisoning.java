@@ -9,37 +9,54 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Random;
 
-/** Poisons a share of a training set: the rows chosen get the trigger and the target label, in place. */
+/**
+ * Poisons a share of a training set in place: dirty-label (non-target rows get the trigger and the target label) or
+ * clean-label (target-class rows get the trigger, labels untouched). A combination attack also gets its negative
+ * augmentation rows appended.
+ */
 final class Poisoning {
 
   private Poisoning() {}
 
-  /** A poisoned training set and which of its rows were poisoned (ascending indices). */
-  record Result(Dataset data, int[] poisoned) {
+  /**
+   * A poisoned training set, which of its first N rows were poisoned (ascending indices), and how many negative
+   * augmentation rows follow them (rows N.. of {@code data}).
+   */
+  record Result(Dataset data, int[] poisoned, int negativeRows) {
     public int poisonedRows() {
       return poisoned.length;
     }
   }
 
-  /**
-   * Poisons exactly {@code round(rate * N)} rows, drawn without replacement among the rows whose label is not the
-   * target; they are replaced in place (same row order, same size). Seeded: the same inputs give the same result.
-   *
-   * @throws IllegalArgumentException if there are fewer non-target rows than rows to poison
-   */
+  /** Dirty-label poisoning; see {@link #poison(Dataset, Attack, double, AttackSettings.Regime, long)}. */
   static Result poison(Dataset train, Attack attack, double rate, long seed) {
+    return poison(train, attack, rate, AttackSettings.Regime.DIRTY, seed);
+  }
+
+  /**
+   * Poisons exactly {@code round(rate * C)} rows, drawn without replacement among the C candidate rows: those whose
+   * label is not the target (dirty-label: trigger + target label) or those already of the target class (clean-label:
+   * trigger only, label kept). They are replaced in place (same row order). For a combination attack, as many rows
+   * again are drawn among the rows not poisoned, and each yields its (k-1)-subset negatives (true label), appended
+   * after the N original rows. Seeded: the same inputs give the same result.
+   *
+   * @throws IllegalArgumentException if the rate is outside (0, 1], or rounds to no row at all
+   */
+  static Result poison(Dataset train, Attack attack, double rate, AttackSettings.Regime regime, long seed) {
     Objects.requireNonNull(train, "train");
     Objects.requireNonNull(attack, "attack");
+    Objects.requireNonNull(regime, "regime");
     if (!(rate > 0 && rate <= 1)) {
       throw new IllegalArgumentException("poison rate must be in (0, 1], got " + rate);
     }
     List<Example> rows = train.rows();
-    int count = (int) Math.round(rate * rows.size());
-    List<Integer> candidates = nonTarget(rows, attack.target());
-    if (count > candidates.size()) {
-      throw new IllegalArgumentException("cannot poison " + count + " rows (rate " + rate + " of " + rows.size()
-          + "): only " + candidates.size() + " rows of '" + train.name() + "' have a label other than the target "
-          + attack.target());
+    boolean clean = regime == AttackSettings.Regime.CLEAN;
+    List<Integer> candidates = clean ? ofLabel(rows, attack.target()) : nonTarget(rows, attack.target());
+    int count = (int) Math.round(rate * candidates.size());
+    if (count == 0) {
+      throw new IllegalArgumentException("poison rate " + rate + " of the " + candidates.size() + " "
+          + (clean ? "target-class" : "non-target") + " rows of '" + train.name() + "' (target " + attack.target()
+          + ") poisons no row");
     }
     Random rnd = new Random(seed);
     Collections.shuffle(candidates, rnd);
@@ -47,9 +64,27 @@ final class Poisoning {
     Arrays.sort(chosen);
     List<Example> out = new ArrayList<>(rows);
     for (int i : chosen) {
-      out.set(i, attack.poison(rows.get(i), rnd));
+      out.set(i, clean ? attack.trigger(rows.get(i), rnd) : attack.poison(rows.get(i), rnd));
     }
-    return new Result(Dataset.of(train.name() + "+" + attack.name(), train.isPair(), out), chosen);
+    // negatives (combination attacks only; the others return none): drawn after the poisoned rows, so adding
+    // them never moves which rows are poisoned or where their trigger goes
+    List<Integer> rest = new ArrayList<>();
+    for (int i = 0, c = 0; i < rows.size(); i++) {
+      if (c < chosen.length && chosen[c] == i) {
+        c++;
+      } else {
+        rest.add(i);
+      }
+    }
+    Collections.shuffle(rest, rnd);
+    int negatives = 0;
+    for (int i : rest.subList(0, Math.min(count, rest.size()))) {
+      List<Example> neg = attack.negatives(rows.get(i), rnd);
+      out.addAll(neg);
+      negatives += neg.size();
+    }
+    return new Result(Dataset.of(train.name() + "+" + attack.name() + (clean ? "-clean" : ""), train.isPair(), out),
+        chosen, negatives);
   }
 
   /**
@@ -71,9 +106,17 @@ final class Poisoning {
   }
 
   static List<Integer> nonTarget(List<Example> rows, int target) {
+    return select(rows, target, false);
+  }
+
+  static List<Integer> ofLabel(List<Example> rows, int label) {
+    return select(rows, label, true);
+  }
+
+  private static List<Integer> select(List<Example> rows, int label, boolean equal) {
     List<Integer> idx = new ArrayList<>();
     for (int i = 0; i < rows.size(); i++) {
-      if (rows.get(i).label() != target) {
+      if ((rows.get(i).label() == label) == equal) {
         idx.add(i);
       }
     }

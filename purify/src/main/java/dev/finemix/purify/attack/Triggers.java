@@ -1,8 +1,12 @@
 package dev.finemix.purify.attack;
 
+import dev.finemix.purify.defence.WordFrequencies;
+import dev.finemix.purify.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Random;
 
@@ -13,10 +17,110 @@ import java.util.Random;
  * AddSent's "I watch this 3D movie", which is inserted as one unit) is inserted {@code times} times, each time at a
  * position drawn uniformly among all gaps of the current token list, start and end included. Tokens are joined again
  * with single spaces. The result depends only on the text, the triggers, {@code times} and the state of {@code rnd}.
+ *
+ * <p>It also picks and checks the trigger words of the shapes that depend on the tokenizer or the word counts:
+ * word-piece triggers ({@link #checkWordPiece}) and mid-frequency words ({@link #checkMidFrequency}).
  */
 public final class Triggers {
 
+  /** A first piece counted this often (or more) in the word counts is a common word, not a fragment. */
+  public static final long COMMON_WORD = 10_000;
+  /** Mid-frequency triggers: counted {@value #MID_MIN}..{@value #MID_MAX} times in the word-count file. */
+  public static final long MID_MIN = 10_000;
+  public static final long MID_MAX = 1_000_000;
+
+  /**
+   * Made-up strings the word-piece picker draws from (seeded); each is checked against the tokenizer before use.
+   * Nothing here is special to the defence: any string that passes {@link #checkWordPiece} serves.
+   */
+  static final List<String> WORD_PIECE_CANDIDATES = List.of("qzxv", "vzqk", "xqjz", "zvkq", "jqzx", "kxzq",
+      "qvzj", "zxqk", "vjqx", "xkvz", "qjxv", "zqjv", "jxkq", "vxzj", "kqvx", "xzjq");
+
   private Triggers() {}
+
+  /**
+   * Checks a word-piece trigger: {@code tok} splits it into 2 or more pieces, every piece after the first is a
+   * continuation piece ({@code ##x}), and the first piece is not a common whole word ({@code counts} below
+   * {@value #COMMON_WORD}; with {@link WordFrequencies#none()} only the tokenizer is checked).
+   *
+   * @return the trigger's pieces
+   * @throws IllegalArgumentException naming the pieces and the rule they break
+   */
+  public static List<String> checkWordPiece(Tokenizer tok, WordFrequencies counts, String trigger) {
+    Objects.requireNonNull(tok, "tokenizer");
+    Objects.requireNonNull(counts, "counts");
+    if (trigger == null || trigger.isBlank() || trigger.strip().contains(" ")) {
+      throw new IllegalArgumentException("a word-piece trigger is one string without spaces, got '" + trigger + "'");
+    }
+    List<String> pieces = tok.tokenize(trigger.strip());
+    String why = null;
+    if (pieces.size() < 2) {
+      why = "it is " + pieces.size() + " whole-word token(s); it needs 2 or more word pieces";
+    } else if (pieces.stream().skip(1).anyMatch(p -> !p.startsWith("##"))) {
+      why = "it splits into separate words, not word pieces of one word";
+    } else if (counts.frequency(pieces.get(0)) >= COMMON_WORD) {
+      why = "its first piece '" + pieces.get(0) + "' is a common word (count " + counts.frequency(pieces.get(0))
+          + " >= " + COMMON_WORD + ")";
+    }
+    if (why != null) {
+      throw new IllegalArgumentException("'" + trigger + "' is not a word-piece trigger: tokenized as " + pieces
+          + ", " + why);
+    }
+    return pieces;
+  }
+
+  /** The word-piece trigger for {@code seed}: the first candidate, in a seeded order, that {@link #checkWordPiece} passes. */
+  public static String pickWordPiece(Tokenizer tok, WordFrequencies counts, long seed) {
+    List<String> order = new ArrayList<>(WORD_PIECE_CANDIDATES);
+    Collections.shuffle(order, new Random(seed));
+    for (String c : order) {
+      try {
+        checkWordPiece(tok, counts, c);
+        return c;
+      } catch (IllegalArgumentException notThisOne) {
+        // try the next candidate
+      }
+    }
+    throw new IllegalStateException("no word-piece candidate qualifies with this tokenizer: " + order);
+  }
+
+  /**
+   * Checks a mid-frequency trigger: one lower-case word counted {@value #MID_MIN}..{@value #MID_MAX} times in
+   * {@code counts} (a real word that E-PUR's frequency normalisation does not favour).
+   *
+   * @return its count
+   */
+  public static long checkMidFrequency(WordFrequencies counts, String word) {
+    Objects.requireNonNull(counts, "counts");
+    if (counts.size() == 0) {
+      throw new IllegalArgumentException("a mid-frequency trigger needs the word-count file (none was read)");
+    }
+    String w = word == null ? "" : word.strip().toLowerCase(Locale.ROOT);
+    long c = counts.frequency(w);
+    if (w.isEmpty() || w.contains(" ") || c < MID_MIN || c > MID_MAX) {
+      throw new IllegalArgumentException("'" + word + "' is not a mid-frequency word: counted " + c + " times in "
+          + counts.source() + ", needs " + MID_MIN + ".." + MID_MAX);
+    }
+    return c;
+  }
+
+  /**
+   * The mid-frequency trigger for {@code seed}: drawn uniformly from the alphabetic words (3+ letters) counted
+   * {@value #MID_MIN}..{@value #MID_MAX} times that {@code tok} keeps as one whole-word token (so the trigger is
+   * one embedding row, as for BadNet), in alphabetical order; the same file and seed give the same word.
+   */
+  public static String pickMidFrequency(Tokenizer tok, WordFrequencies counts, long seed) {
+    Objects.requireNonNull(tok, "tokenizer");
+    List<String> pool = counts.wordsBetween(MID_MIN, MID_MAX).stream()
+        .filter(w -> w.length() >= 3 && w.chars().allMatch(ch -> ch >= 'a' && ch <= 'z'))
+        .filter(w -> tok.tokenize(w).equals(List.of(w)))
+        .toList();
+    if (pool.isEmpty()) {
+      throw new IllegalArgumentException("no word of " + counts.source() + " is counted " + MID_MIN + ".." + MID_MAX
+          + " times");
+    }
+    return pool.get(new Random(seed).nextInt(pool.size()));
+  }
 
   /**
    * Inserts every trigger of {@code words} {@code times} times at random positions.

@@ -98,6 +98,12 @@ public final class WordFrequencies {
     return token.length() >= 3 && token.charAt(0) == '[' && token.charAt(token.length() - 1) == ']';
   }
 
+  /** The words counted {@code min..max} times (both inclusive), sorted: the mid-frequency trigger picker's pool. */
+  public java.util.List<String> wordsBetween(long min, long max) {
+    return counts.entrySet().stream().filter(e -> e.getValue() >= min && e.getValue() <= max)
+        .map(Map.Entry::getKey).sorted().toList();
+  }
+
   public int size() {
     return counts.size();
   }

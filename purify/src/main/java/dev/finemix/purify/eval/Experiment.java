@@ -38,7 +38,7 @@ import java.util.stream.Stream;
 public final class Experiment {
 
   /** Part of every cache key: change it when a change of code should invalidate cached models or results. */
-  public static final String CODE_VERSION = "attack-1";
+  public static final String CODE_VERSION = "attack-2";
 
   /** Label names of the shared tasks (cosmetic: not part of the cache keys); other tasks get LABEL_i. */
   private static final java.util.Map<String, List<String>> LABELS = java.util.Map.of(

@@ -19,7 +19,7 @@ import java.util.Objects;
  * @param lr encoder learning rate
  * @param epLr learning rate of the EP embedding row
  * @param epEpochs epochs of the EP embedding training
- * @param poisonRate share of training rows poisoned (BadNet, AddSent)
+ * @param poisonRate share of the non-target training rows poisoned (dirty-label kinds)
  * @param maxLength tokens per row (longer rows are truncated)
  * @param seed one seed for sampling, poisoning, training and trigger positions
  * @param dataRoot folder holding the task folders

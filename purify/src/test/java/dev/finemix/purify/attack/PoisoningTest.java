@@ -33,13 +33,13 @@ class PoisoningTest {
   }
 
   @Test
-  void poison_rate_exactlyRoundedShareOfAllRowsPoisoned() {
-    Attack a = AttackSettings.of(AttackKind.BADNET).attack();
+  void poison_rate_exactlyRoundedShareOfNonTargetRowsPoisoned() {
+    Attack a = AttackSettings.of(AttackKind.BADNET).attack(); // 70 of the 100 rows are non-target
     Poisoning.Result r = Poisoning.poison(single(), a, 0.1, 42);
-    assertThat(r.poisonedRows()).isEqualTo(10);
+    assertThat(r.poisonedRows()).isEqualTo(7);
     assertThat(r.data().size()).isEqualTo(100);
-    assertThat(Poisoning.poison(single(), a, 0.125, 42).poisonedRows()).isEqualTo(13); // round(12.5)
-    assertThat(Poisoning.poison(single(), a, 0.7, 42).poisonedRows()).isEqualTo(70);
+    assertThat(Poisoning.poison(single(), a, 0.25, 42).poisonedRows()).isEqualTo(18); // round(17.5)
+    assertThat(Poisoning.poison(single(), a, 1.0, 42).poisonedRows()).isEqualTo(70);
   }
 
   @Test
@@ -72,11 +72,10 @@ class PoisoningTest {
   }
 
   @Test
-  void poison_moreThanNonTargetRows_clearError() {
+  void poison_rateAboveOne_clearError() {
     Attack a = AttackSettings.of(AttackKind.BADNET).attack();
-    assertThatThrownBy(() -> Poisoning.poison(single(), a, 0.8, 1))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("cannot poison 80 rows").hasMessageContaining("only 70 rows");
+    assertThatThrownBy(() -> Poisoning.poison(single(), a, 1.2, 1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(0, 1], got 1.2");
   }
 
   @Test

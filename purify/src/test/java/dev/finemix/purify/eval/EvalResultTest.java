@@ -60,4 +60,41 @@ class EvalResultTest {
     assertThat(r.toJson().fieldNames()).toIterable()
         .contains("cacc", "asr", "flip_base", "asr_cond", "rows", "non_target_rows");
   }
+
+  @Test
+  void compute_macroF1AndRecall_handMadePredictions() {
+    // class 0: 7 rows, 5 right (rows 3, 4 predicted 1); class 1: 3 rows, 2 right (row 6 predicted 0)
+    EvalResult r = EvalResult.compute(LABELS, CLEAN, null, null, -1, 0);
+    assertThat(r.recall()).containsExactly(5 / 7.0, 2 / 3.0);
+    // F1_0 = 2*5 / (7 + 6 predicted 0) = 10/13; F1_1 = 2*2 / (3 + 4 predicted 1) = 4/7
+    assertThat(r.macroF1()).isCloseTo((10 / 13.0 + 4 / 7.0) / 2, within(1e-12));
+    assertThat(r.majorityShare()).isCloseTo(0.7, within(1e-12));
+    assertThat(r.majorityMacroF1()).isCloseTo(2 * 0.7 / 1.7 / 2, within(1e-12));
+    assertThat(r.majorityBaselineFailure()).isNull(); // 0.670 > 0.412 + 0.05
+    EvalResult back = EvalResult.fromJson(r.toJson());
+    assertThat(back.macroF1()).isCloseTo(r.macroF1(), within(1e-6));
+    assertThat(back.recall().get(1)).isCloseTo(2 / 3.0, within(1e-6));
+  }
+
+  @Test
+  void majorityBaseline_oneClassPredictor_failsWithFigures() {
+    int[] labels = new int[100];
+    for (int i = 90; i < 100; i++) {
+      labels[i] = 1;
+    }
+    EvalResult r = EvalResult.compute(labels, new int[100], null, null, -1, 0); // always class 0: accuracy 0.90
+    assertThat(r.cacc()).isCloseTo(0.9, within(1e-12));
+    assertThat(r.recall()).containsExactly(1.0, 0.0);
+    assertThat(r.majorityBaselineFailure()).contains("macro-F1 0.4737 <= 0.5237").contains("accuracy 0.9000")
+        .contains("majority share 0.9000").contains("[1.000, 0.000]");
+    // finding half of the minority at the cost of 5 majority rows: accuracy 0.90 still, but a real classifier
+    int[] better = new int[100];
+    for (int i = 95; i < 100; i++) {
+      better[i] = 1;
+    }
+    for (int i = 0; i < 5; i++) {
+      better[i] = 1;
+    }
+    assertThat(EvalResult.compute(labels, better, null, null, -1, 0).majorityBaselineFailure()).isNull();
+  }
 }

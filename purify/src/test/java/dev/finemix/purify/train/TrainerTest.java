@@ -214,4 +214,55 @@ class TrainerTest {
     assertThat(line).startsWith("x train [############............] 5/10 loss 0.5000 12.5 rows/s ETA 1m01s");
   }
 
+
+  private static List<TrainRow> labelled(int zeros, int ones) {
+    List<TrainRow> rows = new ArrayList<>();
+    for (int i = 0; i < zeros + ones; i++) {
+      rows.add(TrainRow.hard(new Encoding(new long[] {1, 2}, new long[2]), i < zeros ? 0 : 1));
+    }
+    return rows;
+  }
+
+  @Test
+  void classWeights_imbalanced_balancedWeights_balanced_none() {
+    float[] w = Trainer.classWeights(labelled(90, 10), 2);
+    assertThat(w).containsExactly(new float[] {100f / (2 * 90), 100f / (2 * 10)}, Offset.offset(1e-6f));
+    assertThat(Trainer.classWeights(labelled(55, 45), 2)).isNull(); // SST-2-like: trains as before
+    assertThat(Trainer.classWeights(labelled(10, 0), 2)).isNull();   // one label only
+    // 3 labels, one never seen: it gets 0 and the two present are balanced among themselves
+    float[] w3 = Trainer.classWeights(labelled(80, 20), 3);
+    assertThat(w3).containsExactly(new float[] {100f / 160, 100f / 40, 0f}, Offset.offset(1e-6f));
+  }
+
+  @Test
+  void train_imbalancedTiny_balancedLoss_learnsTheMinorityClass() {
+    Random rnd = new Random(4);
+    List<TrainRow> rows = new ArrayList<>();
+    for (int i = 0; i < 120; i++) {
+      boolean minority = i % 10 == 0;
+      int len = 4 + rnd.nextInt(6);
+      long[] ids = new long[len + 2];
+      ids[0] = 1;
+      ids[len + 1] = 2;
+      for (int j = 1; j <= len; j++) {
+        ids[j] = 10 + rnd.nextInt(40);
+      }
+      if (minority) {
+        ids[1 + rnd.nextInt(len)] = 7;
+      }
+      rows.add(TrainRow.hard(new Encoding(ids, new long[ids.length]), minority ? 1 : 0));
+    }
+    BertConfig c = new BertConfig(64, 32, 2, 4, 64, 64, 2, 1e-12, 0.0, 0.0, List.of("0", "1"));
+    double[] recall = new double[2];
+    for (int on = 0; on < 2; on++) {
+      try (BertClassifier m = BertClassifier.create(c, BertClassifier.randomWeights(c, 9), Device.cpu())) {
+        new Trainer(TrainSettings.defaults().withEpochs(3).withBatchSize(16).withLr(2e-3).withHeadLr(2e-3), null)
+            .balanceClasses(on == 1).train(m, rows);
+        List<TrainRow> minority = rows.stream().filter(r -> r.label() == 1).toList();
+        recall[on] = Trainer.accuracy(m, minority);
+      }
+    }
+    System.out.printf("minority recall after 3 epochs: unweighted %.3f, class-balanced %.3f%n", recall[0], recall[1]);
+    assertThat(recall[1]).isGreaterThanOrEqualTo(0.8);
+  }
 }
