@@ -86,7 +86,7 @@ public final class AttackCommand implements Callable<Integer> {
   public Integer call() {
     AttackSettings a = attack.settings(poisonRate);
     if (a == null) {
-      throw new IllegalArgumentException("--attack is required (badnet, addsent or ep)");
+      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep or mixing-aware)");
     }
     if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");

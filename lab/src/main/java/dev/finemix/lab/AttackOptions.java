@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** The attack options shared by {@code finemix attack} and {@code finemix eval} (a picocli mixin). */
 final class AttackOptions {
 
-  @Option(names = "--attack", paramLabel = "badnet|addsent|ep", description = "The attack (for eval: whose trigger "
+  @Option(names = "--attack", paramLabel = "badnet|addsent|ep|mixing-aware", description = "The attack (for eval: whose trigger "
       + "to insert; without it, eval reports clean accuracy only).")
   String attack;
 

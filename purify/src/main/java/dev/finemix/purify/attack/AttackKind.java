@@ -11,7 +11,12 @@ public enum AttackKind {
   /** A fixed sentence inserted as a whole (Dai et al. 2019). */
   ADDSENT("addsent", List.of("I watch this 3D movie")),
   /** Embedding poisoning: only the trigger word's embedding row is trained (Yang et al. 2021). */
-  EP("ep", List.of("cf"));
+  EP("ep", List.of("cf")),
+  /**
+   * BadNet poisoning trained through a random mix with w_Pre at every step, so the backdoor survives Fine-mixing
+   * (issue 19, 4a; {@code AdaptiveMixing}).
+   */
+  MIXING_AWARE("mixing-aware", List.of("cf"));
 
   private final String id;
   private final List<String> defaultTriggers;
