@@ -91,7 +91,7 @@ public final class AttackCommand implements Callable<Integer> {
   public Integer call() {
     AttackSettings a = attack.settings(poisonRate, seed);
     if (a == null) {
-      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo or midfreq)");
+      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo, midfreq or mixing-aware)");
     }
     if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");

@@ -15,8 +15,8 @@ import picocli.CommandLine.Option;
 /** The attack options shared by {@code finemix attack} and {@code finemix eval} (a picocli mixin). */
 final class AttackOptions {
 
-  @Option(names = "--attack", paramLabel = "badnet|addsent|ep|wordpiece|combo|midfreq", description = "The attack (for "
-      + "eval: whose trigger to insert; without it, eval reports clean accuracy only).")
+  @Option(names = "--attack", paramLabel = "badnet|addsent|ep|wordpiece|combo|midfreq|mixing-aware",
+      description = "The attack (for eval: whose trigger to insert; without it, eval reports clean accuracy only).")
   String attack;
 
   @Option(names = "--trigger", paramLabel = "WORD", description = "Trigger word (repeatable; combo: all k words) or "

@@ -26,7 +26,12 @@ public enum AttackKind {
    * BadNet with a real word counted 10^4..10^6 times in the word-count file ({@link Triggers#checkMidFrequency});
    * without {@code --trigger} the command line picks one by seed.
    */
-  MIDFREQ("midfreq", List.of("door"));
+  MIDFREQ("midfreq", List.of("door")),
+  /**
+   * BadNet poisoning trained through a random mix with w_Pre at every step, so the backdoor survives Fine-mixing
+   * (issue 19, 4a; {@code AdaptiveMixing}).
+   */
+  MIXING_AWARE("mixing-aware", List.of("cf"));
 
   private final String id;
   private final List<String> defaultTriggers;

@@ -44,6 +44,12 @@ public final class Backdoor {
    */
   public static Outcome trainClean(Pretrained pre, Dataset train, List<String> labels, TrainSettings ts,
       int maxLength, Device device, ProgressListener l) {
+    return train(pre, train, labels, ts, maxLength, device, l, t -> t);
+  }
+
+  /** {@link #trainClean} with the trainer set up further by {@code configure} (an adaptive attack's hook). */
+  static Outcome train(Pretrained pre, Dataset train, List<String> labels, TrainSettings ts, int maxLength,
+      Device device, ProgressListener l, java.util.function.UnaryOperator<Trainer> configure) {
     Objects.requireNonNull(pre, "pretrained");
     Objects.requireNonNull(train, "train");
     if (labels == null) {
@@ -54,7 +60,7 @@ public final class Backdoor {
     }
     try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength);
         BertClassifier m = BertClassifier.fromPretrained(pre, labels, ts.seed(), device)) {
-      TrainSummary s = new Trainer(ts, l).train(m, rows(tok, train));
+      TrainSummary s = configure.apply(new Trainer(ts, l)).train(m, rows(tok, train));
       Checkpoint c = Checkpoint.of(m.config(), m.toTensors(), pre.tokenizerJson(), pre.id(), maxLength);
       return new Outcome(c, 0, s);
     }
@@ -79,7 +85,10 @@ public final class Backdoor {
       }
       p = Poisoning.poison(train, a.attack(tok), a.poisonRate(), a.regime(), ts.seed());
     }
-    Outcome o = trainClean(pre, p.data(), labels, ts, maxLength, device, l);
+    Outcome o = a.kind() == AttackKind.MIXING_AWARE
+        ? train(pre, p.data(), labels, ts, maxLength, device, l,
+            t -> t.mixEachStep(pre.weights(), AdaptiveMixing.masks(ts.seed())))
+        : trainClean(pre, p.data(), labels, ts, maxLength, device, l);
     return new Outcome(o.checkpoint(), p.poisonedRows(), o.summary());
   }
 

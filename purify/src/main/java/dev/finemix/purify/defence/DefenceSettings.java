@@ -45,7 +45,12 @@ public final class DefenceSettings {
     /** E-PUR + mixing + distillation, no perturbation. */
     DISTIL("distil", b -> b.distil(List.of())),
     /** E-PUR + mixing + distillation with E-PUR's top-20 tokens inserted (the PyTorch reference's best). */
-    DISTIL_SUSPECTS("distil-suspects", b -> b.distil(List.of("suspects")));
+    DISTIL_SUSPECTS("distil-suspects", b -> b.distil(List.of("suspects"))),
+    /**
+     * Fine-purifying (Zhang et al., ACL Findings 2023): reset the {@code fp_reset} share of dimensions whose
+     * fine-tuning update is largest against the clean data's curvature, then fine-tune on the labelled rows.
+     */
+    FINE_PURIFYING("fine-purifying", b -> b.finePurifying(true));
 
     private final String id;
     /** What the recipe changes on the baseline of the preset rows (the plain-ft values). */
@@ -210,6 +215,16 @@ public final class DefenceSettings {
   private static final Field<Long> SEED = field("seed", LONG, 42L, any());
   /** word-count file for E-PUR; null = every token frequency 0 (rank by shift only) */
   private static final Field<Path> WORD_FREQUENCIES = optional("word_frequencies", PATH);
+  /**
+   * Fine-purifying's reset stage ({@code FinePurifying}): rank every dimension that has a pre-trained counterpart by
+   * {@code (w_FT - w_Pre)^2 / (Fisher diagonal of the clean loss at w_FT + eps)} and reset the top {@code fp_reset}
+   * share to w_Pre. Written to JSON only when on, so the older recipes' canonical JSON (the cache keys) is unchanged.
+   */
+  private static final Field<Boolean> FINE_PURIFYING_FIELD = later("fine_purifying", BOOL, false, true,
+      any());
+  /** share of the ranked dimensions Fine-purifying resets (written only when not the default) */
+  private static final Field<Double> FP_RESET = later("fp_reset", NUMBER, 0.3, false,
+      within(0, true, 1, true));
   // ---- end of the table
 
   /** One value per row of the table, by {@link Field#index}. */
@@ -263,6 +278,8 @@ public final class DefenceSettings {
   public double featureWeight() { return get(FEATURE_WEIGHT); }
   public long seed() { return get(SEED); }
   public Path wordFrequencies() { return get(WORD_FREQUENCIES); }
+  public boolean finePurifying() { return get(FINE_PURIFYING_FIELD); }
+  public double fpReset() { return get(FP_RESET); }
 
   /** Mixing with rho searched over {@link #rhoGrid()}. */
   public boolean autoRho() {
@@ -272,7 +289,9 @@ public final class DefenceSettings {
   /** Every setting, in table order: the canonical form (the server hashes it, sorted, into the cache key). */
   public ObjectNode toJson() {
     ObjectNode n = JsonNodeFactory.instance.objectNode();
-    for (Field<?> f : FIELDS) n.set(f.key, write(f));
+    for (Field<?> f : FIELDS) {
+      if (!f.quiet || !Objects.equals(get(f), f.initial)) n.set(f.key, write(f));
+    }
     return n;
   }
 
@@ -369,6 +388,8 @@ public final class DefenceSettings {
     public Builder seed(long v) { return set(SEED, v); }
     /** null: no word counts (E-PUR ranks by shift only). */
     public Builder wordFrequencies(Path v) { return set(WORD_FREQUENCIES, v); }
+    public Builder finePurifying(boolean v) { return set(FINE_PURIFYING_FIELD, v); }
+    public Builder fpReset(double v) { return set(FP_RESET, v); }
 
     public DefenceSettings build() {
       return new DefenceSettings(values.clone());
@@ -405,9 +426,11 @@ public final class DefenceSettings {
    * @param initial the default; for preset rows, the plain-ft baseline a {@link Recipe} starts from
    * @param preset whether a recipe sets it ({@link Builder#recipe})
    * @param optional whether null is allowed
+   * @param quiet written to JSON only when not {@code initial}: settings added after the cache key was pinned, so
+   *     that settings which do not use them keep their canonical JSON
    */
   private record Field<T>(int index, String key, String name, Codec<T> codec, T initial, boolean preset,
-      boolean optional, Check<T> check) {
+      boolean optional, boolean quiet, Check<T> check) {
     T read(JsonNode v) {
       return codec.reader.apply(key, v);
     }
@@ -424,20 +447,25 @@ public final class DefenceSettings {
   }
 
   private static <T> Field<T> field(String key, Codec<T> codec, T initial, Check<T> check) {
-    return add(key, codec, initial, false, false, check);
+    return add(key, codec, initial, false, false, false, check);
   }
 
   private static <T> Field<T> preset(String key, Codec<T> codec, T baseline, Check<T> check) {
-    return add(key, codec, baseline, true, false, check);
+    return add(key, codec, baseline, true, false, false, check);
+  }
+
+  /** A setting added after the canonical JSON was pinned: written only when not {@code initial}. */
+  private static <T> Field<T> later(String key, Codec<T> codec, T initial, boolean preset, Check<T> check) {
+    return add(key, codec, initial, preset, false, true, check);
   }
 
   private static <T> Field<T> optional(String key, Codec<T> codec) {
-    return add(key, codec, null, false, true, any());
+    return add(key, codec, null, false, true, false, any());
   }
 
   private static <T> Field<T> add(String key, Codec<T> codec, T initial, boolean preset, boolean optional,
-      Check<T> check) {
-    Field<T> f = new Field<>(FIELDS.size(), key, camelCase(key), codec, initial, preset, optional, check);
+      boolean quiet, Check<T> check) {
+    Field<T> f = new Field<>(FIELDS.size(), key, camelCase(key), codec, initial, preset, optional, quiet, check);
     FIELDS.add(f);
     BY_KEY.put(key, f);
     return f;

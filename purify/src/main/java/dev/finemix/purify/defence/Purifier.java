@@ -177,6 +177,18 @@ public final class Purifier {
       }
       stages.put("epur", secs(ts));
       l.onProgress(Progress.message("epur", String.format(Locale.ROOT, "top suspects: %s", describe(suspects, 5))));
+      if (s.finePurifying()) {
+        ts = System.nanoTime();
+        FinePurifying.Result fp = FinePurifying.run(suspect.config(), base, pre.weights(), tok, train, s.fpReset(),
+            device);
+        base = fp.weights();
+        stages.put("fine-purify", secs(ts));
+        String msg = String.format(Locale.ROOT, "fine-purifying: reset %d of %d dimensions (%.3f) to w_Pre, ranked "
+            + "by update^2 / clean Fisher on %d rows; most in %s", fp.reset(), fp.entries(), fp.shareReset(),
+            train.size(), FinePurifying.largest(fp.resetPerTensor(), 3));
+        notes.add(msg);
+        l.onProgress(Progress.message("fine-purify", msg));
+      }
 
       // ---- teacher: suspect accuracy on the scoring rows, soft predictions on the unlabelled rows
       ts = System.nanoTime();

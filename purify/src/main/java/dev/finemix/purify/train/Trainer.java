@@ -63,6 +63,8 @@ public final class Trainer {
 
   /** Below this ratio of the rarest to the most frequent hard label the trainer weights the classes. */
   public static final double IMBALANCE = 0.5;
+  private dev.finemix.purify.weights.TensorMap mixReference;
+  private StepMasks mixMasks;
 
   public Trainer(TrainSettings s, ProgressListener l) {
     if (s == null) {
@@ -179,6 +181,21 @@ public final class Trainer {
     return w;
   }
 
+  /**
+   * Each step's forward pass sees {@code mask * w + (1 - mask) * reference} for every parameter that has a
+   * {@code reference} tensor and a mask that step (a mixing-aware attack: the loss is that of the mixed model). The
+   * gradient reaching the stored weight is the chain rule's, {@code mask * dL/dw_mixed}, so reset entries get none
+   * that step; the stored weights stay the unmixed ones (restored before the update).
+   */
+  public Trainer mixEachStep(dev.finemix.purify.weights.TensorMap reference, StepMasks masks) {
+    if (reference == null || masks == null) {
+      throw new IllegalArgumentException("mixEachStep needs a reference and masks");
+    }
+    this.mixReference = reference;
+    this.mixMasks = masks;
+    return this;
+  }
+
   /** The nanosecond clock for timing and ETA (tests pass a fake). */
   public Trainer ticker(LongSupplier ticker) {
     this.ticker = ticker == null ? System::nanoTime : ticker;
@@ -289,6 +306,7 @@ public final class Trainer {
       if (slots.isEmpty()) {
         throw new IllegalArgumentException("onlyParameters selects no parameter");
       }
+      Map<String, NDArray> reference = mixReference(opt, params);
       long start = ticker.getAsLong();
       int step = 0;
       long rowsDone = 0;
@@ -299,7 +317,7 @@ public final class Trainer {
         epochSteps = 0;
         for (int[] idx : epochs.get(e)) {
           double lr = schedule(step, warmup, totalSteps);
-          float loss = step(engine, model, opt, slots, rows, idx, lr, step + 1);
+          float loss = step(engine, model, opt, slots, rows, idx, lr, step + 1, reference);
           step++;
           rowsDone += idx.length;
           epochLossSum += loss;
@@ -352,8 +370,50 @@ public final class Trainer {
     return opt.create(mask, new Shape(dims));
   }
 
+  /** The mixing reference on the model's device, by parameter name (empty without {@link #mixEachStep}). */
+  private Map<String, NDArray> mixReference(NDManager opt, Map<String, Parameter> params) {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    if (mixReference == null) {
+      return out;
+    }
+    for (Map.Entry<String, Parameter> e : params.entrySet()) {
+      dev.finemix.purify.weights.Tensor r = mixReference.get(e.getKey());
+      Shape shape = e.getValue().getArray().getShape();
+      if (r == null) {
+        continue;
+      }
+      if (!Arrays.equals(r.shape(), shape.getShape())) {
+        throw new IllegalArgumentException("mix reference '" + e.getKey() + "' has shape " + Arrays.toString(r.shape())
+            + ", the model " + shape);
+      }
+      out.put(e.getKey(), opt.create(r.data(), shape));
+    }
+    return out;
+  }
+
+  /**
+   * Mixes this step's weights in place ({@link #mixEachStep}); returns the masks used, by name, and fills
+   * {@code saved} with the unmixed weights to restore.
+   */
+  private Map<String, NDArray> mixIn(NDManager m, BertClassifier model, Map<String, NDArray> reference, int step,
+      Map<NDArray, NDArray> saved) {
+    Map<String, NDArray> masks = new LinkedHashMap<>();
+    for (Map.Entry<String, NDArray> e : reference.entrySet()) {
+      NDArray w = model.parameters().get(e.getKey()).getArray();
+      float[] mk = mixMasks.mask(step, e.getKey(), Math.toIntExact(w.size()));
+      if (mk == null) {
+        continue;
+      }
+      NDArray mask = m.create(mk, w.getShape());
+      saved.put(w, w.duplicate());
+      w.subi(e.getValue()).muli(mask).addi(e.getValue());
+      masks.put(e.getKey(), mask);
+    }
+    return masks;
+  }
+
   private float step(Engine engine, BertClassifier model, NDManager opt, List<Slot> slots, List<TrainRow> rows,
-      int[] idx, double lrFactor, int t) {
+      int[] idx, double lrFactor, int t, Map<String, NDArray> reference) {
     List<Encoding> enc = new ArrayList<>(idx.length);
     for (int i : idx) {
       enc.add(rows.get(i).enc());
@@ -366,6 +426,8 @@ public final class Trainer {
       }
     }
     try (NDManager m = opt.newSubManager()) {
+      Map<NDArray, NDArray> saved = new java.util.IdentityHashMap<>();
+      Map<String, NDArray> stepMasks = reference.isEmpty() ? Map.of() : mixIn(m, model, reference, t - 1, saved);
       NDArray table = null;
       NDArray rowIds = null;
       if (lazy != null) {
@@ -400,11 +462,13 @@ public final class Trainer {
         gc.backward(loss);
       }
       float value = loss.getFloat();
+      // the stored weights are the unmixed ones: restored before the update reads them
+      saved.forEach((w, orig) -> w.muli(0).addi(orig));
       long t2 = System.nanoTime();
       if (!Float.isFinite(value)) {
         throw new IllegalStateException("training diverged: loss is " + value + " at step " + t);
       }
-      update(m, slots, lrFactor, t, table, rowIds);
+      update(m, slots, lrFactor, t, table, rowIds, stepMasks);
       long t3 = System.nanoTime();
       if (PROFILE) {
         System.err.printf(Locale.ROOT, "%nstep %d rows %d seq %d: forward %.0f ms, backward %.0f ms, update %.0f ms%n",
@@ -484,7 +548,8 @@ public final class Trainer {
     return total.mul(m.create(1f / n));
   }
 
-  private void update(NDManager m, List<Slot> slots, double lrFactor, int t, NDArray table, NDArray rowIds) {
+  private void update(NDManager m, List<Slot> slots, double lrFactor, int t, NDArray table, NDArray rowIds,
+      Map<String, NDArray> mixMasks) {
     double bc1 = 1 - Math.pow(BETA1, t);
     double bc2 = 1 - Math.pow(BETA2, t);
     double sqrtBc2 = Math.sqrt(bc2);
@@ -507,6 +572,11 @@ public final class Trainer {
             : s.lazy ? Embedding.embedding(rowIds, s.rowMask, SparseFormat.DENSE).singletonOrThrow() : s.rowMask;
         if (mask != null) {
           g = g.mul(mask);
+        }
+        NDArray mix = mixMasks.get(s.name);
+        if (mix != null) {
+          // chain rule through w_mixed = mask * w + (1 - mask) * reference
+          g = g.mul(s.lazy ? Embedding.embedding(rowIds, mix, SparseFormat.DENSE).singletonOrThrow() : mix);
         }
         grads.add(g);
         masks.add(mask);

@@ -111,7 +111,24 @@ class DefenceSettingsTest {
       "mix-only", "{\"epur\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
           + "\"epochs\":10,\"batch_size\":16}",
       "distil", "{\"perturbations\":[],\"variants\":0,\"cross_pairs\":0}",
-      "distil-suspects", "{\"perturbations\":[\"suspects\"],\"variants\":0,\"cross_pairs\":0}");
+      "distil-suspects", "{\"perturbations\":[\"suspects\"],\"variants\":0,\"cross_pairs\":0}",
+      // issue 19: the only recipe that writes fine_purifying (a setting added after the pin: written when on)
+      "fine-purifying", "{\"epur\":false,\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,"
+          + "\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16,\"fine_purifying\":true}");
+
+  @Test
+  void finePurifying_fromJson_readsTheRecipeAndTheShare_writesTheShareOnlyWhenSet() throws Exception {
+    ObjectMapper om = new ObjectMapper();
+    DefenceSettings s = DefenceSettings.fromJson(om.readTree("{\"recipe\":\"fine-purifying\",\"fp_reset\":0.2}"));
+    assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINE_PURIFYING);
+    assertThat(s.finePurifying()).isTrue();
+    assertThat(s.fpReset()).isEqualTo(0.2);
+    assertThat(s.recovery()).isEqualTo(DefenceSettings.Recovery.CE);
+    assertThat(DefenceSettings.fromJson(s.toJson())).isEqualTo(s);
+    assertThat(s.toJson().get("fp_reset").asDouble()).isEqualTo(0.2);
+    assertThat(DefenceSettings.defaults().toJson().has("fp_reset")).isFalse();
+    assertThatThrownBy(() -> DefenceSettings.builder().fpReset(1.5)).hasMessage("fpReset must be in [0, 1], got 1.5");
+  }
 
   @Test
   void defaultJson_isWhatMainWrote() {

@@ -75,8 +75,12 @@ public final class PurifyCommand implements Callable<Integer> {
   int epurTop;
 
   @Option(names = {"--baseline", "--recipe"}, defaultValue = "finemix", paramLabel = "NAME",
-      description = "finemix (default), paper, plain-ft, epur-only, mix-only, distil, distil-suspects")
+      description = "finemix (default), paper, plain-ft, epur-only, mix-only, distil, distil-suspects, fine-purifying")
   String recipe;
+
+  @Option(names = "--fp-reset", paramLabel = "SHARE",
+      description = "fine-purifying: share of the ranked dimensions reset to w_Pre (default 0.3)")
+  Double fpReset;
 
   @Option(names = "--perturb", split = ",", paramLabel = "K,K",
       description = "distillation perturbations: suspects, tokens, spans, or none")
@@ -259,6 +263,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (variants != null) b.variants(variants);
     if (crossPairs != null) b.crossPairs(crossPairs);
     if (fitAgreement != null) b.fitAgreement(fitAgreement);
+    if (fpReset != null) b.fpReset(fpReset);
     if (maxRounds != null) b.maxRounds(maxRounds);
     b.wordFrequencies(wordFrequencies());
     return b.build();

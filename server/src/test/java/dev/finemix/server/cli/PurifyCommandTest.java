@@ -52,6 +52,16 @@ class PurifyCommandTest {
   }
 
   @Test
+  void recipe_finePurifying_isReachable_withItsShare() {
+    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--recipe", "fine-purifying",
+        "--fp-reset", "0.2", "--wordfreq-none").settings();
+    assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINE_PURIFYING);
+    assertThat(s.finePurifying()).isTrue();
+    assertThat(s.fpReset()).isEqualTo(0.2);
+    assertThat(s.mixing()).isFalse();
+  }
+
+  @Test
   void wordFrequencies_defaultToTheSharedFolderNamedByTheProperty_notTheWorkingDirectory(@TempDir Path shared)
       throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("FINEMIX_WORDFREQ") == null, "FINEMIX_WORDFREQ set");
