@@ -1,5 +1,6 @@
 package dev.finemix.server.e2e;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -240,14 +241,5 @@ class LoopbackEndToEndTest {
       System.setErr(oldErr);
       out[0] = buf.toString(StandardCharsets.UTF_8);
     }
-  }
-
-  private static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 }

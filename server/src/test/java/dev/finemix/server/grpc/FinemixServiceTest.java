@@ -1,5 +1,6 @@
 package dev.finemix.server.grpc;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.rpc.BadRequest;
@@ -681,14 +682,5 @@ class FinemixServiceTest {
     return HealthGrpc.newBlockingStub(sidecar.channel)
         .check(HealthCheckRequest.newBuilder().setService(service).build())
         .getStatus();
-  }
-
-  static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 }

@@ -1,5 +1,6 @@
 package dev.finemix.server.grpc;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -62,15 +63,6 @@ class ScreeningServiceTest {
 
   private String scrape() {
     return PrometheusTextFormatWriter.create().toDebugString(sidecar.server.metrics().registry().scrape());
-  }
-
-  private static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 
   @Test

@@ -40,6 +40,16 @@ public final class FakeSidecar implements AfterEachCallback {
     return server;
   }
 
+  /** What {@code r} threw; fails the test when it threw nothing (unlike AssertJ's catchThrowable, which gives null). */
+  public static Throwable catchError(Runnable r) {
+    try {
+      r.run();
+    } catch (Throwable t) {
+      return t;
+    }
+    throw new AssertionError("expected an error");
+  }
+
   @Override
   public void afterEach(ExtensionContext context) throws Exception {
     cleanup.afterEach(context);
