@@ -4,7 +4,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.finemix.client.FinemixClient;
 import dev.finemix.client.PerfDriver;
 import dev.finemix.client.cli.LoadLevels;
 import dev.finemix.lab.DemoFiles;
@@ -16,32 +15,20 @@ import dev.finemix.proto.v1.ModelState;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
 import dev.finemix.purify.train.Devices;
-import dev.finemix.purify.weights.FileTrees;
-import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
-import dev.finemix.server.loading.Backends;
 import dev.finemix.server.metrics.ServerMetrics;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -127,22 +114,13 @@ public final class BenchLoadCommand implements Callable<Integer> {
     }
     boolean interleaved = rounds > 1 && baselineSeconds > 0;
     out.put("rounds", interleaved ? rounds : 1);
-    Path tmp = Files.createTempDirectory("finemix-bench-");
-    Logger quiet = Logger.getLogger("dev.finemix");
-    Level before = quiet.getLevel();
-    quiet.setLevel(Level.WARNING);
-    try {
-      runServer(ckpt, tmp, texts, out, (d, server) -> {
-        if (interleaved) {
-          rounds(ckpt, texts, d, server, out);
-        } else {
-          levels(d, server, out.putArray("grpc"));
-        }
-      });
-    } finally {
-      quiet.setLevel(before);
-      FileTrees.deleteQuietly(tmp);
-    }
+    LoopbackSidecar.inQuietTmp("finemix-bench-", tmp -> runServer(ckpt, tmp, texts, out, (d, server) -> {
+      if (interleaved) {
+        rounds(ckpt, texts, d, server, out);
+      } else {
+        levels(d, server, out.putArray("grpc"));
+      }
+    }));
     out.put("rssAfterServingMb", BenchCommand.rssMb("VmRSS:"));
     if (!interleaved) {
       out.put("peakRssServingMb", BenchCommand.rssMb("VmHWM:"));
@@ -176,31 +154,20 @@ public final class BenchLoadCommand implements Callable<Integer> {
     BatchingLayer batching = new BatchingLayer(maxBatchSize, maxWaitMicros, queueCapacity, maxConcurrentBatches);
     ModelLayer entry = ModelLayer.builder().name(MODEL).checkpoint(ckpt.getFileName().toString())
         .allowUnpurified(true).batching(batching).build();
-    ServerConfig cfg = ServerConfig.builder(root, root, tmp.resolve("cache")).cacheMaxBytes(1L << 30)
-        .auth(new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false)).models(List.of(entry))
-        .inferenceThreads(inferenceThreads).shutdownGrace(Duration.ofSeconds(2))
-        .allowUnpurifiedModels(true).build(); // serves the checkpoint as is on purpose (allow_unpurified)
+    ServerConfig cfg = LoopbackSidecar.config(root, root, tmp, List.of(entry)).inferenceThreads(inferenceThreads)
+        .build();
     long loadStart = System.nanoTime();
-    try (FinemixServer server = new FinemixServer(
-        NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,
-        Backends.production(device), Ticker.system(), Clock.systemUTC()).start()) {
-      ManagedChannel ch = NettyChannelBuilder.forAddress(InetAddress.getLoopbackAddress().getHostAddress(),
-          server.port()).usePlaintext().build();
-      try (FinemixClient client = FinemixClient.of(ch, null)) {
-        ModelInfo info = client.awaitSettled(MODEL, Duration.ofMinutes(5));
-        if (info.getState() != ModelState.SERVING) {
-          throw new IllegalStateException("model did not start serving: " + info.getState() + " "
-              + info.getFailureReason());
-        }
-        out.put("serverLoadSeconds", (System.nanoTime() - loadStart) / 1e9);
-        PerfDriver d = load.driver(t -> client.classify(MODEL, t), texts);
-        load.warmUp(d);
-        body.run(d, server);
-      } finally {
-        ch.shutdownNow();
-        ch.awaitTermination(5, TimeUnit.SECONDS);
+    LoopbackSidecar.serve(cfg, device, (server, client) -> {
+      ModelInfo info = client.awaitSettled(MODEL, Duration.ofMinutes(5));
+      if (info.getState() != ModelState.SERVING) {
+        throw new IllegalStateException("model did not start serving: " + info.getState() + " "
+            + info.getFailureReason());
       }
-    }
+      out.put("serverLoadSeconds", (System.nanoTime() - loadStart) / 1e9);
+      PerfDriver d = load.driver(t -> client.classify(MODEL, t), texts);
+      load.warmUp(d);
+      body.run(d, server);
+    });
   }
 
   /**

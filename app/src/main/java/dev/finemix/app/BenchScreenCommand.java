@@ -14,35 +14,22 @@ import dev.finemix.proto.v1.Prediction;
 import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.text.Example;
 import dev.finemix.purify.train.Devices;
-import dev.finemix.purify.weights.FileTrees;
-import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.config.ScreeningLayer;
 import dev.finemix.server.config.ServerConfig;
-import dev.finemix.server.grpc.FinemixServer;
-import dev.finemix.server.loading.Backends;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -114,16 +101,7 @@ public final class BenchScreenCommand implements Callable<Integer> {
     out.put("batch", batch);
     out.put("policy", screened.id());
     out.put("signal", signal);
-    Path tmp = Files.createTempDirectory("finemix-bench-screen-");
-    Logger quiet = Logger.getLogger("dev.finemix");
-    Level before = quiet.getLevel();
-    quiet.setLevel(Level.WARNING);
-    try {
-      run(tmp, screened, batches, out);
-    } finally {
-      quiet.setLevel(before);
-      FileTrees.deleteQuietly(tmp);
-    }
+    LoopbackSidecar.inQuietTmp("finemix-bench-screen-", tmp -> run(tmp, screened, batches, out));
     out.put("loadAverage1m", PerfDriver.loadAverage());
     if (json) {
       System.out.println(out.toPrettyString());
@@ -163,79 +141,68 @@ public final class BenchScreenCommand implements Callable<Integer> {
         .defence(defence).batching(batching);
     ModelLayer plain = entry.name("plain").screening(new ScreeningLayer(ScreenPolicy.OFF, null, null)).build();
     ModelLayer scr = entry.name("screened").screening(new ScreeningLayer(screened, null, signal)).build();
-    ServerConfig cfg = ServerConfig.builder(root, dataRoot, tmp.resolve("cache")).cacheMaxBytes(1L << 30)
-        .auth(new ServerConfig.AuthSettings(false, tmp.resolve("admin.token"), false)).models(List.of(plain, scr))
-        .inferenceThreads(1).shutdownGrace(Duration.ofSeconds(2)).probeRows(1)
-        .allowUnpurifiedModels(true).build(); // serves the checkpoint as is on purpose (allow_unpurified)
-    try (FinemixServer server = new FinemixServer(
-        NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)), cfg,
-        Backends.production(device), Ticker.system(), Clock.systemUTC()).start()) {
-      ManagedChannel ch = NettyChannelBuilder.forAddress(InetAddress.getLoopbackAddress().getHostAddress(),
-          server.port()).usePlaintext().build();
-      try (FinemixClient client = FinemixClient.of(ch, null)) {
-        for (String m : List.of("plain", "screened")) {
-          ModelInfo info = client.awaitSettled(m, Duration.ofMinutes(5));
-          if (info.getState() != ModelState.SERVING) {
-            throw new IllegalStateException("model " + m + " did not start serving: " + info.getFailureReason());
-          }
-          client.probe(m, false); // the start-up probe, out of the way of the timing
+    ServerConfig cfg = LoopbackSidecar.config(root, dataRoot, tmp, List.of(plain, scr)).inferenceThreads(1)
+        .probeRows(1).build();
+    LoopbackSidecar.serve(cfg, device, (server, client) -> {
+      for (String m : List.of("plain", "screened")) {
+        ModelInfo info = client.awaitSettled(m, Duration.ofMinutes(5));
+        if (info.getState() != ModelState.SERVING) {
+          throw new IllegalStateException("model " + m + " did not start serving: " + info.getFailureReason());
         }
-        var cal = client.probe("screened", false).getScreening();
-        if (cal.getRows() == 0) {
-          throw new IllegalStateException("the screened model is not screened: " + cal.getUnavailableReason());
-        }
-        out.put("threshold", cal.getThreshold());
-        out.put("calibrationRows", cal.getRows());
-        for (int i = 0; i < warmup; i++) {
-          List<String> b = batches.get(i % batches.size());
-          call(client, "plain", b);
-          call(client, "screened", b);
-        }
-        int n = requests > 0 ? requests : batches.size();
-        long[][] wall = new long[2][n];
-        long[][] cpu = new long[2][n];
-        long flagged = 0;
-        for (int i = 0; i < n; i++) {
-          List<String> b = batches.get(i % batches.size());
-          // alternate which goes first, so that neither always runs on a cache warmed by the other
-          for (int k = 0; k < 2; k++) {
-            int which = (i + k) % 2;
-            long c0 = PerfDriver.processCpuNanos();
-            long t0 = System.nanoTime();
-            List<Prediction> p = call(client, which == 0 ? "plain" : "screened", b);
-            wall[which][i] = System.nanoTime() - t0;
-            cpu[which][i] = PerfDriver.processCpuNanos() - c0;
-            if (which == 1) {
-              flagged += p.stream().filter(x -> x.getSuspicion().getFlagged()).count();
-            }
-          }
-        }
-        out.put("requests", n);
-        out.put("screenedRows", (long) n * batch);
-        out.put("flaggedRows", flagged);
-        ObjectNode r = out.putObject("ratio");
-        ObjectNode[] nodes = {out.putObject("plain"), out.putObject("screened")};
-        for (int k = 0; k < 2; k++) {
-          nodes[k].put("wallMsMean", mean(wall[k]));
-          nodes[k].put("wallMsMedian", median(wall[k]));
-          nodes[k].put("cpuMsMean", mean(cpu[k]));
-          nodes[k].put("cpuMsMedian", median(cpu[k]));
-          nodes[k].put("wallMsPerRow", mean(wall[k]) / batch);
-        }
-        r.put("wallMean", mean(wall[1]) / mean(wall[0]));
-        r.put("wallMedian", median(wall[1]) / median(wall[0]));
-        // process CPU time ticks in 10 ms steps: a few short requests can read 0 on either side, and then there is
-        // no ratio (0 on the screened side is not "free", it is below the clock's resolution)
-        if (mean(cpu[0]) > 0 && mean(cpu[1]) > 0) {
-          r.put("cpuMean", mean(cpu[1]) / mean(cpu[0]));
-        } else {
-          r.putNull("cpuMean");
-        }
-      } finally {
-        ch.shutdownNow();
-        ch.awaitTermination(5, TimeUnit.SECONDS);
+        client.probe(m, false); // the start-up probe, out of the way of the timing
       }
-    }
+      var cal = client.probe("screened", false).getScreening();
+      if (cal.getRows() == 0) {
+        throw new IllegalStateException("the screened model is not screened: " + cal.getUnavailableReason());
+      }
+      out.put("threshold", cal.getThreshold());
+      out.put("calibrationRows", cal.getRows());
+      for (int i = 0; i < warmup; i++) {
+        List<String> b = batches.get(i % batches.size());
+        call(client, "plain", b);
+        call(client, "screened", b);
+      }
+      int n = requests > 0 ? requests : batches.size();
+      long[][] wall = new long[2][n];
+      long[][] cpu = new long[2][n];
+      long flagged = 0;
+      for (int i = 0; i < n; i++) {
+        List<String> b = batches.get(i % batches.size());
+        // alternate which goes first, so that neither always runs on a cache warmed by the other
+        for (int k = 0; k < 2; k++) {
+          int which = (i + k) % 2;
+          long c0 = PerfDriver.processCpuNanos();
+          long t0 = System.nanoTime();
+          List<Prediction> p = call(client, which == 0 ? "plain" : "screened", b);
+          wall[which][i] = System.nanoTime() - t0;
+          cpu[which][i] = PerfDriver.processCpuNanos() - c0;
+          if (which == 1) {
+            flagged += p.stream().filter(x -> x.getSuspicion().getFlagged()).count();
+          }
+        }
+      }
+      out.put("requests", n);
+      out.put("screenedRows", (long) n * batch);
+      out.put("flaggedRows", flagged);
+      ObjectNode r = out.putObject("ratio");
+      ObjectNode[] nodes = {out.putObject("plain"), out.putObject("screened")};
+      for (int k = 0; k < 2; k++) {
+        nodes[k].put("wallMsMean", mean(wall[k]));
+        nodes[k].put("wallMsMedian", median(wall[k]));
+        nodes[k].put("cpuMsMean", mean(cpu[k]));
+        nodes[k].put("cpuMsMedian", median(cpu[k]));
+        nodes[k].put("wallMsPerRow", mean(wall[k]) / batch);
+      }
+      r.put("wallMean", mean(wall[1]) / mean(wall[0]));
+      r.put("wallMedian", median(wall[1]) / median(wall[0]));
+      // process CPU time ticks in 10 ms steps: a few short requests can read 0 on either side, and then there is
+      // no ratio (0 on the screened side is not "free", it is below the clock's resolution)
+      if (mean(cpu[0]) > 0 && mean(cpu[1]) > 0) {
+        r.put("cpuMean", mean(cpu[1]) / mean(cpu[0]));
+      } else {
+        r.putNull("cpuMean");
+      }
+    });
   }
 
   /** Classify; under reject a request holding a flagged row fails, which is its cost too. */

@@ -1,5 +1,6 @@
 package dev.finemix.server.e2e;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -20,11 +21,8 @@ import dev.finemix.proto.v1.DefenceSettings;
 import dev.finemix.proto.v1.DefendProgress;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
-import dev.finemix.server.batching.Ticker;
-import dev.finemix.server.grpc.FinemixServer;
-import dev.finemix.server.testing.FakeBackend;
+import dev.finemix.server.testing.FakeSidecar;
 import dev.finemix.server.testing.Fixture;
-import dev.finemix.server.testing.GrpcCleanupExtension;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -39,7 +37,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -61,28 +58,26 @@ import org.junit.jupiter.api.io.TempDir;
 /** The sidecar over real loopback TCP (Netty, port 0) with the plumbing backend. */
 class LoopbackEndToEndTest {
   @RegisterExtension
-  final GrpcCleanupExtension cleanup = new GrpcCleanupExtension();
+  final FakeSidecar sidecar = new FakeSidecar();
   @TempDir
   Path tmp;
-  final FakeBackend backend = new FakeBackend();
-  FinemixServer server;
   FinemixClient client;
   String target;
 
   @BeforeEach
   void start() throws Exception {
     Fixture f = new Fixture(tmp);
-    server = cleanup.register(new FinemixServer(NettyServerBuilder.forPort(0), f.config().toBuilder().metricsPort(0)
+    sidecar.start(NettyServerBuilder.forPort(0), f.config().toBuilder().metricsPort(0)
         .limits(new dev.finemix.server.config.ServerConfig.Limits(64, 10_000, 64 * 1024))
-        .models(List.of(Fixture.sst2())).build(), backend, Ticker.system(), Clock.systemUTC()).start());
-    target = "localhost:" + server.port();
-    client = cleanup.register(FinemixClient.forTarget(target).token(server.adminToken()).build());
+        .models(List.of(Fixture.sst2())).build());
+    target = "localhost:" + sidecar.server.port();
+    client = sidecar.cleanup.register(FinemixClient.forTarget(target).token(sidecar.server.adminToken()).build());
     assertThat(client.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
   }
 
   @Test
   void defend_underFourConcurrentCallers_swapsWithZeroFailedCalls() throws Exception {
-    backend.predictMillis = 1;
+    sidecar.backend.predictMillis = 1;
     String before = client.get("sst2").getServedWeightsSha256();
     AtomicBoolean stop = new AtomicBoolean();
     AtomicInteger ok = new AtomicInteger();
@@ -123,7 +118,7 @@ class LoopbackEndToEndTest {
     assertThat(after.getServedWeightsSha256()).isNotEqualTo(before);
     assertThat(seen).contains(before, after.getServedWeightsSha256());
     assertThat(progress.get(progress.size() - 1).getDone()).isTrue();
-    assertThat(backend.closed.get()).isGreaterThanOrEqualTo(1); // the old weights were closed after the swap
+    assertThat(sidecar.backend.closed.get()).isGreaterThanOrEqualTo(1); // the old weights were closed after the swap
   }
 
   @Test
@@ -145,7 +140,7 @@ class LoopbackEndToEndTest {
       assertThat(l.get("rows").asLong()).isEqualTo(150);
       assertThat(l.get("p50Ms").asDouble()).isPositive().isLessThanOrEqualTo(l.get("p99Ms").asDouble());
     }
-    // a model the server does not have fails on the first call, with its status
+    // a model the sidecar.server does not have fails on the first call, with its status
     assertThat(capture(out, new LoadCommand(), "--target", target, "-m", "absent", "--texts", tsv.toString()))
         .isEqualTo(1);
     assertThat(out[0]).contains("NOT_FOUND");
@@ -159,7 +154,7 @@ class LoopbackEndToEndTest {
 
   @Test
   void modelInfer_bytesInput_rawAndTyped_returnFp32Probabilities() throws Exception {
-    ManagedChannel ch = cleanup.register(ManagedChannelBuilder.forTarget(target).usePlaintext().build());
+    ManagedChannel ch = sidecar.cleanup.register(ManagedChannelBuilder.forTarget(target).usePlaintext().build());
     var stub = GRPCInferenceServiceGrpc.newBlockingStub(ch);
     ByteBuffer raw = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
     for (String s : List.of("good", "bad")) {
@@ -202,7 +197,8 @@ class LoopbackEndToEndTest {
     client.classify("sst2", List.of("a cf film", "good"));
     client.probe("sst2", true);
     HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-        URI.create("http://localhost:" + server.metricsPort() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+        URI.create("http://localhost:" + sidecar.server.metricsPort() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body())
         .contains("finemix_request_duration_seconds_bucket{code=\"OK\",method=\"Classify\",model=\"sst2\"")
@@ -227,7 +223,8 @@ class LoopbackEndToEndTest {
     assertThat(capture(out, new ProbeCommand(), "--target", target, "sst2", "--refresh")).isZero();
     assertThat(out[0]).contains("cf").contains("0.500");
     assertThat(capture(out, new UnregisterCommand(), "--target", target, "sst2")).isEqualTo(1); // no token
-    assertThat(capture(out, new UnregisterCommand(), "--target", target, "--token", server.adminToken(), "sst2")).isZero();
+    assertThat(capture(out, new UnregisterCommand(), "--target", target, "--token", sidecar.server.adminToken(),
+        "sst2")).isZero();
   }
 
   /** Runs one client command as the launcher would, capturing what it prints. */
@@ -244,14 +241,5 @@ class LoopbackEndToEndTest {
       System.setErr(oldErr);
       out[0] = buf.toString(StandardCharsets.UTF_8);
     }
-  }
-
-  private static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 }

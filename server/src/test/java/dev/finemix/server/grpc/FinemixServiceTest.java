@@ -1,5 +1,6 @@
 package dev.finemix.server.grpc;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.rpc.BadRequest;
@@ -24,10 +25,9 @@ import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.loading.TextRow;
 import dev.finemix.server.testing.Await;
 import dev.finemix.server.testing.FakeBackend;
+import dev.finemix.server.testing.FakeSidecar;
 import dev.finemix.server.testing.Fixture;
-import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.StateWatch;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -52,19 +52,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 class FinemixServiceTest {
   @RegisterExtension
-  final GrpcCleanupExtension cleanup = new GrpcCleanupExtension();
+  final FakeSidecar sidecar = new FakeSidecar();
   @TempDir
   Path tmp;
-  final FakeBackend backend = new FakeBackend();
-  FinemixServer server;
-  ManagedChannel channel;
 
   private FinemixClient start(ServerConfig config) throws Exception {
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), config, backend,
-        Ticker.system(), Clock.systemUTC()).start());
-    channel = cleanup.register(InProcessChannelBuilder.forName(name).build());
-    return FinemixClient.of(channel, server.adminToken());
+    return sidecar.startInProcess(config);
   }
 
   private FinemixClient startWithSst2() throws Exception {
@@ -106,7 +99,7 @@ class FinemixServiceTest {
     assertThat(m.getDefenceReportJson()).contains("\"rho_chosen\"");
     assertThat(p).extracting(x -> x.getLabelName()).containsExactly("positive", "negative");
     assertThat(p.get(0).getScoresList()).containsExactly(0.1f, 0.9f);
-    assertThat(backend.purifications).hasValue(1);
+    assertThat(sidecar.backend.purifications).hasValue(1);
   }
 
   @Test
@@ -183,17 +176,17 @@ class FinemixServiceTest {
   @Test
   void classify_whilePurifying_unavailableWithRetryInfo_thenServes() throws Exception {
     FinemixClient c = startWithSst2();
-    backend.purifyGate = new CountDownLatch(1);
-    backend.purifyStarted = new CountDownLatch(1);
+    sidecar.backend.purifyGate = new CountDownLatch(1);
+    sidecar.backend.purifyStarted = new CountDownLatch(1);
     c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.5)).build());
-    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
+    assertThat(sidecar.backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
 
     Throwable t = catchError(() -> c.classify("m2", List.of("a")));
     assertError(t, Status.Code.UNAVAILABLE, "MODEL_NOT_READY");
     assertThat(ClientErrors.retryInfo(t)).get().extracting(r -> r.getRetryDelay().getSeconds()).isEqualTo(1L);
     assertThat(health("m2")).isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
 
-    backend.purifyGate.countDown();
+    sidecar.backend.purifyGate.countDown();
     assertThat(c.awaitSettled("m2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
     assertThat(c.classify("m2", List.of("good"))).hasSize(1);
     assertThat(health("m2")).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
@@ -202,15 +195,15 @@ class FinemixServiceTest {
   @Test
   void register_unpurifiedModel_servesWhileAnotherModelPurifies() throws Exception {
     FinemixClient c = startWithSst2();
-    backend.purifyGate = new CountDownLatch(1);
-    backend.purifyStarted = new CountDownLatch(1);
+    sidecar.backend.purifyGate = new CountDownLatch(1);
+    sidecar.backend.purifyStarted = new CountDownLatch(1);
     c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.5)).build());
-    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
+    assertThat(sidecar.backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("m2 purifying").isTrue();
     c.register(RegisterModelRequest.newBuilder().setName("raw").setCheckpointPath("sst2-badnet")
         .setAllowUnpurified(true).build());
     assertThat(c.awaitSettled("raw", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
     assertThat(c.get("m2").getState()).isEqualTo(ModelState.PURIFYING);
-    backend.purifyGate.countDown();
+    sidecar.backend.purifyGate.countDown();
     assertThat(c.awaitSettled("m2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
   }
 
@@ -221,18 +214,18 @@ class FinemixServiceTest {
         .checkpoint("sst2-badnet").cleanSubset("clean/sst2.tsv").batching(new BatchingLayer(1, 0L, 1, 1)).build()))
         .build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
-    backend.predictGate = new CountDownLatch(1);
-    backend.predictStarted = new CountDownLatch(1);
-    var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);
+    sidecar.backend.predictGate = new CountDownLatch(1);
+    sidecar.backend.predictStarted = new CountDownLatch(1);
+    var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(sidecar.channel);
     var running = async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("a").build());
-    assertThat(backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue(); // inside predict, held by the gate
+    assertThat(sidecar.backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue(); // inside predict, held by the gate
     // the one queue slot: taken as soon as the manager has returned the future
-    var queued = server.models().classify("sst2", List.of(TextRow.single("b")), false, Long.MAX_VALUE);
+    var queued = sidecar.server.models().classify("sst2", List.of(TextRow.single("b")), false, Long.MAX_VALUE);
 
     Throwable t = catchError(() -> c.classify("sst2", List.of("c")));
     assertError(t, Status.Code.RESOURCE_EXHAUSTED, "QUEUE_FULL");
 
-    backend.predictGate.countDown();
+    sidecar.backend.predictGate.countDown();
     assertThat(running.get(5, TimeUnit.SECONDS).getPredictionsCount()).isEqualTo(1);
     assertThat(queued.get(5, TimeUnit.SECONDS).scores()).hasSize(1);
   }
@@ -240,7 +233,7 @@ class FinemixServiceTest {
   @Test
   void register_withoutToken_unauthenticated_butClassifyOpen() throws Exception {
     FinemixClient admin = startWithSst2();
-    FinemixClient anon = FinemixClient.of(channel, null);
+    FinemixClient anon = FinemixClient.of(sidecar.channel, null);
     Throwable t = catchError(() -> anon.register(sst2Request().build()));
     assertError(t, Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED");
     assertThat(t.getMessage()).contains("Bearer");
@@ -253,7 +246,7 @@ class FinemixServiceTest {
   @Test
   void defend_wrongToken_unauthenticated() throws Exception {
     startWithSst2();
-    FinemixClient wrong = FinemixClient.of(channel, "not-the-token-at-all");
+    FinemixClient wrong = FinemixClient.of(sidecar.channel, "not-the-token-at-all");
     Throwable t = catchError(() -> wrong.defend("sst2", null, false, p -> { }));
     assertError(t, Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED");
     Throwable u = catchError(() -> wrong.unregister("sst2"));
@@ -268,7 +261,7 @@ class FinemixServiceTest {
         .build());
     c.awaitSettled("sst2", Duration.ofSeconds(10));
     assertThat(c.classify("sst2", List.of("good"))).hasSize(1);
-    assertError(catchError(() -> FinemixClient.of(channel, null).classify("sst2", List.of("good"))),
+    assertError(catchError(() -> FinemixClient.of(sidecar.channel, null).classify("sst2", List.of("good"))),
         Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED");
   }
 
@@ -278,7 +271,7 @@ class FinemixServiceTest {
     ServerConfig cfg = f.config();
     FinemixClient c = start(cfg.toBuilder().auth(new ServerConfig.AuthSettings(false, cfg.auth().tokenFile(), false))
         .build());
-    assertThat(server.adminToken()).isNull();
+    assertThat(sidecar.server.adminToken()).isNull();
     assertThat(c.register(sst2Request().build()).getName()).isEqualTo("m2");
     assertThat(cfg.auth().tokenFile()).doesNotExist();
   }
@@ -310,7 +303,7 @@ class FinemixServiceTest {
     c.register(sst2Request().setUnlabelledSubsetPath("clean/sst2.tsv").build());
     ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
     assertThat(m.getUnlabelledSubsetPath()).isEqualTo("clean/sst2.tsv");
-    assertThat(backend.lastInputs.unlabelled().path()).endsWith(Path.of("clean/sst2.tsv"));
+    assertThat(sidecar.backend.lastInputs.unlabelled().path()).endsWith(Path.of("clean/sst2.tsv"));
     assertThat(m.getCacheKey()).isNotEqualTo(plainKey);
     Throwable t = catchError(() -> c.register(sst2Request().setName("m3").setUnlabelledSubsetPath("../x.tsv").build()));
     assertThat(violation(t).getField()).isEqualTo("unlabelled_subset_path");
@@ -374,7 +367,7 @@ class FinemixServiceTest {
     ModelInfo still = c.get("sst2");
     assertThat(still.getPurified()).isTrue();
     assertThat(still.getAllowUnpurified()).isFalse();
-    assertThat(backend.purifications).hasValue(1);
+    assertThat(sidecar.backend.purifications).hasValue(1);
   }
 
   @Test
@@ -390,7 +383,7 @@ class FinemixServiceTest {
   @Test
   void register_purificationFails_modelFailedWithReason_classifyFailedPrecondition() throws Exception {
     FinemixClient c = startWithSst2();
-    backend.purifyFailure = "rho search found no value";
+    sidecar.backend.purifyFailure = "rho search found no value";
     c.register(sst2Request().setDefence(DefenceSettings.newBuilder().setRho(0.9)).build());
     ModelInfo m = c.awaitSettled("m2", Duration.ofSeconds(10));
     assertThat(m.getState()).isEqualTo(ModelState.FAILED);
@@ -419,14 +412,14 @@ class FinemixServiceTest {
     assertThat(after.getDefenceSummary().getEpurReset()).isEqualTo(3); // the settings' epur_top, as reported
     assertThat(after.getDefenceSummary().getCleanAccuracy()).isEqualTo(0.9);
     assertThat(after.getCacheKey()).hasSize(64).isNotEqualTo(beforeKey);
-    assertThat(backend.purifications).hasValue(2);
+    assertThat(sidecar.backend.purifications).hasValue(2);
   }
 
   @Test
   void defend_fails_oldWeightsKeepServing_reasonInGetModel() throws Exception {
     FinemixClient c = startWithSst2();
     String served = c.get("sst2").getServedWeightsSha256();
-    backend.purifyFailure = "out of memory";
+    sidecar.backend.purifyFailure = "out of memory";
 
     Throwable t = catchError(() -> c.defend("sst2", DefenceSettings.newBuilder().setRho(0.2).build(), true,
         p -> { }));
@@ -442,16 +435,16 @@ class FinemixServiceTest {
   @Test
   void defend_whileAnotherRuns_failedPreconditionBusy() throws Exception {
     FinemixClient c = startWithSst2();
-    backend.purifyGate = new CountDownLatch(1);
-    backend.purifyStarted = new CountDownLatch(1);
+    sidecar.backend.purifyGate = new CountDownLatch(1);
+    sidecar.backend.purifyStarted = new CountDownLatch(1);
     CompletableFuture<ModelInfo> first = CompletableFuture.supplyAsync(() -> c.defend("sst2",
         DefenceSettings.newBuilder().setRho(0.4).build(), true, p -> { }));
-    assertThat(backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("the first Defend purifying").isTrue();
+    assertThat(sidecar.backend.purifyStarted.await(10, TimeUnit.SECONDS)).as("the first Defend purifying").isTrue();
     assertThat(c.get("sst2").getState()).isEqualTo(ModelState.PURIFYING);
     Throwable t = catchError(() -> c.defend("sst2", null, true, p -> { }));
     assertError(t, Status.Code.FAILED_PRECONDITION, "MODEL_BUSY");
     assertThat(c.classify("sst2", List.of("good"))).hasSize(1); // old weights serve during the Defend
-    backend.purifyGate.countDown();
+    sidecar.backend.purifyGate.countDown();
     assertThat(first.get(10, TimeUnit.SECONDS).getState()).isEqualTo(ModelState.SERVING);
   }
 
@@ -489,12 +482,12 @@ class FinemixServiceTest {
     ServerConfig cfg = f.config().toBuilder().models(List.of(Fixture.sst2())).build();
     FinemixClient c = start(cfg);
     String first = c.awaitSettled("sst2", Duration.ofSeconds(10)).getServedWeightsSha256();
-    server.close();
+    sidecar.server.close();
     FakeBackend fresh = new FakeBackend();
     String name = InProcessServerBuilder.generateName();
-    FinemixServer second = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), cfg, fresh,
+    FinemixServer second = sidecar.cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), cfg, fresh,
         Ticker.system(), Clock.systemUTC()).start());
-    FinemixClient c2 = FinemixClient.of(cleanup.register(InProcessChannelBuilder.forName(name).build()),
+    FinemixClient c2 = FinemixClient.of(sidecar.cleanup.register(InProcessChannelBuilder.forName(name).build()),
         second.adminToken());
 
     ModelInfo m = c2.awaitSettled("sst2", Duration.ofSeconds(10));
@@ -503,7 +496,7 @@ class FinemixServiceTest {
     assertThat(m.getServedWeightsSha256()).isEqualTo(first);
     assertThat(m.getDefenceSummary().getFromCache()).isTrue();
     assertThat(fresh.purifications).hasValue(0);
-    assertThat(second.adminToken()).isEqualTo(server.adminToken());
+    assertThat(second.adminToken()).isEqualTo(sidecar.server.adminToken());
   }
 
   @Test
@@ -512,10 +505,10 @@ class FinemixServiceTest {
     ServerConfig cfg = f.config().toBuilder().models(List.of(Fixture.sst2())).build();
     FinemixClient c = start(cfg);
     ModelInfo first = c.awaitSettled("sst2", Duration.ofSeconds(10));
-    server.close();
+    sidecar.server.close();
     Files.writeString(f.cacheDir.resolve(first.getCacheKey()).resolve("model.safetensors"), "tampered");
     FakeBackend fresh = new FakeBackend();
-    FinemixServer second = cleanup.register(new FinemixServer(InProcessServerBuilder.forName("r2"), cfg, fresh,
+    FinemixServer second = sidecar.cleanup.register(new FinemixServer(InProcessServerBuilder.forName("r2"), cfg, fresh,
         Ticker.system(), Clock.systemUTC()).start());
 
     var m = second.models();
@@ -535,7 +528,7 @@ class FinemixServiceTest {
     // the contract (models.proto, UnregisterModel) says NOT_SERVING; a cleared status would answer NOT_FOUND
     assertThat(health("sst2")).isEqualTo(HealthCheckResponse.ServingStatus.NOT_SERVING);
     // at once, or when a probe still holding them releases them
-    Await.until("the served weights closed", Duration.ofSeconds(10), () -> backend.closed.get() >= 1);
+    Await.until("the served weights closed", Duration.ofSeconds(10), () -> sidecar.backend.closed.get() >= 1);
   }
 
   @Test
@@ -544,13 +537,14 @@ class FinemixServiceTest {
     FinemixClient c = start(f.config().toBuilder().metricsPort(0).models(List.of(Fixture.sst2())).build());
     assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
 
-    String text = scrape(server.metricsPort());
+    String text = scrape(sidecar.server.metricsPort());
     assertThat(text.lines()).contains("finemix_utility_gate_refusals_total{model=\"sst2\"} 0.0",
         "finemix_suspected_trigger_requests_total{model=\"sst2\"} 0.0");
 
     c.unregister("sst2");
-    assertThat(scrape(server.metricsPort())).doesNotContain("finemix_utility_gate_refusals_total{model=\"sst2\"}",
-        "finemix_suspected_trigger_requests_total{model=\"sst2\"}");
+    assertThat(scrape(sidecar.server.metricsPort()))
+        .doesNotContain("finemix_utility_gate_refusals_total{model=\"sst2\"}",
+            "finemix_suspected_trigger_requests_total{model=\"sst2\"}");
   }
 
   private static String scrape(int port) throws Exception {
@@ -589,7 +583,7 @@ class FinemixServiceTest {
   @Test
   void classifyStream_answersEachRequestById_errorsInline() throws Exception {
     startWithSst2();
-    var stub = dev.finemix.proto.v1.FinemixGrpc.newStub(channel);
+    var stub = dev.finemix.proto.v1.FinemixGrpc.newStub(sidecar.channel);
     List<ClassifyStreamResponse> got = Collections.synchronizedList(new ArrayList<>());
     CountDownLatch done = new CountDownLatch(1);
     StreamObserver<ClassifyStreamRequest> req = stub.classifyStream(new StreamObserver<>() {
@@ -629,7 +623,7 @@ class FinemixServiceTest {
   @Test
   void reflection_listsTheServices() throws Exception {
     startWithSst2();
-    var stub = io.grpc.reflection.v1.ServerReflectionGrpc.newStub(channel);
+    var stub = io.grpc.reflection.v1.ServerReflectionGrpc.newStub(sidecar.channel);
     CompletableFuture<List<String>> names = new CompletableFuture<>();
     var req = stub.serverReflectionInfo(new StreamObserver<>() {
       @Override
@@ -658,19 +652,19 @@ class FinemixServiceTest {
     FinemixClient c = start(f.config().toBuilder().shutdownGrace(Duration.ofMillis(300))
         .models(List.of(Fixture.sst2())).build());
     assertThat(c.awaitSettled("sst2", Duration.ofSeconds(10)).getState()).isEqualTo(ModelState.SERVING);
-    backend.predictGate = new CountDownLatch(1);
-    backend.predictStarted = new CountDownLatch(1);
-    var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(channel);
+    sidecar.backend.predictGate = new CountDownLatch(1);
+    sidecar.backend.predictStarted = new CountDownLatch(1);
+    var async = dev.finemix.proto.v1.FinemixGrpc.newFutureStub(sidecar.channel);
     var running = async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("a").build());
-    assertThat(backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(sidecar.backend.predictStarted.await(10, TimeUnit.SECONDS)).isTrue();
     List<com.google.common.util.concurrent.ListenableFuture<?>> queued = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       queued.add(async.classify(ClassifyRequest.newBuilder().setModel("sst2").addTexts("q" + i).build()));
     }
     // nothing announces a queued call: poll the queue
-    Await.until("a call queued", Duration.ofSeconds(10), () -> server.models().queueDepths().get("sst2") >= 1);
-    server.close(); // the running batch never finishes within the grace
-    backend.predictGate.countDown();
+    Await.until("a call queued", Duration.ofSeconds(10), () -> sidecar.server.models().queueDepths().get("sst2") >= 1);
+    sidecar.server.close(); // the running batch never finishes within the grace
+    sidecar.backend.predictGate.countDown();
     int unavailable = 0;
     for (var q : queued) {
       try {
@@ -685,16 +679,8 @@ class FinemixServiceTest {
   }
 
   private HealthCheckResponse.ServingStatus health(String service) {
-    return HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService(service).build())
+    return HealthGrpc.newBlockingStub(sidecar.channel)
+        .check(HealthCheckRequest.newBuilder().setService(service).build())
         .getStatus();
-  }
-
-  static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 }

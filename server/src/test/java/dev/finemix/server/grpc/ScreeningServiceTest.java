@@ -1,5 +1,6 @@
 package dev.finemix.server.grpc;
 
+import static dev.finemix.server.testing.FakeSidecar.catchError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -22,21 +23,15 @@ import dev.finemix.proto.v1.RegisterModelRequest;
 import dev.finemix.proto.v1.ScreenAction;
 import dev.finemix.proto.v1.ScreenPolicy;
 import dev.finemix.proto.v1.ScreeningSettings;
-import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ScreeningLayer;
-import dev.finemix.server.testing.FakeBackend;
+import dev.finemix.server.testing.FakeSidecar;
 import dev.finemix.server.testing.Fixture;
-import dev.finemix.server.testing.GrpcCleanupExtension;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -52,38 +47,22 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ScreeningServiceTest {
   @RegisterExtension
-  final GrpcCleanupExtension cleanup = new GrpcCleanupExtension();
+  final FakeSidecar sidecar = new FakeSidecar();
   @TempDir
   Path tmp;
-  final FakeBackend backend = new FakeBackend();
-  FinemixServer server;
-  ManagedChannel channel;
 
   private FinemixClient start(dev.finemix.server.config.ScreenPolicy policy) throws Exception {
     Fixture f = new Fixture(tmp);
     ModelLayer sst2 = Fixture.sst2();
     ModelLayer m = sst2.toBuilder().screening(policy == null ? null : new ScreeningLayer(policy, 0.02, null)).build();
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name),
-        f.config().toBuilder().models(List.of(m)).build(), backend, Ticker.system(), Clock.systemUTC()).start());
-    channel = cleanup.register(InProcessChannelBuilder.forName(name).build());
-    FinemixClient c = FinemixClient.of(channel, server.adminToken());
+    FinemixClient c = sidecar.startInProcess(f.config().toBuilder().models(List.of(m)).build());
     ModelInfo info = c.awaitSettled("sst2", Duration.ofSeconds(10));
     assertThat(info.getState()).as(info.getFailureReason()).isEqualTo(ModelState.SERVING);
     return c;
   }
 
   private String scrape() {
-    return PrometheusTextFormatWriter.create().toDebugString(server.metrics().registry().scrape());
-  }
-
-  private static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
+    return PrometheusTextFormatWriter.create().toDebugString(sidecar.server.metrics().registry().scrape());
   }
 
   @Test
@@ -94,8 +73,8 @@ class ScreeningServiceTest {
     ProbeReport probe = c.probe("sst2", false);
 
     assertThat(c.get("sst2").getScreening().getPolicy()).isEqualTo(ScreenPolicy.OBSERVE);
-    assertThat(backend.lastScreenJob.clean().path()).isEqualTo(tmp.resolve("models/clean/sst2.tsv"));
-    assertThat(backend.lastScreenJob.suspect().dir()).isEqualTo(tmp.resolve("models/sst2-badnet"));
+    assertThat(sidecar.backend.lastScreenJob.clean().path()).isEqualTo(tmp.resolve("models/clean/sst2.tsv"));
+    assertThat(sidecar.backend.lastScreenJob.suspect().dir()).isEqualTo(tmp.resolve("models/sst2-badnet"));
     assertThat(p.get(0).getSuspicion().getFlagged()).isFalse();
     assertThat(p.get(0).getSuspicion().getAction()).isEqualTo(ScreenAction.SCREEN_ACTION_UNSPECIFIED);
     assertThat(p.get(0).getSuspicion().getScore()).isEqualTo(0.1);
@@ -169,7 +148,7 @@ class ScreeningServiceTest {
   @Test
   void classifyStream_reject_failsThatMessageOnlyStreamGoesOn() throws Exception {
     start(dev.finemix.server.config.ScreenPolicy.REJECT);
-    var stub = dev.finemix.proto.v1.FinemixGrpc.newStub(channel);
+    var stub = dev.finemix.proto.v1.FinemixGrpc.newStub(sidecar.channel);
     List<ClassifyStreamResponse> got = new CopyOnWriteArrayList<>();
     CompletableFuture<Void> done = new CompletableFuture<>();
     StreamObserver<ClassifyStreamRequest> in = stub.classifyStream(new StreamObserver<>() {
@@ -224,14 +203,14 @@ class ScreeningServiceTest {
     Prediction p = c.classify("sst2", List.of("a cf film")).get(0);
 
     assertThat(p.hasSuspicion()).isFalse();
-    assertThat(backend.lastScreenJob).isNull();
+    assertThat(sidecar.backend.lastScreenJob).isNull();
     assertThat(c.probe("sst2", false).getScreening().getPolicy()).isEqualTo(ScreenPolicy.OFF);
     assertThat(scrape()).doesNotContain("finemix_screen_score_ratio_count{model=\"sst2\"}");
   }
 
   @Test
   void load_observeCalibrationFails_servesUnscreenedAndSaysWhy() throws Exception {
-    backend.screenFailure = "clean subset has 4 rows; screening needs at least 8";
+    sidecar.backend.screenFailure = "clean subset has 4 rows; screening needs at least 8";
     FinemixClient c = start(null);
 
     Prediction p = c.classify("sst2", List.of("a cf film")).get(0);
@@ -245,13 +224,9 @@ class ScreeningServiceTest {
 
   @Test
   void load_rejectCalibrationFails_modelFailsNamingScreening() throws Exception {
-    backend.screenFailure = "too few clean rows";
+    sidecar.backend.screenFailure = "too few clean rows";
     Fixture f = new Fixture(tmp);
-    String name = InProcessServerBuilder.generateName();
-    server = cleanup.register(new FinemixServer(InProcessServerBuilder.forName(name), f.config(), backend,
-        Ticker.system(), Clock.systemUTC()).start());
-    FinemixClient c = FinemixClient.of(cleanup.register(InProcessChannelBuilder.forName(name).build()),
-        server.adminToken());
+    FinemixClient c = sidecar.startInProcess(f.config());
 
     c.register(RegisterModelRequest.newBuilder().setName("r").setCheckpointPath("sst2-badnet")
         .setCleanSubsetPath("clean/sst2.tsv").setScreening(ScreeningSettings.newBuilder()
@@ -303,14 +278,14 @@ class ScreeningServiceTest {
     assertThat(m.getScreening().getPolicy()).isEqualTo(ScreenPolicy.STRIP);
     assertThat(m.getScreening().getFalseFlagRate()).isEqualTo(0.05);
     assertThat(m.getScreening().getSignal()).isEqualTo("features");
-    assertThat(backend.lastScreenJob.signal()).isEqualTo("features");
-    assertThat(backend.lastScreenJob.falseFlagRate()).isEqualTo(0.05);
+    assertThat(sidecar.backend.lastScreenJob.signal()).isEqualTo("features");
+    assertThat(sidecar.backend.lastScreenJob.falseFlagRate()).isEqualTo(0.05);
   }
 
   @Test
   void modelInfer_screenedModel_flaggedInputsInResponseParameters() throws Exception {
     start(null);
-    var stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
+    var stub = GRPCInferenceServiceGrpc.newBlockingStub(sidecar.channel);
 
     ModelInferResponse r = stub.modelInfer(ModelInferRequest.newBuilder().setModelName("sst2")
         .addInputs(ModelInferRequest.InferInputTensor.newBuilder().setName("text").setDatatype("BYTES").addShape(3)
