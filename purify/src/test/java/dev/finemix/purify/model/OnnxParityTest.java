@@ -38,7 +38,7 @@ class OnnxParityTest {
     Pretrained pre = Pretrained.load(Pretrained.MINILM);
     model = BertClassifier.fromPretrained(pre, List.of("0", "1"), 1, Device.cpu());
     tokenizer = Tokenizer.fromFile(pre.tokenizerJson(), 512);
-    byte[] onnx = Pretrained.miniLmOnnx();
+    byte[] onnx = Pretrained.onnx(Pretrained.MINILM);
     env = OrtEnvironment.getEnvironment();
     OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
     opts.setIntraOpNumThreads(1);
