@@ -69,6 +69,119 @@ public final class Pretrained {
     Checkpoint.validate(b.config(), checked, false, b.onnxResource());
   }
 
+  /** A suspect within this relative distance of a base (same shapes) counts as fine-tuned from it. */
+  public static final double MAX_DISTANCE = 0.25;
+
+  /**
+   * How a suspect compares with one candidate base: {@code shapes} says how the encoder shapes differ (empty when
+   * they fit); {@code distance} is ||suspect - base|| / ||base|| over the word embeddings and the first and last
+   * layers' query and output weights (NaN when the shapes differ). Fine-tuning moves these by a few percent at
+   * most; two independently trained bases are about 1.0 or more apart.
+   */
+  public record Match(String id, String shapes, double distance) {
+    public boolean matches() {
+      return shapes.isEmpty() && distance <= MAX_DISTANCE;
+    }
+
+    @Override
+    public String toString() {
+      return id + (shapes.isEmpty() ? String.format(" (distance %.3g)", distance) : " (" + shapes + ")");
+    }
+  }
+
+  /** This base against {@code suspect}: shapes first; the weights only when the shapes fit. */
+  public Match compare(Checkpoint suspect) {
+    String diff = shapeDifference(suspect.config(), config);
+    if (!diff.isEmpty()) {
+      return new Match(id, diff, Double.NaN);
+    }
+    int last = config.numLayers() - 1;
+    double d2 = 0;
+    double b2 = 0;
+    for (String name : List.of(BertTensors.WORD_EMBEDDINGS,
+        BertTensors.weight(BertTensors.layer(0, BertTensors.QUERY)),
+        BertTensors.weight(BertTensors.layer(0, BertTensors.OUTPUT)),
+        BertTensors.weight(BertTensors.layer(last, BertTensors.QUERY)),
+        BertTensors.weight(BertTensors.layer(last, BertTensors.OUTPUT)))) {
+      float[] s = suspect.weights().require(name).data();
+      float[] b = weights.require(name).data();
+      for (int i = 0; i < b.length; i++) {
+        double d = (double) s[i] - b[i];
+        d2 += d * d;
+        b2 += (double) b[i] * b[i];
+      }
+    }
+    return new Match(id, "", b2 == 0 ? Double.POSITIVE_INFINITY : Math.sqrt(d2 / b2));
+  }
+
+  /**
+   * Which of {@code candidates} {@code suspect} was fine-tuned from: each compared, matching ones first, nearest
+   * first. The catalogue bases whose shapes cannot fit are compared without being loaded.
+   */
+  public static List<Match> identify(Checkpoint suspect, List<Pretrained> candidates) {
+    return candidates.stream().map(p -> p.compare(suspect))
+        .sorted(java.util.Comparator.comparing((Match m) -> !m.matches())
+            .thenComparingDouble(m -> Double.isNaN(m.distance()) ? Double.MAX_VALUE : m.distance()))
+        .toList();
+  }
+
+  /** {@link #identify} among {@code claimed} and every catalogued base (loaded only when its shapes fit). */
+  public static List<Match> identify(Checkpoint suspect, Pretrained claimed) {
+    List<Pretrained> candidates = new java.util.ArrayList<>(List.of(claimed));
+    List<Match> unfit = new java.util.ArrayList<>();
+    for (Base b : CATALOGUE) {
+      if (b.id().equals(claimed.id())) {
+        continue;
+      }
+      String diff = shapeDifference(suspect.config(), b.config());
+      if (diff.isEmpty()) {
+        candidates.add(load(b.id()));
+      } else {
+        unfit.add(new Match(b.id(), diff, Double.NaN));
+      }
+    }
+    List<Match> all = new java.util.ArrayList<>(identify(suspect, candidates));
+    all.addAll(unfit);
+    return all;
+  }
+
+  /**
+   * Refuses {@code suspect} unless it was fine-tuned from {@code claimed} ({@link Match#matches()}); the message
+   * names the bases among {@code candidates} that do match, or says none does.
+   */
+  public static void requireFineTunedFrom(Checkpoint suspect, Pretrained claimed, List<Match> candidates) {
+    Match own = candidates.stream().filter(m -> m.id().equals(claimed.id())).findFirst()
+        .orElseGet(() -> claimed.compare(suspect));
+    if (own.matches()) {
+      return;
+    }
+    List<Match> matching = candidates.stream().filter(Match::matches).toList();
+    throw new WeightsException("the checkpoint was not fine-tuned from '" + claimed.id() + "' ("
+        + (own.shapes().isEmpty() ? String.format("relative weight distance %.3g > %s", own.distance(), MAX_DISTANCE)
+            : own.shapes()) + "); "
+        + (matching.isEmpty() ? "no known base matches it (register its base as a checkpoint folder)"
+            : "bases that match: " + matching));
+  }
+
+  /** How the encoder shapes of a and b differ ("" when they fit): labels, dropout and eps are not shapes. */
+  static String shapeDifference(BertConfig a, BertConfig b) {
+    List<String> d = new java.util.ArrayList<>();
+    differ(d, "vocab_size", a.vocabSize(), b.vocabSize());
+    differ(d, "hidden_size", a.hiddenSize(), b.hiddenSize());
+    differ(d, "num_hidden_layers", a.numLayers(), b.numLayers());
+    differ(d, "num_attention_heads", a.numHeads(), b.numHeads());
+    differ(d, "intermediate_size", a.intermediateSize(), b.intermediateSize());
+    differ(d, "max_position_embeddings", a.maxPositions(), b.maxPositions());
+    differ(d, "type_vocab_size", a.typeVocabSize(), b.typeVocabSize());
+    return String.join(", ", d);
+  }
+
+  private static void differ(List<String> out, String field, int suspect, int base) {
+    if (suspect != base) {
+      out.add(field + " " + suspect + " vs the base's " + base);
+    }
+  }
+
   /** The clean bases shipped on the class path, MiniLM (the default) first. */
   public static List<Base> catalogue() {
     return CATALOGUE;
