@@ -211,7 +211,8 @@ public final class Pretrained {
     if (id == null || id.isBlank()) {
       throw new IllegalArgumentException("pre-trained model id is empty");
     }
-    return LOADED.computeIfAbsent(id, Pretrained::loadUncached);
+    // an alias and its id share one copy
+    return LOADED.computeIfAbsent(catalogued(id).map(Base::id).orElse(id), Pretrained::loadUncached);
   }
 
   private static Pretrained loadUncached(String id) {
