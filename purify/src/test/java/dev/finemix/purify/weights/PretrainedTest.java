@@ -34,7 +34,7 @@ class PretrainedTest {
     assertThat(p.weights().parameterCount()).isEqualTo(33_212_160L);
     assertThat(p.weights().get("bert.encoder.layer.11.output.dense.weight").shape()).containsExactly(384, 1536);
     assertThat(p.tokenizerJson()).exists();
-    assertThat(Pretrained.load(Pretrained.catalogued(id).orElseThrow().alias())).isNotNull();
+    assertThat(Pretrained.load(Pretrained.catalogued(id).orElseThrow().alias())).isSameAs(p); // one copy per base
   }
 
   @Test
