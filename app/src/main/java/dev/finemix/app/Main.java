@@ -14,6 +14,7 @@ import dev.finemix.lab.ExperimentCommand;
 import dev.finemix.lab.ScreenEvalCommand;
 import dev.finemix.lab.TrainCommand;
 import dev.finemix.lab.bench.BenchCommand;
+import dev.finemix.server.cli.BasesCommand;
 import dev.finemix.server.cli.DoctorCommand;
 import dev.finemix.server.cli.PurifyCommand;
 import dev.finemix.server.cli.ServeCommand;
@@ -24,7 +25,7 @@ import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code finemix} command line: every module's commands under one root. The sidecar's own (serve, purify,
- * doctor) come from {@code server/}, the client commands (classify, register, ..., load) from {@code client/}, the
+ * doctor, bases) come from {@code server/}, the client commands (classify, register, ..., load) from {@code client/}, the
  * research workbench (train, eval, attack, experiment, screen-eval, bench model and purify) from {@code lab/}; demo,
  * bench load and bench screen, which run a sidecar in-process beside the science, live here. Exit codes and error
  * lines: {@link Cli}.
@@ -47,6 +48,7 @@ import picocli.CommandLine.ScopeType;
         BenchCommand.class,
         ScreenEvalCommand.class,
         DoctorCommand.class,
+        BasesCommand.class,
         DemoCommand.class,
         PurifyCommand.class,
     })

@@ -161,6 +161,10 @@ public final class BertClassifier implements AutoCloseable {
     for (String name : p.weights().names()) {
       w.put(name, p.weights().get(name)); // shared, read-only: create() copies into native memory
     }
+    if (!w.names().contains(BertTensors.weight(BertTensors.POOLER))) { // an embedding export without one (bge, e5)
+      w.put(BertTensors.weight(BertTensors.POOLER), randomHead(c.hiddenSize(), c.hiddenSize(), seed + 1));
+      w.put(BertTensors.bias(BertTensors.POOLER), new Tensor(new long[] {c.hiddenSize()}, new float[c.hiddenSize()]));
+    }
     w.put(BertTensors.weight(BertTensors.HEAD), randomHead(labels.size(), c.hiddenSize(), seed));
     w.put(BertTensors.bias(BertTensors.HEAD), new Tensor(new long[] {labels.size()}, new float[labels.size()]));
     return create(c, w, d);

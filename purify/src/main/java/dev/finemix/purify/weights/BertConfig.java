@@ -95,7 +95,7 @@ public record BertConfig(
     }
     String type = n.path("model_type").asText("bert");
     if (!type.equals("bert")) {
-      throw new IllegalArgumentException("model_type '" + type + "' is not supported (only 'bert')");
+      throw new IllegalArgumentException(unsupportedFamily(type));
     }
     String act = n.path("hidden_act").asText("gelu");
     if (!act.equals("gelu")) {
@@ -142,6 +142,32 @@ public record BertConfig(
         numberField(n, "attention_probs_dropout_prob", 0.1),
         labels);
   }
+
+  /**
+   * Why a {@code model_type} other than {@code bert} is refused. The encoder ({@code BertClassifier}) implements
+   * BERT's graph only; the families users ask for differ in ways that would silently produce wrong logits if their
+   * weights were mapped onto it, so each gets its reason. docs/server.md says how a family is added.
+   */
+  static String unsupportedFamily(String type) {
+    String why = switch (type) {
+      case "distilbert" -> "DistilBERT has no token-type embeddings or pooler and names its layers "
+          + "transformer.layer.N";
+      case "roberta", "xlm-roberta" -> "RoBERTa-style models offset position ids by padding_idx + 1 and use a "
+          + "byte-level BPE or SentencePiece tokenizer";
+      case "deberta-v2", "deberta" -> "DeBERTa uses disentangled relative-position attention";
+      case "electra", "albert", "mpnet" -> "its layers differ from BERT's (shared, factorised or relative-position)";
+      default -> "it is not a BERT-family encoder this sidecar implements";
+    };
+    String shown = type.length() <= 40 ? type : type.substring(0, 40) + "...";
+    return "model_type '" + shown + "' is not supported: " + why + ". Supported: " + SUPPORTED_MODEL_TYPES
+        + " (BERT-family encoders such as " + String.join(", ", BERT_EXAMPLES) + ")";
+  }
+
+  /** The {@code model_type} values {@link #fromJson} accepts. */
+  public static final List<String> SUPPORTED_MODEL_TYPES = List.of("bert");
+
+  private static final List<String> BERT_EXAMPLES =
+      List.of("all-MiniLM-L6-v2", "bge-small-en-v1.5", "e5-small-v2", "bert-base-uncased");
 
   /** Writes the fields {@code transformers} needs to load this as {@code BertForSequenceClassification}. */
   public ObjectNode toJson() {

@@ -89,8 +89,11 @@ public final class Checkpoint {
       throw new WeightsException(dir + ": missing " + TOKENIZER);
     }
     BertConfig config;
+    String nameOrPath;
     try {
-      config = BertConfig.fromJson(JSON.readTree(configFile.toFile()));
+      JsonNode configJson = JSON.readTree(configFile.toFile());
+      config = BertConfig.fromJson(configJson);
+      nameOrPath = configJson.path("_name_or_path").asText("");
     } catch (IOException | IllegalArgumentException e) {
       throw new WeightsException(configFile + ": " + e.getMessage(), e);
     }
@@ -114,6 +117,10 @@ public final class Checkpoint {
       } catch (IOException e) {
         throw new WeightsException(metaFile + ": not valid JSON: " + e.getMessage(), e);
       }
+    }
+    if (base.isEmpty()) {
+      // a Hugging Face fine-tune keeps the id it was loaded from; only a catalogued one means anything here
+      base = Pretrained.catalogued(nameOrPath).map(Pretrained.Base::id).orElse("");
     }
     String sha = Hashing.sha256(weightsFile);
     if (expectedHash != null && !expectedHash.equals(sha)) {

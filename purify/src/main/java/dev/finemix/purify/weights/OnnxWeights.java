@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +16,9 @@ import java.util.Map;
  * ModelProto / GraphProto / NodeProto / TensorProto fields needed). Tensors that keep their Hugging Face names are
  * taken as they are; the MatMul weights named {@code onnx::MatMul_N} are renamed after the node that consumes them
  * ({@code /encoder/layer.3/attention/self/query/MatMul} -> {@code encoder.layer.3.attention.self.query.weight}) and
- * transposed from ONNX's [in, out] to PyTorch's [out, in].
+ * transposed from ONNX's [in, out] to PyTorch's [out, in]. This covers the {@code torch.onnx} / optimum exports of
+ * BERT-family encoders (MiniLM, bge, e5): they differ only in which initializers keep their names. A graph that names
+ * things otherwise is refused, naming the tensors it lacks and the initializers it could not map.
  */
 final class OnnxWeights {
   private static final int FLOAT = 1;
@@ -26,8 +29,12 @@ final class OnnxWeights {
 
   record Node(String name, String opType, List<String> inputs) {}
 
-  /** Returns Hugging Face {@code BertModel} names (no {@code bert.} prefix). */
-  static TensorMap readBert(byte[] onnx, String source) {
+  /**
+   * Returns Hugging Face {@code BertModel} names (no {@code bert.} prefix): every tensor {@code config} needs, or a
+   * {@link WeightsException} naming those missing and the float initializers left unmapped. The pooler is optional:
+   * exports made for embeddings (bge, e5) drop it, as their graph's outputs do not use it.
+   */
+  static TensorMap readBert(byte[] onnx, String source, BertConfig config) {
     List<Raw> inits = new ArrayList<>();
     List<Node> nodes = new ArrayList<>();
     try {
@@ -65,6 +72,7 @@ final class OnnxWeights {
       }
     }
     TensorMap out = new TensorMap();
+    List<String> unmapped = new ArrayList<>();
     for (Raw r : inits) {
       if (r.dataType() != FLOAT || r.data() == null) {
         continue;
@@ -78,9 +86,25 @@ final class OnnxWeights {
       } else if (r.name().startsWith("embeddings.") || r.name().startsWith("encoder.")
           || r.name().startsWith("pooler.")) {
         out.put(r.name(), new Tensor(r.dims(), r.data()));
+      } else if (r.dims().length >= 1 && r.data().length > 1) { // scalars are graph constants, not weights
+        unmapped.add(r.name() + Arrays.toString(r.dims()));
       }
     }
+    List<String> missing = BertTensors.shapes(config, false).keySet().stream()
+        .filter(n -> !n.startsWith(BertTensors.POOLER))
+        .map(n -> n.substring(BertTensors.ENCODER_PREFIX.length()))
+        .filter(n -> !out.names().contains(n)).toList();
+    if (!missing.isEmpty()) {
+      throw new WeightsException(source + ": cannot map the ONNX graph onto a BERT encoder: missing "
+          + firstFew(missing) + "; initializers not mapped: " + (unmapped.isEmpty() ? "none" : firstFew(unmapped))
+          + " (MatMul weights are named after their consuming node, /encoder/layer.N/.../MatMul)");
+    }
     return out;
+  }
+
+  private static String firstFew(List<String> names) {
+    return names.size() <= 8 ? names.toString()
+        : names.subList(0, 8) + " and " + (names.size() - 8) + " more";
   }
 
   private static Tensor transpose(long[] dims, float[] d) {

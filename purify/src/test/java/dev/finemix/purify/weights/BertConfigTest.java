@@ -46,6 +46,22 @@ class BertConfigTest {
         .hasMessageStartingWith(message);
   }
 
+  @ParameterizedTest(name = "model_type {0}")
+  @CsvSource(delimiter = '|', value = {
+      "distilbert  | DistilBERT has no token-type embeddings or pooler",
+      "roberta     | RoBERTa-style models offset position ids",
+      "xlm-roberta | RoBERTa-style models offset position ids",
+      "deberta-v2  | DeBERTa uses disentangled relative-position attention",
+      "gpt2        | it is not a BERT-family encoder this sidecar implements",
+  })
+  void fromJson_otherEncoderFamily_isRefusedWithItsReasonAndWhatIsSupported(String type, String reason)
+      throws Exception {
+    ObjectNode n = configWith("model_type", "\"" + type + "\"");
+    assertThatThrownBy(() -> BertConfig.fromJson(n)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("model_type '" + type + "' is not supported: " + reason)
+        .hasMessageContaining("Supported: [bert] (BERT-family encoders such as all-MiniLM-L6-v2, bge-small-en-v1.5");
+  }
+
   @Test
   void fromJson_hugeNumLabels_isRefusedBeforeMakingTheLabels() throws Exception {
     ObjectNode n = (ObjectNode) TinyModels.config(2).toJson();

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class PretrainedTest {
   @Test
@@ -18,6 +20,29 @@ class PretrainedTest {
     assertThat(p.tokenizerJson()).exists();
     assertThat(p.weightsSha256()).hasSize(64);
     assertThat(Pretrained.load(Pretrained.MINILM)).isSameAs(p);
+  }
+
+  /** The 12-layer catalogue entries: 5 embedding + 12 x 16 tensors (their exports have no pooler). */
+  @ParameterizedTest
+  @ValueSource(strings = {Pretrained.BGE_SMALL, Pretrained.E5_SMALL})
+  void twelveLayerBase_loadsFromItsMavenArtifact(String id) {
+    Pretrained p = Pretrained.load(id);
+    assertThat(p.id()).isEqualTo(id);
+    assertThat(p.config().numLayers()).isEqualTo(12);
+    assertThat(p.weights().size()).isEqualTo(5 + 12 * 16);
+    assertThat(p.weights().names()).noneMatch(n -> n.startsWith(BertTensors.POOLER));
+    assertThat(p.weights().parameterCount()).isEqualTo(33_212_160L);
+    assertThat(p.weights().get("bert.encoder.layer.11.output.dense.weight").shape()).containsExactly(384, 1536);
+    assertThat(p.tokenizerJson()).exists();
+    assertThat(Pretrained.load(Pretrained.catalogued(id).orElseThrow().alias())).isSameAs(p); // one copy per base
+  }
+
+  @Test
+  void catalogue_listsMiniLmFirst_andEachBaseOnce() {
+    assertThat(Pretrained.catalogue()).extracting(Pretrained.Base::id)
+        .containsExactly(Pretrained.MINILM, Pretrained.BGE_SMALL, Pretrained.E5_SMALL);
+    assertThat(Pretrained.catalogued("bge-small-en-v1.5")).map(Pretrained.Base::id).contains(Pretrained.BGE_SMALL);
+    assertThat(Pretrained.catalogued("bert-base-uncased")).isEmpty();
   }
 
   @Test

@@ -97,7 +97,7 @@ final class PurifyBackend implements ModelBackend {
 
   @Override
   public boolean knownPretrained(String baseModelId) {
-    return baseModelId.equals(Pretrained.MINILM) || baseModelId.equals("all-MiniLM-L6-v2");
+    return Pretrained.catalogued(baseModelId).isPresent();
   }
 
   @Override

@@ -28,6 +28,8 @@ class PurifyBackendTest {
   @Test
   void knownPretrained_catalogueIdsOnly() {
     assertThat(backend.knownPretrained(Pretrained.MINILM)).isTrue();
+    assertThat(backend.knownPretrained(Pretrained.BGE_SMALL)).isTrue();
+    assertThat(backend.knownPretrained("e5-small-v2")).isTrue();
     assertThat(backend.knownPretrained("/etc")).isFalse();
     assertThat(backend.knownPretrained("tiny-pre")).isFalse();
   }
