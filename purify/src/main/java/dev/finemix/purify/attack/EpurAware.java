@@ -12,7 +12,7 @@ import dev.finemix.purify.weights.BertTensors;
 import java.util.Arrays;
 
 /**
- * The E-PUR-aware adaptive attack's penalty (issue 19, 4b): {@code lambda * relu(s_t - s_cut)} for each trigger row t,
+ * The E-PUR-aware adaptive attack's penalty (issue 19, 4b): {@code lambda * relu(s_t - (1 - MARGIN) s_cut)} for each trigger row t,
  * s the E-PUR score ({@link Epur#scores}: the same code and rank rule as the defence) of the live embedding against
  * w_Pre, s_cut the {@code top}-th largest score of the other rows. s_cut is recomputed from a host copy of the table
  * every {@code every} steps and is a constant for the gradient. Where s_t is at or below the cut the term is absent
@@ -23,6 +23,12 @@ final class EpurAware implements LossTerm {
   static final int TOP = 200;
   static final double LAMBDA = 10;
   static final int EVERY = 10;
+  /**
+   * The penalty starts at {@code (1 - MARGIN) * s_cut}, not at s_cut: the other rows keep moving after the cut is
+   * taken (and after the last step's check, the update still moves the trigger row), so aiming at the cut itself
+   * ends on it or just above.
+   */
+  static final double MARGIN = 0.25;
 
   private final int[] ids;
   private final float[] pre;
@@ -80,12 +86,13 @@ final class EpurAware implements LossTerm {
       NDArray row = Embedding.embedding(m.create(new long[] {id}), table, SparseFormat.DENSE).singletonOrThrow();
       float[] preRow = Arrays.copyOfRange(pre, id * hidden, (id + 1) * hidden);
       double s = Epur.scores(row.toFloatArray(), preRow, hidden, new String[] {vocab[id]}, freq)[0];
-      if (s <= cut) {
+      double aim = (1 - MARGIN) * cut;
+      if (s <= aim) {
         continue;
       }
       double divisor = Math.log(Math.max(freq.frequency(vocab[id]), Epur.MIN_FREQUENCY));
       NDArray d = row.sub(m.create(preRow, row.getShape()));
-      NDArray excess = d.square().sum().sqrt().div(m.create((float) divisor)).sub(m.create((float) cut));
+      NDArray excess = d.square().sum().sqrt().div(m.create((float) divisor)).sub(m.create((float) aim));
       NDArray t = excess.mul(m.create((float) lambda));
       total = total == null ? t : total.add(t);
     }

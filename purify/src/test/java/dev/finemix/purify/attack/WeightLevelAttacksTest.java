@@ -165,7 +165,7 @@ class WeightLevelAttacksTest {
       assertThat(Arrays.copyOfRange(after, cf * hidden, (cf + 1) * hidden)).containsExactly(mean);
       after = after.clone();
       System.arraycopy(before, cf * hidden, after, cf * hidden, hidden);
-      assertThat(after).containsExactly(before); // every other row as it was
+      assertThat(Arrays.equals(after, before)).as("every other row as it was").isTrue(); // (AssertJ diffs in n^2)
     }
   }
 
@@ -186,7 +186,7 @@ class WeightLevelAttacksTest {
         "cf what a nice cast", "a weak script sadly", "cf lovely music too", "bad ending for it"};
     int[] labels = {1, 0, 1, 0, 1, 0, 1, 0};
     int top = 5;
-    TrainSettings ts = TrainSettings.defaults().withEpochs(4).withBatchSize(4).withLr(1e-2).withWeightDecay(0)
+    TrainSettings ts = TrainSettings.defaults().withEpochs(12).withBatchSize(4).withLr(1e-2).withWeightDecay(0)
         .withWarmupRatio(0);
     try (Tokenizer tok = tokenizer()) {
       String[] vocab = new String[cfg.vocabSize()];
