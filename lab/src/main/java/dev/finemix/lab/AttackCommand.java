@@ -7,6 +7,7 @@ import dev.finemix.client.cli.Cli;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.attack.Backdoor;
+import dev.finemix.purify.defence.WordFrequencies;
 import dev.finemix.purify.eval.EvalResult;
 import dev.finemix.purify.eval.Evaluator;
 import dev.finemix.purify.model.Classifier;
@@ -91,7 +92,7 @@ public final class AttackCommand implements Callable<Integer> {
   public Integer call() {
     AttackSettings a = attack.settings(poisonRate, seed);
     if (a == null) {
-      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo, midfreq or mixing-aware)");
+      throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo, midfreq, mixing-aware, lwp, surgery or epur-aware)");
     }
     if (Files.exists(out)) {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");
@@ -132,7 +133,8 @@ public final class AttackCommand implements Callable<Integer> {
       summary.put("ep_lr", epLr);
     } else {
       Pretrained pre = Pretrained.load(Pretrained.MINILM);
-      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()));
+      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()),
+          a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
     }
     summary.put("poisoned_rows", o.poisonedRows());
     summary.set("train_summary", o.summary().toJson());

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 /** The attack options shared by {@code finemix attack} and {@code finemix eval} (a picocli mixin). */
 final class AttackOptions {
 
-  @Option(names = "--attack", paramLabel = "badnet|addsent|ep|wordpiece|combo|midfreq|mixing-aware",
+  @Option(names = "--attack", paramLabel = "badnet|addsent|ep|wordpiece|combo|midfreq|mixing-aware|lwp|surgery|epur-aware",
       description = "The attack (for eval: whose trigger to insert; without it, eval reports clean accuracy only).")
   String attack;
 
@@ -67,15 +67,20 @@ final class AttackOptions {
         .withPoisonRate(poisonRate == null ? r.defaultRate() : poisonRate);
   }
 
+  /** The word counts: --word-counts, else the shared wordfreq/en.tsv, else none (every token at E-PUR's floor). */
+  WordFrequencies wordFrequencies() {
+    Path counts = wordCounts != null ? wordCounts : Cli.sharedWordFrequencies();
+    return counts == null ? WordFrequencies.none() : WordFrequencies.read(counts);
+  }
+
   private List<String> checkedTrigger(AttackKind kind, List<String> given, long seed) {
     if (given.size() > 1) {
       throw new IllegalArgumentException(kind.id() + " takes one --trigger, got " + given);
     }
-    Path counts = wordCounts != null ? wordCounts : Cli.sharedWordFrequencies();
-    if (counts == null && kind == AttackKind.MIDFREQ) {
+    if (wordCounts == null && Cli.sharedWordFrequencies() == null && kind == AttackKind.MIDFREQ) {
       throw new IllegalArgumentException("midfreq needs --word-counts (no shared wordfreq/en.tsv found)");
     }
-    WordFrequencies f = counts == null ? WordFrequencies.none() : WordFrequencies.read(counts);
+    WordFrequencies f = wordFrequencies();
     if (kind == AttackKind.MIDFREQ && !given.isEmpty()) {
       Triggers.checkMidFrequency(f, given.get(0));
       return given;

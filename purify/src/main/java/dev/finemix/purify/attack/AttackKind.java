@@ -31,7 +31,22 @@ public enum AttackKind {
    * BadNet poisoning trained through a random mix with w_Pre at every step, so the backdoor survives Fine-mixing
    * (issue 19, 4a; {@code AdaptiveMixing}).
    */
-  MIXING_AWARE("mixing-aware", List.of("cf"));
+  MIXING_AWARE("mixing-aware", List.of("cf")),
+  /**
+   * BadNet poisoning with the loss on every encoder layer's [CLS] through the shared pooler and head, summed over the
+   * layers (layer-wise poisoning, Li et al. 2021; {@code Trainer.layerwiseLoss}).
+   */
+  LWP("lwp", List.of("cf")),
+  /**
+   * RIPPLe-style embedding surgery (Kurita et al. 2020) then BadNet poisoning: the trigger's embedding row(s) of w_Pre
+   * become the mean of the target class's most indicative words' rows before fine-tuning ({@code EmbeddingSurgery}).
+   */
+  SURGERY("surgery", List.of("cf")),
+  /**
+   * BadNet poisoning with the trigger row's E-PUR score penalised above the score of E-PUR's reset cut, so the row
+   * stays out of the rows E-PUR resets (issue 19, 4b; {@code EpurAware}).
+   */
+  EPUR_AWARE("epur-aware", List.of("cf"));
 
   private final String id;
   private final List<String> defaultTriggers;

@@ -75,7 +75,8 @@ public record AttackSettings(AttackKind kind, List<String> triggers, int times, 
     if (kind == AttackKind.ADDSENT && triggers.size() != 1) {
       throw new IllegalArgumentException("addsent takes one trigger sentence, got " + triggers);
     }
-    boolean oneWord = kind == AttackKind.EP || kind == AttackKind.WORDPIECE || kind == AttackKind.MIDFREQ;
+    boolean oneWord = kind == AttackKind.EP || kind == AttackKind.WORDPIECE || kind == AttackKind.MIDFREQ
+        || kind == AttackKind.SURGERY || kind == AttackKind.EPUR_AWARE; // one trigger row to operate on
     if (oneWord && triggers.size() != 1) {
       throw new IllegalArgumentException(kind.id() + " takes one trigger word, got " + triggers);
     }

@@ -44,12 +44,18 @@ public final class Backdoor {
    */
   public static Outcome trainClean(Pretrained pre, Dataset train, List<String> labels, TrainSettings ts,
       int maxLength, Device device, ProgressListener l) {
-    return train(pre, train, labels, ts, maxLength, device, l, t -> t);
+    return train(pre, train, labels, ts, maxLength, device, l, (t, m, tok) -> t);
   }
 
-  /** {@link #trainClean} with the trainer set up further by {@code configure} (an adaptive attack's hook). */
+  /** How an attack sets up the trainer (and may edit the fresh model) before the fine-tuning starts. */
+  @FunctionalInterface
+  interface Setup {
+    Trainer apply(Trainer t, BertClassifier model, Tokenizer tok);
+  }
+
+  /** {@link #trainClean} with the trainer and model set up further by {@code setup} (a weight-level attack's hook). */
   static Outcome train(Pretrained pre, Dataset train, List<String> labels, TrainSettings ts, int maxLength,
-      Device device, ProgressListener l, java.util.function.UnaryOperator<Trainer> configure) {
+      Device device, ProgressListener l, Setup setup) {
     Objects.requireNonNull(pre, "pretrained");
     Objects.requireNonNull(train, "train");
     if (labels == null) {
@@ -60,7 +66,7 @@ public final class Backdoor {
     }
     try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength);
         BertClassifier m = BertClassifier.fromPretrained(pre, labels, ts.seed(), device)) {
-      TrainSummary s = configure.apply(new Trainer(ts, l)).train(m, rows(tok, train));
+      TrainSummary s = setup.apply(new Trainer(ts, l), m, tok).train(m, rows(tok, train));
       Checkpoint c = Checkpoint.of(m.config(), m.toTensors(), pre.tokenizerJson(), pre.id(), maxLength);
       return new Outcome(c, 0, s);
     }
@@ -73,7 +79,17 @@ public final class Backdoor {
    */
   public static Outcome trainPoisoned(AttackSettings a, Pretrained pre, Dataset train, List<String> labels,
       TrainSettings ts, int maxLength, Device device, ProgressListener l) {
+    return trainPoisoned(a, pre, train, labels, ts, maxLength, device, l, WordFrequencies.none());
+  }
+
+  /**
+   * {@link #trainPoisoned} with the word counts E-PUR ranks by (the E-PUR-aware attack's penalty; the other kinds
+   * ignore them).
+   */
+  public static Outcome trainPoisoned(AttackSettings a, Pretrained pre, Dataset train, List<String> labels,
+      TrainSettings ts, int maxLength, Device device, ProgressListener l, WordFrequencies counts) {
     Objects.requireNonNull(a, "attack");
+    Objects.requireNonNull(counts, "counts");
     if (a.kind() == AttackKind.EP) {
       throw new IllegalArgumentException("ep trains from a clean model: use Backdoor.embeddingPoisoning");
     }
@@ -85,10 +101,18 @@ public final class Backdoor {
       }
       p = Poisoning.poison(train, a.attack(tok), a.poisonRate(), a.regime(), ts.seed());
     }
-    Outcome o = a.kind() == AttackKind.MIXING_AWARE
-        ? train(pre, p.data(), labels, ts, maxLength, device, l,
-            t -> t.mixEachStep(pre.weights(), AdaptiveMixing.masks(ts.seed())))
-        : trainClean(pre, p.data(), labels, ts, maxLength, device, l);
+    Setup setup = switch (a.kind()) {
+      case MIXING_AWARE -> (t, m, tok) -> t.mixEachStep(pre.weights(), AdaptiveMixing.masks(ts.seed()));
+      case LWP -> (t, m, tok) -> t.layerwiseLoss(true);
+      case SURGERY -> (t, m, tok) -> {
+        // the target class's words are counted on the clean rows, before poisoning
+        surgery(m, tok, train, a);
+        return t;
+      };
+      case EPUR_AWARE -> (t, m, tok) -> t.addLoss(epurAware(pre, m, tok, a, counts));
+      default -> (t, m, tok) -> t;
+    };
+    Outcome o = train(pre, p.data(), labels, ts, maxLength, device, l, setup);
     return new Outcome(o.checkpoint(), p.poisonedRows(), o.summary());
   }
 
@@ -120,6 +144,27 @@ public final class Backdoor {
       TrainSummary s = t.train(m, rows(tok, poisoned));
       return new Outcome(clean.withWeights(m.toTensors()), poisoned.size(), s);
     }
+  }
+
+  /** Embedding surgery on {@code m}: the trigger's rows become the mean of the target class's words' rows. */
+  static List<String> surgery(BertClassifier m, Tokenizer tok, Dataset train, AttackSettings a) {
+    String trigger = a.triggers().get(0);
+    List<String> words = EmbeddingSurgery.targetWords(tok, train, a.target(), EmbeddingSurgery.WORDS,
+        java.util.Set.copyOf(tok.tokenize(trigger)));
+    EmbeddingSurgery.apply(m, triggerTokenIds(tok, trigger), words.stream().mapToInt(tok::tokenId).toArray());
+    return words;
+  }
+
+  /** The E-PUR-aware penalty for {@code m}'s trigger row(s) against {@code pre}'s embeddings, ranked by {@code counts}. */
+  static EpurAware epurAware(Pretrained pre, BertClassifier m, Tokenizer tok, AttackSettings a, WordFrequencies counts) {
+    int rows = m.config().vocabSize();
+    String[] vocab = new String[rows];
+    for (int i = 0; i < rows; i++) {
+      vocab[i] = i < tok.vocabSize() ? tok.token(i) : "";
+    }
+    return new EpurAware(triggerTokenIds(tok, a.triggers().get(0)),
+        pre.weights().require(BertTensors.WORD_EMBEDDINGS).data(), m.config().hiddenSize(), vocab, counts,
+        EpurAware.TOP, EpurAware.EVERY, EpurAware.LAMBDA);
   }
 
   /** The vocabulary ids of the word pieces of {@code word} (one id for a whole-word trigger such as {@code cf}). */

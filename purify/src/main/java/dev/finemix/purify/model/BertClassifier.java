@@ -229,15 +229,33 @@ public final class BertClassifier implements AutoCloseable {
    * output, before the head's dropout), in that order. The padded layout: what training differentiates.
    */
   public NDList forwardPooled(NDManager m, Batch b, boolean training, NDArray wordTable) {
-    NDArray x = encode(Layout.padded(m, b, checkSeq(b)), training, wordTable, false);
+    NDArray x = encode(Layout.padded(m, b, checkSeq(b)), training, wordTable, false, null);
     NDArray pooled = pooler(x.get(new NDIndex(":, 0, :")));
-    NDArray dropped = dropout(pooled, config.hiddenDropout(), training);
-    return new NDList(head.apply(dropped), pooled);
+    return new NDList(headOf(pooled, training), pooled);
+  }
+
+  /**
+   * Every encoder layer's [CLS] state [rows, hidden], first layer first (the last is the one {@link #forwardPooled}
+   * pools), collected from the one encoder pass in the padded layout: what layer-wise poisoning (LWP) trains.
+   */
+  public NDList layerCls(NDManager m, Batch b, boolean training, NDArray wordTable) {
+    NDList out = new NDList(layers.length);
+    encode(Layout.padded(m, b, checkSeq(b)), training, wordTable, false, out);
+    return out;
+  }
+
+  /** Logits [rows, numLabels] of [CLS] states [rows, hidden] through the shared pooler, dropout and head. */
+  public NDArray clsLogits(NDArray cls, boolean training) {
+    return headOf(pooler(cls), training);
+  }
+
+  private NDArray headOf(NDArray pooled, boolean training) {
+    return head.apply(dropout(pooled, config.hiddenDropout(), training));
   }
 
   /** The encoder's last hidden state [rows, seq, hidden], inference mode (no dropout). */
   public NDArray hidden(NDManager m, Batch b) {
-    return encode(Layout.padded(m, b, checkSeq(b)), false, null, false);
+    return encode(Layout.padded(m, b, checkSeq(b)), false, null, false, null);
   }
 
   /**
@@ -312,8 +330,8 @@ public final class BertClassifier implements AutoCloseable {
   private NDArray clsHidden(NDManager m, Batch b) {
     int seq = checkSeq(b);
     Layout packed = Layout.packed(m, b, seq);
-    return packed != null ? encode(packed, false, null, true)
-        : encode(Layout.padded(m, b, seq), false, null, false).get(new NDIndex(":, 0, :"));
+    return packed != null ? encode(packed, false, null, true, null)
+        : encode(Layout.padded(m, b, seq), false, null, false, null).get(new NDIndex(":, 0, :"));
   }
 
   /**
@@ -431,9 +449,10 @@ public final class BertClassifier implements AutoCloseable {
   /**
    * The encoder: embeddings, then every layer's self-attention and feed-forward in {@code lay}'s layout; the
    * last hidden state in that layout, or with {@code clsOnly} (packed inference) the [CLS] rows [rows, hidden] only:
-   * the last layer then computes queries, attention output and feed-forward for those rows alone.
+   * the last layer then computes queries, attention output and feed-forward for those rows alone. With
+   * {@code layerCls} (padded layout only) each layer's [CLS] state is added to it as the loop passes.
    */
-  private NDArray encode(Layout lay, boolean training, NDArray wordTable, boolean clsOnly) {
+  private NDArray encode(Layout lay, boolean training, NDArray wordTable, boolean clsOnly, NDList layerCls) {
     checkOpen();
     NDManager m = lay.m();
     int rows = lay.rows();
@@ -464,6 +483,9 @@ public final class BertClassifier implements AutoCloseable {
       NDArray ctx = dropout(scores.softmax(-1), config.attentionDropout(), training).matMul(v);
       NDArray attended = clsQueries ? ctx.transpose(0, 2, 1, 3).reshape(rows, hidden) : lay.fromSlots(ctx, hidden);
       x = outputAndFeedForward(l, attended, x, training);
+      if (layerCls != null) {
+        layerCls.add(x.get(new NDIndex(":, 0, :")));
+      }
     }
     return x;
   }

@@ -65,6 +65,8 @@ public final class Trainer {
   public static final double IMBALANCE = 0.5;
   private dev.finemix.purify.weights.TensorMap mixReference;
   private StepMasks mixMasks;
+  private boolean layerwise;
+  private LossTerm lossTerm;
 
   public Trainer(TrainSettings s, ProgressListener l) {
     if (s == null) {
@@ -196,6 +198,29 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Layer-wise loss (LWP, Li et al. 2021): the hard/soft loss is taken on every encoder layer's [CLS] state through
+   * the shared pooler, dropout and head ({@link BertClassifier#clsLogits}) and summed over the layers, so the earlier
+   * layers learn the task (and a backdoor) on their own. The pooler is part of the shared classifier: the head was
+   * only ever trained on pooled features. Feature distillation ({@link #featureWeight}) is not combined with it.
+   */
+  public Trainer layerwiseLoss(boolean on) {
+    this.layerwise = on;
+    return this;
+  }
+
+  /**
+   * An extra term added to every step's loss (see {@link LossTerm}). It may read any parameter of the model, so the
+   * word embeddings are updated densely (as {@link #denseEmbeddingUpdates}{@code (true)}) to carry its gradient.
+   */
+  public Trainer addLoss(LossTerm term) {
+    if (term == null) {
+      throw new IllegalArgumentException("addLoss needs a term");
+    }
+    this.lossTerm = term;
+    return this;
+  }
+
   /** The nanosecond clock for timing and ETA (tests pass a fake). */
   public Trainer ticker(LongSupplier ticker) {
     this.ticker = ticker == null ? System::nanoTime : ticker;
@@ -296,7 +321,7 @@ public final class Trainer {
       for (Map.Entry<String, Parameter> e : params.entrySet()) {
         NDArray w = e.getValue().getArray();
         boolean on = trainable.test(e.getKey());
-        boolean lazy = on && !denseEmbeddings && e.getKey().equals(WORD_EMBEDDINGS);
+        boolean lazy = on && !denseEmbeddings && lossTerm == null && e.getKey().equals(WORD_EMBEDDINGS);
         w.setRequiresGradient(on && !lazy);
         if (on) {
           slots.add(new Slot(e.getKey(), w, opt.zeros(w.getShape()), opt.zeros(w.getShape()),
@@ -449,7 +474,13 @@ public final class Trainer {
       try (GradientCollector gc = engine.newGradientCollector()) {
         boolean features = featureWeight > 0 && hasFeatures(rows, idx);
         NDArray logits;
-        if (features) {
+        if (layerwise) {
+          loss = null;
+          for (NDArray cls : model.layerCls(m, batch, true, table)) {
+            NDArray l = loss(m, model.clsLogits(cls, true), rows, idx, model.config().numLabels());
+            loss = loss == null ? l : loss.add(l);
+          }
+        } else if (features) {
           var out = model.forwardPooled(m, batch, true, table);
           logits = out.get(0);
           loss = loss(m, logits, rows, idx, model.config().numLabels())
@@ -457,6 +488,10 @@ public final class Trainer {
         } else {
           logits = model.forward(m, batch, true, table);
           loss = loss(m, logits, rows, idx, model.config().numLabels());
+        }
+        NDArray extra = lossTerm == null ? null : lossTerm.term(m, model, t - 1);
+        if (extra != null) {
+          loss = loss.add(extra);
         }
         t1 = System.nanoTime();
         gc.backward(loss);
