@@ -29,6 +29,11 @@ class BenchPurifyCommandTest {
   @Test
   void benchPurify_underTheImagesJvmBounds_reportsEveryStagesPeakAndRecordsIt() throws Exception {
     JvmMemoryFlags image = JvmMemoryFlags.ofImage();
+    String arenas = JvmMemoryFlags.dockerEnv("MALLOC_ARENA_MAX");
+    // explicit bounds: the same in every pod whatever its limit (ManifestsTest checks them against the limits)
+    assertThat(image.options()).anyMatch(o -> o.startsWith("-Xmx"));
+    assertThat(image.xx("MaxDirectMemorySize")).isNotNull();
+    assertThat(arenas).as("MALLOC_ARENA_MAX in the image").isNotNull();
     Path peaks = tmp.resolve("peaks.json");
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     // the image's options, with this machine's temp folder for the image's /tmp/finemix
@@ -40,7 +45,7 @@ class BenchPurifyCommandTest {
         "--json"));
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(tmp.toFile())
         .redirectError(tmp.resolve("stderr.txt").toFile()).redirectOutput(tmp.resolve("stdout.txt").toFile());
-    pb.environment().put("MALLOC_ARENA_MAX", JvmMemoryFlags.dockerEnv("MALLOC_ARENA_MAX"));
+    pb.environment().put("MALLOC_ARENA_MAX", arenas);
     Process p = pb.start();
     boolean exited = p.waitFor(20, TimeUnit.MINUTES); // a hang guard, not a speed bound
     if (!exited) {
@@ -57,12 +62,10 @@ class BenchPurifyCommandTest {
     for (String stage : List.of("load", "epur", "teacher", "mix", "recover", "score", "write")) {
       assertThat(mem.path(stage).path("rssMb").asDouble()).as(stage).isPositive();
     }
-    // explicit bounds: the same in every pod whatever its limit (ManifestsTest checks them against the limits)
-    assertThat(image.options()).anyMatch(o -> o.startsWith("-Xmx"));
-    assertThat(image.xx("MaxDirectMemorySize")).isNotNull();
     double heapMaxMb = image.heapBytes(0) / (double) (1 << 20);
     double directMaxMb = image.directBytes(0) / (double) (1 << 20);
     assertThat(mem.at("/all/heapCommittedMb").asDouble()).isPositive().isLessThanOrEqualTo(heapMaxMb);
+    assertThat(mem.at("/all/heapResidentMb").asDouble()).isPositive().isLessThanOrEqualTo(heapMaxMb);
     assertThat(mem.at("/all/directMb").asDouble()).isPositive().isLessThanOrEqualTo(directMaxMb);
     assertThat(run.path("peakRssMb").asDouble()).isEqualTo(mem.at("/all/rssMb").asDouble(), within(0.1));
 
@@ -71,7 +74,7 @@ class BenchPurifyCommandTest {
     assertThat(fig.path("command").asText()).startsWith("finemix bench purify --clean").contains("--runs 16:0.3");
     assertThat(fig.path("heapMaxMb").asDouble()).isEqualTo(Math.round(heapMaxMb), within(1.0));
     assertThat(fig.path("directMaxMb").asDouble()).isEqualTo(Math.round(directMaxMb), within(1.0));
-    assertThat(fig.path("mallocArenaMax").asText()).isEqualTo(JvmMemoryFlags.dockerEnv("MALLOC_ARENA_MAX"));
+    assertThat(fig.path("mallocArenaMax").asText()).isEqualTo(arenas);
     assertThat(fig.path("jvmOptions").toString()).contains(image.options().get(0));
     assertThat(fig.path("stages").path("recover").path("nativeRestMb").asDouble()).isPositive();
   }

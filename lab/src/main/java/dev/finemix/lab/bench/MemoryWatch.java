@@ -13,9 +13,11 @@ import java.lang.management.MemoryUsage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.management.JMException;
@@ -66,11 +68,11 @@ final class MemoryWatch implements AutoCloseable {
   private final Map<String, Peaks> stages = new LinkedHashMap<>();
   private final List<Runnable> unsubscribe = new ArrayList<>();
   private final BufferPoolMXBean directPool;
-  private final java.util.Set<String> heapPools = new java.util.HashSet<>();
+  private final Set<String> heapPools = new HashSet<>();
   private final boolean resettable;
   private final Thread sampler;
   private volatile boolean running = true;
-  private String stage;
+  private volatile String stage;
   /** The reserved heap's address range, or null when unknown (then the resident heap counts as committed). */
   private final long[] heapRange;
   private double heapResidentMb;
@@ -122,13 +124,15 @@ final class MemoryWatch implements AutoCloseable {
   }
 
   /** Ends the current stage (its exact RSS peak is taken now) and starts {@code name} (repeated names merge). */
-  synchronized void stage(String name) {
+  void stage(String name) {
     if (name.equals(stage)) {
-      return;
+      return; // every training step reports its stage: no lock on the way
     }
-    closeStage();
-    stage = name;
-    stages.computeIfAbsent(name, k -> new Peaks());
+    synchronized (this) {
+      closeStage();
+      stage = name;
+      stages.computeIfAbsent(name, k -> new Peaks());
+    }
   }
 
   /** The peaks of every stage seen, in order, plus {@code all}: the maxima over them. */
@@ -178,6 +182,14 @@ final class MemoryWatch implements AutoCloseable {
 
   private void sampleLoop() {
     while (running) {
+      long now = System.nanoTime();
+      if (heapRange != null && now - lastSmaps > 250_000_000L) { // smaps costs tens of ms under load: not locked
+        double resident = residentMb(heapRange);
+        lastSmaps = now;
+        synchronized (this) {
+          heapResidentMb = resident;
+        }
+      }
       synchronized (this) {
         sample();
       }
@@ -195,12 +207,8 @@ final class MemoryWatch implements AutoCloseable {
     MemoryUsage heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
     double direct = directPool == null ? 0 : directPool.getMemoryUsed() / MB;
     double rss = BenchCommand.rssMb("VmRSS:");
-    long now = System.nanoTime();
     if (heapRange == null) {
       heapResidentMb = heap.getCommitted() / MB;
-    } else if (now - lastSmaps > 250_000_000L) { // reading smaps costs tens of ms under load
-      heapResidentMb = residentMb(heapRange);
-      lastSmaps = now;
     }
     p.heapResident = Math.max(p.heapResident, heapResidentMb);
     p.heapCommitted = Math.max(p.heapCommitted, heap.getCommitted() / MB);

@@ -516,7 +516,8 @@ class ManifestsTest {
       long request = fm.getResources().getRequests().get("memory").getNumericalAmount().longValueExact();
       assertThat(memoryLimitBytes(fm)).as(e.getKey() + ": limit >= measured peak %.0f MB x %.2f", peakMb, HEADROOM)
           .isGreaterThanOrEqualTo((long) (peakMb * HEADROOM * (1 << 20)));
-      assertThat(request).as(e.getKey() + ": request >= measured peak").isGreaterThanOrEqualTo((long) (peakMb * (1 << 20)));
+      assertThat(request).as(e.getKey() + ": request >= measured peak")
+          .isGreaterThanOrEqualTo((long) (peakMb * (1 << 20)));
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.finemix.server.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.google.protobuf.ByteString;
 import com.google.rpc.BadRequest;
@@ -130,12 +131,7 @@ class InferenceServiceTest {
   }
 
   private Throwable infer(ModelInferRequest.Builder r) {
-    try {
-      stub.modelInfer(r.build());
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
+    return catchThrowable(() -> stub.modelInfer(r.build()));
   }
 
   /**
@@ -143,6 +139,7 @@ class InferenceServiceTest {
    * violations): a v2 caller never sent texts or pairs.
    */
   private static BadRequest assertBad(Throwable t, String... fields) {
+    assertThat(t).as("an error").isNotNull();
     assertThat(Status.fromThrowable(t).getCode()).as(String.valueOf(t)).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(ClientErrors.errorInfo(t)).get().extracting(ErrorInfo::getReason).isEqualTo("INVALID_INPUT");
     BadRequest br = ClientErrors.badRequest(t).orElseThrow(() -> new AssertionError("no BadRequest in " + t));
@@ -268,14 +265,16 @@ class InferenceServiceTest {
     String name = "m".repeat(3000);
 
     Throwable t = infer(request(name, bytes("text", 1).setContents(contents("a"))));
-    Throwable meta = catchError(() -> stub.modelMetadata(ModelMetadataRequest.newBuilder().setName(name).build()));
-    Throwable ready = catchError(() -> stub.modelReady(ModelReadyRequest.newBuilder().setName(name).build()));
+    Throwable meta = catchThrowable(() -> stub.modelMetadata(ModelMetadataRequest.newBuilder().setName(name)
+        .build()));
+    Throwable ready = catchThrowable(() -> stub.modelReady(ModelReadyRequest.newBuilder().setName(name).build()));
     var finemix = FinemixGrpc.newBlockingStub(channel);
-    Throwable classify = catchError(() -> (server.adminToken() == null ? finemix
+    Throwable classify = catchThrowable(() -> (server.adminToken() == null ? finemix
         : finemix.withCallCredentials(new BearerToken(server.adminToken())))
         .classify(ClassifyRequest.newBuilder().setModel(name).addTexts("a").build()));
 
     for (Throwable e : List.of(t, meta, ready, classify)) {
+      assertThat(e).isNotNull();
       assertThat(Status.fromThrowable(e).getCode()).isEqualTo(Status.Code.NOT_FOUND);
       assertThat(Status.fromThrowable(e).getDescription()).hasSizeLessThan(200).contains("m".repeat(128) + "...",
           "(3000 characters)");
@@ -315,14 +314,5 @@ class InferenceServiceTest {
             + "model=\"sst2\"} 1")
         .contains("finemix_request_duration_seconds_count{code=\"NOT_FOUND\",method=\"ModelInfer\","
             + "model=\"_unknown\"} 1");
-  }
-
-  private static Throwable catchError(Runnable r) {
-    try {
-      r.run();
-    } catch (Throwable t) {
-      return t;
-    }
-    throw new AssertionError("expected an error");
   }
 }
