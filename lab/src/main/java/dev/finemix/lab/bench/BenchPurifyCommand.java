@@ -63,8 +63,25 @@ public final class BenchPurifyCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
   String device;
 
+  @Option(names = "--defence", paramLabel = "JSON",
+      description = "More defence settings as JSON, e.g. the demo's '{\"epochs\": 6, \"variants\": 0}' (rows and rho"
+          + " come from --runs).")
+  String defence;
+
   @Option(names = "--json", description = "Print JSON.")
   boolean json;
+
+  @Option(names = "--record", paramLabel = "FILE",
+      description = "Also write the peak memory figures, with this command and the JVM's options, under --record-as"
+          + " into FILE (a JSON object of named figures; deploy/memory-peaks.json sizes the manifests).")
+  Path record;
+
+  @Option(names = "--record-as", paramLabel = "NAME", defaultValue = "default",
+      description = "Name of the figures in --record (default: ${DEFAULT-VALUE}).")
+  String recordAs;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
@@ -94,6 +111,10 @@ public final class BenchPurifyCommand implements Callable<Integer> {
     }
     out.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
+    if (record != null) {
+      MemoryFigures.record(record, recordAs, "finemix "
+          + String.join(" ", spec.commandLine().getParseResult().originalArgs()), out);
+    }
     if (json) {
       System.out.println(out.toPrettyString());
     } else {
@@ -120,33 +141,43 @@ public final class BenchPurifyCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--runs rows must be an integer, got '" + p[0] + "' in '" + spec + "'");
     }
-    DefenceSettings.Builder b = DefenceSettings.builder().recipe(DefenceSettings.Recipe.parse(recipe)).rows(rows)
-        .mix(Mixer.Mode.parse(mix));
-    if (p[1].trim().equalsIgnoreCase("auto")) {
-      b.autoRho();
+    ObjectNode js = defence == null ? new ObjectMapper().createObjectNode() : parseDefence(defence);
+    js.put("recipe", js.path("recipe").asText(recipe));
+    js.put("mix", js.path("mix").asText(mix));
+    js.put("rows", rows);
+    String rho = p[1].trim();
+    if (rho.equalsIgnoreCase("auto")) {
+      js.put("rho", "auto");
     } else {
       try {
-        b.rho(Double.parseDouble(p[1].trim()));
+        js.put("rho", Double.parseDouble(rho));
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("--runs rho must be a number or auto, got '" + p[1] + "' in '" + spec + "'");
       }
     }
     Path wf = Cli.sharedWordFrequencies();
-    if (wf != null) {
-      b.wordFrequencies(wf);
+    if (wf != null && !js.has("word_frequencies")) {
+      js.put("word_frequencies", wf.toString());
     }
-    DefenceSettings s = b.build();
-    resetPeakRss();
+    DefenceSettings s = DefenceSettings.fromJson(js);
     ObjectNode n = new ObjectMapper().createObjectNode();
     n.put("rows", rows);
     n.put("rho", p[1].trim());
     long c0 = PerfDriver.processCpuNanos();
     long t0 = System.nanoTime();
-    Checkpoint suspect = Checkpoint.read(suspectDir);
-    double load = (System.nanoTime() - t0) / 1e9;
-    PurifyResult r = new Purifier(d).purify(suspect, pre, clean, unl, s, ProgressListener.NONE);
-    long tw = System.nanoTime();
-    r.purified().write(tmp.resolve("out-" + rows + "-" + p[1].trim()));
+    MemoryWatch mem = new MemoryWatch("load");
+    PurifyResult r;
+    double load;
+    long tw;
+    try (mem) {
+      Checkpoint suspect = Checkpoint.read(suspectDir);
+      load = (System.nanoTime() - t0) / 1e9;
+      // stages as the purifier names them ("recover rho 0.30" -> recover), so the memory table has one row each
+      r = new Purifier(d).purify(suspect, pre, clean, unl, s, e -> mem.stage(e.stage().split(" ")[0]));
+      mem.stage("write");
+      tw = System.nanoTime();
+      r.purified().write(tmp.resolve("out-" + rows + "-" + p[1].trim()));
+    }
     double write = (System.nanoTime() - tw) / 1e9;
     double total = (System.nanoTime() - t0) / 1e9;
     DefenceReport rep = r.report();
@@ -163,22 +194,22 @@ public final class BenchPurifyCommand implements Callable<Integer> {
     n.put("rhoTrials", rep.trials().size());
     n.put("suspectAccuracy", rep.suspectAccuracy());
     n.put("purifiedAccuracy", rep.purifiedAccuracy());
-    n.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
-    n.put("peakRssResettable", peakResettable);
+    n.put("peakRssMb", mem.peakRssMb());
+    n.put("peakRssResettable", mem.exactRss());
+    n.set("memory", mem.toJson());
     n.put("loadAverage1m", PerfDriver.loadAverage());
     return n;
   }
 
-  private boolean peakResettable;
-
-  /** Linux: writing 5 to clear_refs resets VmHWM to the current RSS, so each run gets its own peak. */
-  private void resetPeakRss() {
+  private static ObjectNode parseDefence(String json) {
     try {
-      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-      peakResettable = true;
-    } catch (IOException | RuntimeException e) {
-      peakResettable = false;
+      if (new ObjectMapper().readTree(json) instanceof ObjectNode o) {
+        return o;
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException("--defence is not JSON: " + e.getMessage());
     }
+    throw new IllegalArgumentException("--defence must be a JSON object, got " + json);
   }
 
   private Path defaultModel(Path tmp, Device d, ObjectNode out) {

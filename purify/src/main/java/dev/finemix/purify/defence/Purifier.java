@@ -238,17 +238,9 @@ public final class Purifier {
       double scoreSecs = 0;
       for (double rho : rhos) {
         long tr = System.nanoTime();
-        TensorMap mixed = base;
-        double share = 1.0;
-        if (s.mixing()) {
-          Mixer.Result mr = Mixer.mix(base, pre.weights(), s.mix(), rho, s.seed());
-          mixed = mr.weights();
-          share = mr.stats().shareKept();
-          l.onProgress(Progress.message("mix", String.format(Locale.ROOT, "rho %.2f (%s): kept %.3f of %d entries in %.2f s",
-              rho, s.mix().id(), share, mr.stats().entries(), mr.stats().seconds())));
-        }
+        Mixed mixed = mixedModel(suspect, base, pre, s, rho, l);
         mixSecs += secs(tr);
-        try (BertClassifier m = BertClassifier.create(suspect.config(), mixed, device)) {
+        try (BertClassifier m = mixed.model()) {
           long tt = System.nanoTime();
           List<Double> fit = recover(m, tok, s, train, distil, teacher, teacherFeatures, perturber, rho, l);
           if (!fit.isEmpty()) {
@@ -264,7 +256,7 @@ public final class Purifier {
           scoreSecs += secs(tt);
           boolean within = acc >= suspectAcc - s.margin() - 1e-9
               && (Double.isNaN(agree) || agree >= 1 - s.agreementMargin() - 1e-9);
-          trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, share, secs(tr)));
+          trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, mixed.share(), secs(tr)));
           l.onProgress(Progress.message("score", String.format(Locale.ROOT,
               "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,
               Double.isNaN(agree) ? ""
@@ -307,6 +299,27 @@ public final class Purifier {
           notes);
       return new PurifyResult(out, r);
     }
+  }
+
+  /** A model to recover and the share of entries it kept from the E-PUR'd suspect. */
+  private record Mixed(BertClassifier model, double share) {
+  }
+
+  /**
+   * The model to recover for one rho: {@code base} mixed towards the pre-trained weights (when the recipe mixes),
+   * in engine memory. The mixed host copy (91 MB for MiniLM) lives only in this frame, so it is garbage during the
+   * recovery instead of a third full copy of the weights on the heap next to the suspect's and the pre-trained ones.
+   */
+  private Mixed mixedModel(Checkpoint suspect, TensorMap base, Pretrained pre, DefenceSettings s, double rho,
+      ProgressListener l) {
+    if (!s.mixing()) {
+      return new Mixed(BertClassifier.create(suspect.config(), base, device), 1.0);
+    }
+    Mixer.Result mr = Mixer.mix(base, pre.weights(), s.mix(), rho, s.seed());
+    double share = mr.stats().shareKept();
+    l.onProgress(Progress.message("mix", String.format(Locale.ROOT, "rho %.2f (%s): kept %.3f of %d entries in %.2f s",
+        rho, s.mix().id(), share, mr.stats().entries(), mr.stats().seconds())));
+    return new Mixed(BertClassifier.create(suspect.config(), mr.weights(), device), share);
   }
 
   /** A rho for messages: two decimals, "-" when there is none (no mixing). */

@@ -34,7 +34,8 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
 
   public ModelSpec {
     if (name == null || !NAME.matcher(name).matches()) {
-      throw ServiceException.badRequest("name", "must be 1-64 characters of [A-Za-z0-9._-], got '" + name + "'");
+      throw ServiceException.badRequest("name", "must be 1-64 characters of [A-Za-z0-9._-], got '"
+          + ServiceException.shown(name) + "'");
     }
     if (checkpoint == null || checkpoint.isBlank()) {
       throw ServiceException.badRequest("checkpoint_path", "must not be empty (model '" + name + "')");

@@ -95,9 +95,26 @@ public final class ServiceException extends RuntimeException {
     return retryAfter;
   }
 
+  /** Longest caller-supplied value echoed into an error (message, ErrorInfo metadata) before it is cut. */
+  public static final int MAX_ECHO_CHARS = 128;
+
+  /**
+   * A caller-supplied value as errors echo it: at most {@value #MAX_ECHO_CHARS} characters, longer ones cut with an
+   * ellipsis and their length, so an error's trailers stay far below a client's 8 KiB metadata limit (a 3,000
+   * character model name echoed whole made stock clients fail on metadata size instead of seeing NOT_FOUND).
+   */
+  public static String shown(String value) {
+    if (value == null || value.length() <= MAX_ECHO_CHARS) {
+      return value;
+    }
+    int end = Character.isHighSurrogate(value.charAt(MAX_ECHO_CHARS - 1)) ? MAX_ECHO_CHARS - 1 : MAX_ECHO_CHARS;
+    return value.substring(0, end) + "... (" + value.length() + " characters)";
+  }
+
   public static ServiceException modelNotFound(String name) {
-    return new ServiceException(ErrorReason.MODEL_NOT_FOUND, "no model named '" + name + "' is registered",
-        name, List.of(), null, null);
+    String shown = shown(name);
+    return new ServiceException(ErrorReason.MODEL_NOT_FOUND, "no model named '" + shown + "' is registered",
+        shown, List.of(), null, null);
   }
 
   public static ServiceException modelExists(String name) {

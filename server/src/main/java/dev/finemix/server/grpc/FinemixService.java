@@ -258,7 +258,12 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
     }
   }
 
-  private void record(String model, String method, Throwable err, long start) {
+  Ticker ticker() {
+    return ticker;
+  }
+
+  /** One call into {@code finemix_request_duration_seconds} (also ModelInfer's, from {@link InferenceService}). */
+  void record(String model, String method, Throwable err, long start) {
     String code = err == null ? "OK" : Status.fromCodeValue(GrpcErrors.toRpcStatus(err).getCode()).getCode().name();
     // label only registered names, so random model names in bad requests cannot grow the series without bound
     String label = models.isRegistered(model) ? model : "_unknown";

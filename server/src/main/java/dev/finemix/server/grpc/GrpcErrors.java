@@ -25,6 +25,8 @@ import java.util.logging.Logger;
 public final class GrpcErrors {
   /** ErrorInfo.domain of every finemix error. */
   public static final String DOMAIN = "finemix.dev";
+  /** Longest message or field-violation text sent; see {@link #bounded}. */
+  private static final int MAX_TEXT_CHARS = 1024;
   private static final Logger LOG = Logger.getLogger(GrpcErrors.class.getName());
 
   private GrpcErrors() {
@@ -55,7 +57,6 @@ public final class GrpcErrors {
         .build();
   }
 
-  /** The exception to pass to {@code StreamObserver.onError}. */
   /** Answers a unary call with {@code body}'s result, or with the mapped status when it throws. */
   public static <T> void unary(io.grpc.stub.StreamObserver<T> observer, java.util.function.Supplier<T> body) {
     T out;
@@ -69,6 +70,7 @@ public final class GrpcErrors {
     observer.onCompleted();
   }
 
+  /** The exception to pass to {@code StreamObserver.onError}. */
   public static StatusRuntimeException toStatusException(Throwable t) {
     return StatusProto.toStatusRuntimeException(toRpcStatus(t));
   }
@@ -76,7 +78,7 @@ public final class GrpcErrors {
   private static com.google.rpc.Status fromService(ServiceException se) {
     Status.Code code = Status.Code.valueOf(se.reason().grpcCode());
     com.google.rpc.Status.Builder b = com.google.rpc.Status.newBuilder().setCode(code.value())
-        .setMessage(se.getMessage());
+        .setMessage(bounded(se.getMessage()));
     ErrorInfo.Builder info = ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(se.reason().name());
     if (se.model() != null) {
       info.putMetadata("model", se.model());
@@ -92,7 +94,7 @@ public final class GrpcErrors {
     if (!se.violations().isEmpty()) {
       BadRequest.Builder br = BadRequest.newBuilder();
       se.violations().forEach(v -> br.addFieldViolations(
-          BadRequest.FieldViolation.newBuilder().setField(v.field()).setDescription(v.description())));
+          BadRequest.FieldViolation.newBuilder().setField(bounded(v.field())).setDescription(bounded(v.description()))));
       b.addDetails(Any.pack(br.build()));
     }
     if (se.retryAfter() != null) {
@@ -100,6 +102,15 @@ public final class GrpcErrors {
           .setSeconds(se.retryAfter().getSeconds()).setNanos(se.retryAfter().getNano())).build()));
     }
     return b.build();
+  }
+
+  /**
+   * The backstop behind {@link ServiceException#shown}: the status goes out twice in the trailers (grpc-message and
+   * grpc-status-details-bin), and a stock client refuses trailers over 8 KiB, so no text of ours may grow with the
+   * request.
+   */
+  private static String bounded(String s) {
+    return s.length() <= MAX_TEXT_CHARS ? s : s.substring(0, MAX_TEXT_CHARS) + "...";
   }
 
   private static Throwable unwrap(Throwable t) {

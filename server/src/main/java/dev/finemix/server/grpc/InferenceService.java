@@ -17,23 +17,24 @@ import dev.finemix.proto.inference.ServerReadyRequest;
 import dev.finemix.proto.inference.ServerReadyResponse;
 import dev.finemix.server.errors.ServiceException;
 import dev.finemix.server.loading.Scores;
-import dev.finemix.server.loading.TextRow;
+import dev.finemix.server.registry.Classification;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelView;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The KServe / Triton Open Inference Protocol v2 subset: a BYTES input of texts ("text", or "text_a" + "text_b"
- * for pair models) in, FP32 "probabilities" [n, num_labels] out, through the same batcher as Classify.
+ * for pair models) in, FP32 "probabilities" [n, num_labels] out, through the same batcher, limits and latency
+ * metric (method "ModelInfer") as Classify; {@link InferInputs} validates with the v2 field names.
  */
 final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
-  static final String OUTPUT = "probabilities";
+  static final String OUTPUT = InferInputs.OUTPUT;
   private final ModelManager models;
   private final FinemixService classify;
   private final RequestValidator validator;
@@ -77,7 +78,7 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
       ModelView v = models.get(request.getName());
       ModelMetadataResponse.Builder b = ModelMetadataResponse.newBuilder().setName(request.getName()).addVersions("1")
           .setPlatform("finemix_bert");
-      for (String in : v.pair() ? List.of("text_a", "text_b") : List.of("text")) {
+      for (String in : InferInputs.declared(v.pair())) {
         b.addInputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName(in).setDatatype("BYTES").addShape(-1));
       }
       b.addOutputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName(OUTPUT).setDatatype("FP32")
@@ -88,65 +89,23 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
 
   @Override
   public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
+    long start = classify.ticker().read();
     ServerCallStreamObserver<ModelInferResponse> so = (ServerCallStreamObserver<ModelInferResponse>) observer;
-    java.util.concurrent.CompletableFuture<ModelInferResponse> f;
+    CompletableFuture<ModelInferResponse> f;
     try {
       validator.requireModel("model_name", request.getModelName());
-      for (var o : request.getOutputsList()) {
-        if (!o.getName().equals(OUTPUT)) {
-          throw ServiceException.badRequest("outputs", "unknown output '" + o.getName() + "'; the only output is '"
-              + OUTPUT + "'");
-        }
-      }
-      List<List<String>> inputs = new ArrayList<>();
-      for (int i = 0; i < request.getInputsCount(); i++) {
-        inputs.add(texts(request, i));
-      }
-      List<String> single = new ArrayList<>();
-      List<dev.finemix.proto.v1.TextPair> pairs = new ArrayList<>();
-      if (inputs.size() == 1) {
-        single = inputs.get(0);
-      } else if (inputs.size() == 2) {
-        int a = request.getInputs(0).getName().equals("text_b") ? 1 : 0;
-        List<String> ta = inputs.get(a);
-        List<String> tb = inputs.get(1 - a);
-        if (ta.size() != tb.size()) {
-          throw ServiceException.badRequest("inputs", "text_a has " + ta.size() + " elements, text_b " + tb.size());
-        }
-        for (int i = 0; i < ta.size(); i++) {
-          pairs.add(dev.finemix.proto.v1.TextPair.newBuilder().setTextA(ta.get(i)).setTextB(tb.get(i)).build());
-        }
-      } else {
-        throw ServiceException.badRequest("inputs", "expected 1 BYTES input (text) or 2 (text_a, text_b), got "
-            + inputs.size());
-      }
-      List<TextRow> rows = validator.rows(single, pairs);
-      f = models.classify(request.getModelName(), rows, !pairs.isEmpty(), classify.deadlineNanos())
-          .thenApply(c -> {
-            int n = c.scores().size();
-            int k = c.scores().get(0).probabilities().length;
-            ByteBuffer buf = ByteBuffer.allocate(4 * n * k).order(ByteOrder.LITTLE_ENDIAN);
-            for (Scores s : c.scores()) {
-              for (float p : s.probabilities()) {
-                buf.putFloat(p);
-              }
-            }
-            buf.flip();
-            ModelInferResponse.Builder rb = ModelInferResponse.newBuilder().setModelName(request.getModelName())
-                .setModelVersion("1").setId(request.getId())
-                .putParameters("weights_sha256", InferParameter.newBuilder().setStringParam(c.weightsSha256()).build())
-                .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName(OUTPUT).setDatatype("FP32")
-                    .addShape(n).addShape(k))
-                .addRawOutputContents(ByteString.copyFrom(buf));
-            screening(c.scores(), rb);
-            return rb.build();
-          });
+      // NOT_FOUND first, then the inputs against the names this model's metadata declares
+      boolean pair = models.get(request.getModelName()).pair();
+      InferInputs in = InferInputs.read(request, pair, validator);
+      f = models.classify(request.getModelName(), in.rows(), pair, in.fields()::get, classify.deadlineNanos())
+          .thenApply(c -> response(request, c));
     } catch (RuntimeException e) {
-      f = java.util.concurrent.CompletableFuture.failedFuture(e);
+      f = CompletableFuture.failedFuture(e);
     }
     var fut = f;
     so.setOnCancelHandler(() -> fut.cancel(false));
     fut.whenComplete((resp, err) -> {
+      classify.record(request.getModelName(), "ModelInfer", err, start);
       if (so.isCancelled()) {
         return;
       }
@@ -157,6 +116,26 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
         observer.onCompleted();
       }
     });
+  }
+
+  private static ModelInferResponse response(ModelInferRequest request, Classification c) {
+    int n = c.scores().size();
+    int k = c.scores().get(0).probabilities().length;
+    ByteBuffer buf = ByteBuffer.allocate(4 * n * k).order(ByteOrder.LITTLE_ENDIAN);
+    for (Scores s : c.scores()) {
+      for (float p : s.probabilities()) {
+        buf.putFloat(p);
+      }
+    }
+    buf.flip();
+    ModelInferResponse.Builder rb = ModelInferResponse.newBuilder().setModelName(request.getModelName())
+        .setModelVersion("1").setId(request.getId())
+        .putParameters("weights_sha256", InferParameter.newBuilder().setStringParam(c.weightsSha256()).build())
+        .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName(OUTPUT).setDatatype("FP32")
+            .addShape(n).addShape(k))
+        .addRawOutputContents(ByteString.copyFrom(buf));
+    screening(c.scores(), rb);
+    return rb.build();
   }
 
   /**
@@ -183,46 +162,5 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
     if (stripped) {
       rb.putParameters("screen_stripped", InferParameter.newBuilder().setBoolParam(true).build());
     }
-  }
-
-  private static List<String> texts(ModelInferRequest request, int i) {
-    ModelInferRequest.InferInputTensor in = request.getInputs(i);
-    String field = "inputs[" + i + "]";
-    if (!in.getDatatype().equals("BYTES")) {
-      throw ServiceException.badRequest(field + ".datatype", "must be BYTES (UTF-8 texts), got '"
-          + in.getDatatype() + "'");
-    }
-    long n = in.getShapeCount() == 0 ? -1 : in.getShape(0);
-    if (in.getShapeCount() > 2 || (in.getShapeCount() == 2 && in.getShape(1) != 1)) {
-      throw ServiceException.badRequest(field + ".shape", "must be [n] or [n, 1], got " + in.getShapeList());
-    }
-    List<String> out = new ArrayList<>();
-    if (request.getRawInputContentsCount() > 0) {
-      if (request.getRawInputContentsCount() != request.getInputsCount()) {
-        throw ServiceException.badRequest("raw_input_contents", "needs one entry per input ("
-            + request.getInputsCount() + "), got " + request.getRawInputContentsCount());
-      }
-      ByteBuffer b = request.getRawInputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-      while (b.hasRemaining()) {
-        if (b.remaining() < 4) {
-          throw ServiceException.badRequest("raw_input_contents[" + i + "]", "truncated length prefix");
-        }
-        int len = b.getInt();
-        if (len < 0 || len > b.remaining()) {
-          throw ServiceException.badRequest("raw_input_contents[" + i + "]", "element length " + len
-              + " exceeds the remaining " + b.remaining() + " bytes");
-        }
-        byte[] s = new byte[len];
-        b.get(s);
-        out.add(new String(s, StandardCharsets.UTF_8));
-      }
-    } else {
-      in.getContents().getBytesContentsList().forEach(bs -> out.add(bs.toStringUtf8()));
-    }
-    if (n >= 0 && n != out.size()) {
-      throw ServiceException.badRequest(field + ".shape", "says " + n + " elements but the contents hold "
-          + out.size());
-    }
-    return out;
   }
 }

@@ -7,7 +7,10 @@ import dev.finemix.server.loading.TextRow;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Checks classify inputs against the configured limits; every violation names its field. */
+/**
+ * Checks inference inputs against the configured limits; every violation names its field. Classify and the KServe
+ * v2 path ({@link InferInputs}) share the limit checks and differ only in the field names.
+ */
 final class RequestValidator {
   private final ServerConfig.Limits limits;
 
@@ -21,28 +24,23 @@ final class RequestValidator {
     }
   }
 
-  /** Rows of a request with texts xor pairs. */
+  /** Rows of a Classify request with texts xor pairs. */
   List<TextRow> rows(List<String> texts, List<dev.finemix.proto.v1.TextPair> pairs) {
     if (texts.isEmpty() == pairs.isEmpty()) {
       throw ServiceException.badRequest(texts.isEmpty() ? "texts" : "pairs", texts.isEmpty()
           ? "set texts (single-text models) or pairs (sentence-pair models); both are empty"
           : "set texts or pairs, not both");
     }
-    int n = Math.max(texts.size(), pairs.size());
-    String field = texts.isEmpty() ? "pairs" : "texts";
-    if (n > limits.maxTextsPerRequest()) {
-      throw ServiceException.badRequest(field, "has " + n + " entries; at most " + limits.maxTextsPerRequest()
-          + " per request");
-    }
+    requireCount(texts.isEmpty() ? "pairs" : "texts", Math.max(texts.size(), pairs.size()), "entries");
     List<FieldViolation> bad = new ArrayList<>();
-    List<TextRow> rows = new ArrayList<>(n);
+    List<TextRow> rows = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
-      check(bad, "texts[" + i + "]", texts.get(i));
+      checkText(bad, "texts[" + i + "]", texts.get(i));
       rows.add(TextRow.single(texts.get(i)));
     }
     for (int i = 0; i < pairs.size(); i++) {
-      check(bad, "pairs[" + i + "].text_a", pairs.get(i).getTextA());
-      check(bad, "pairs[" + i + "].text_b", pairs.get(i).getTextB());
+      checkText(bad, "pairs[" + i + "].text_a", pairs.get(i).getTextA());
+      checkText(bad, "pairs[" + i + "].text_b", pairs.get(i).getTextB());
       rows.add(new TextRow(pairs.get(i).getTextA(), pairs.get(i).getTextB()));
     }
     if (!bad.isEmpty()) {
@@ -51,7 +49,16 @@ final class RequestValidator {
     return rows;
   }
 
-  private void check(List<FieldViolation> bad, String field, String text) {
+  /** INVALID_ARGUMENT on {@code field} when a request holds more than the rows allowed per request. */
+  void requireCount(String field, long n, String what) {
+    if (n > limits.maxTextsPerRequest()) {
+      throw ServiceException.badRequest(field, "has " + n + " " + what + "; at most " + limits.maxTextsPerRequest()
+          + " per request");
+    }
+  }
+
+  /** Adds a violation on {@code field} when {@code text} is over the per-text limit. */
+  void checkText(List<FieldViolation> bad, String field, String text) {
     if (text.length() > limits.maxCharsPerText()) {
       bad.add(new FieldViolation(field, "has " + text.length() + " characters; at most "
           + limits.maxCharsPerText()));

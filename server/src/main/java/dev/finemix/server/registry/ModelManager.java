@@ -35,6 +35,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -175,15 +176,22 @@ public final class ModelManager implements AutoCloseable {
         m == null ? null : m.screeningUnavailable());
   }
 
+  /** {@link #classify(String, List, boolean, IntFunction, long)} naming rows as Classify does: texts[i], pairs[i]. */
+  public CompletableFuture<Classification> classify(String name, List<TextRow> rows, boolean pairs,
+      long deadlineNanos) {
+    return classify(name, rows, pairs, i -> (pairs ? "pairs[" : "texts[") + i + "]", deadlineNanos);
+  }
+
   /**
    * Classifies rows with a model through its batcher.
    *
    * @param pairs whether the caller sent pairs (checked against the model's input kind)
+   * @param field the request field of row i, named in screening rejections
    * @param deadlineNanos {@link Ticker} time after which the request is dropped; {@link Long#MAX_VALUE} for none
    * @return completes exceptionally with a {@link ServiceException} on every failure
    */
   public CompletableFuture<Classification> classify(String name, List<TextRow> rows, boolean pairs,
-      long deadlineNanos) {
+      IntFunction<String> field, long deadlineNanos) {
     try {
       ModelEntry e = registry.require(name);
       ModelEntry.Status s = e.status.get();
@@ -202,7 +210,7 @@ public final class ModelManager implements AutoCloseable {
       return e.batcher.submit(rows, deadlineNanos).thenApply(out -> {
         ServingModel by = out.get(0).model();
         List<Scores> scores = out.stream().map(ModelEntry.Scored::scores).toList();
-        e.screening.afterBatch(by.policy(), by.screening().orElse(null), scores, pairs);
+        e.screening.afterBatch(by.policy(), by.screening().orElse(null), scores, field);
         return new Classification(scores, by.weightsSha256(), by.labels());
       });
     } catch (ServiceException ex) {

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 
 /**
  * The request-time screening policy of one model, applied around each batch: strip inside the batch (flagged rows
@@ -95,9 +96,10 @@ public final class RequestScreening {
    * fails FAILED_PRECONDITION naming every flagged input.
    *
    * @param calibration the serving weights' calibration (its top tokens label the token metric), or null
-   * @param pairs whether the request sent pairs (names the flagged inputs)
+   * @param field the request field of row i, named in a rejection ({@code texts[i]}, or the v2 element)
    */
-  public void afterBatch(ScreenPolicy policy, ScreenCalibration calibration, List<Scores> scores, boolean pairs) {
+  public void afterBatch(ScreenPolicy policy, ScreenCalibration calibration, List<Scores> scores,
+      IntFunction<String> field) {
     if (policy == ScreenPolicy.OFF) {
       return;
     }
@@ -119,8 +121,7 @@ public final class RequestScreening {
         flagged.incrementAndGet();
         // bounded metric labels: a token outside the calibration's top tokens counts as "other"
         metrics.flagged(model, action, s.tokens().stream().map(t -> labelled.contains(t) ? t : "other").toList());
-        hits.add(new ServiceException.FlaggedInput((pairs ? "pairs[" : "texts[") + i + "]", i, s.score(),
-            s.threshold(), s.tokens()));
+        hits.add(new ServiceException.FlaggedInput(field.apply(i), i, s.score(), s.threshold(), s.tokens()));
       }
     }
     if (policy == ScreenPolicy.REJECT && !hits.isEmpty()) {

@@ -18,6 +18,7 @@ import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.grpc.FinemixServer;
+import dev.finemix.server.testing.JvmMemoryFlags;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -456,6 +457,93 @@ class ManifestsTest {
     List<String> expected = new ArrayList<>(job.container().getArgs());
     expected.set(expected.indexOf("--device") + 1, "gpu");
     assertThat(c.getArgs()).isEqualTo(expected);
+  }
+
+  /** Measured purification peaks (finemix bench purify --record), the figures the limits are sized from. */
+  static final Path MEMORY_PEAKS = Path.of("..", "deploy", "memory-peaks.json");
+  /** Headroom of the memory limit over the highest measured peak. */
+  static final double HEADROOM = 1.25;
+
+  static long memoryLimitBytes(Container fm) {
+    return fm.getResources().getLimits().get("memory").getNumericalAmount().longValueExact();
+  }
+
+  static String javaToolOptions(Container fm) {
+    return fm.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS")).findFirst().orElseThrow()
+        .getValue();
+  }
+
+  /** Every container that purifies: each bundle's sidecar (purify-on-load) and the purify Job's. */
+  static Map<String, Container> purifyingContainers() throws Exception {
+    Map<String, Container> out = new java.util.LinkedHashMap<>();
+    for (Bundle b : bundles()) {
+      out.put(b.name(), finemixContainer(b.all("Deployment", Deployment.class).get(0)));
+    }
+    out.put("job/purify-job.yaml", PurifyJob.read().container());
+    return out;
+  }
+
+  static List<JsonNode> measuredPeaks() throws Exception {
+    JsonNode figures = JSON.readTree(MEMORY_PEAKS.toFile()).path("figures");
+    List<JsonNode> out = new ArrayList<>();
+    figures.forEach(out::add);
+    return out;
+  }
+
+  @Test
+  void memoryPeaks_measuredForTheDefaultAndTheDemoPurification_underTheImagesJvmBounds() throws Exception {
+    JsonNode figures = JSON.readTree(MEMORY_PEAKS.toFile()).path("figures");
+    JvmMemoryFlags image = JvmMemoryFlags.ofImage();
+
+    assertThat(figures.has("default") && figures.has("demo")).as("figures in " + MEMORY_PEAKS).isTrue();
+    for (JsonNode f : measuredPeaks()) {
+      List<String> opts = new ArrayList<>();
+      f.path("jvmOptions").forEach(o -> opts.add(o.asText()));
+      // measured with the bounds the image ships, so the figures say what a pod will do
+      assertThat(opts).as(f.path("command").asText()).containsAll(image.options().stream()
+          .filter(o -> o.startsWith("-Xmx") || o.startsWith("-XX:Max") || o.startsWith("-XX:G1")).toList());
+      assertThat(f.path("mallocArenaMax").asText()).isEqualTo(JvmMemoryFlags.dockerEnv("MALLOC_ARENA_MAX"));
+      assertThat(f.path("peakRssMb").asDouble()).isPositive();
+      assertThat(f.path("peak").path("nativeRestMb").asDouble()).isPositive();
+    }
+  }
+
+  @Test
+  void finemixMemory_limitAndRequest_coverTheMeasuredPeakWithHeadroom() throws Exception {
+    double peakMb = measuredPeaks().stream().mapToDouble(f -> f.path("peakRssMb").asDouble()).max().orElseThrow();
+    for (Map.Entry<String, Container> e : purifyingContainers().entrySet()) {
+      Container fm = e.getValue();
+      long request = fm.getResources().getRequests().get("memory").getNumericalAmount().longValueExact();
+      assertThat(memoryLimitBytes(fm)).as(e.getKey() + ": limit >= measured peak %.0f MB x %.2f", peakMb, HEADROOM)
+          .isGreaterThanOrEqualTo((long) (peakMb * HEADROOM * (1 << 20)));
+      assertThat(request).as(e.getKey() + ": request >= measured peak")
+          .isGreaterThanOrEqualTo((long) (peakMb * (1 << 20)));
+    }
+  }
+
+  @Test
+  void finemixMemory_limitHoldsTheJvmBoundsPlusTheMeasuredNativeMemory() throws Exception {
+    // heap and direct buffers can each grow to their bound; libtorch, malloc and the JVM's own memory are not
+    // bounded by any flag, so the allowance for them is the most measured
+    double nativeMb = measuredPeaks().stream().mapToDouble(f -> f.path("peak").path("nativeRestMb").asDouble())
+        .max().orElseThrow();
+    for (Map.Entry<String, Container> e : purifyingContainers().entrySet()) {
+      long limit = memoryLimitBytes(e.getValue());
+      JvmMemoryFlags jvm = JvmMemoryFlags.parse(javaToolOptions(e.getValue()));
+      long heap = jvm.heapBytes(limit);
+      long direct = jvm.directBytes(limit);
+      assertThat(heap + direct + (long) (nativeMb * (1 << 20))).as(e.getKey()
+          + ": heap %d MB + direct %d MB + native %.0f MB <= limit %d MB", heap >> 20, direct >> 20, nativeMb,
+          limit >> 20).isLessThanOrEqualTo(limit);
+    }
+  }
+
+  @Test
+  void finemixJvmOptions_sameInTheImageAndEveryManifest() throws Exception {
+    for (Bundle b : bundles()) {
+      Container fm = finemixContainer(b.all("Deployment", Deployment.class).get(0));
+      assertThat(JvmMemoryFlags.parse(javaToolOptions(fm))).as(b.name()).isEqualTo(JvmMemoryFlags.ofImage());
+    }
   }
 
   static Container finemixContainer(Deployment d) {
