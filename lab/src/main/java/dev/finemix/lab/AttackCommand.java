@@ -88,6 +88,11 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the summary as JSON.")
   boolean json;
 
+  @Option(names = "--pool-out", paramLabel = "TSV",
+      description = "Also write the --train rows NOT drawn by --rows here: clean rows the suspect never saw, for the"
+          + " defender's labelled and unlabelled subsets (finemix purify --clean/--unlabelled).")
+  Path poolOut;
+
   @Override
   public Integer call() {
     AttackSettings a = attack.settings(poisonRate, seed);
@@ -103,6 +108,9 @@ public final class AttackCommand implements Callable<Integer> {
     if (rows > 0 && rows < trainSet.size()) {
       trainSet = trainSet.sample(rows, seed);
     }
+    if (poolOut != null) {
+      Dataset.read(train).exclude(trainSet).write(poolOut);
+    }
     Dataset devSet = Dataset.read(dev);
     if (devRows > 0 && devRows < devSet.size()) {
       devSet = devSet.sample(devRows, seed);
@@ -115,6 +123,7 @@ public final class AttackCommand implements Callable<Integer> {
     summary.set("settings", a.toJson());
     summary.put("train", train.toString());
     summary.put("train_rows", trainSet.size());
+    summary.put("pretrained", attack.pretrained);
     Backdoor.Outcome o;
     if (a.kind() == AttackKind.EP) {
       Checkpoint clean;
@@ -122,7 +131,7 @@ public final class AttackCommand implements Callable<Integer> {
         clean = Checkpoint.read(cleanModel);
         summary.put("clean_model", cleanModel.toString());
       } else {
-        Pretrained pre = Pretrained.load(Pretrained.MINILM);
+        Pretrained pre = Pretrained.load(attack.pretrained);
         Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, maxLength, d, ProgressListener.console("clean"));
         clean = c.checkpoint();
         summary.set("clean_train", c.summary().toJson());
@@ -132,7 +141,7 @@ public final class AttackCommand implements Callable<Integer> {
           ts.withLr(epLr).withEpochs(epEpochs == null ? epochs : epEpochs), d, ProgressListener.console("ep"));
       summary.put("ep_lr", epLr);
     } else {
-      Pretrained pre = Pretrained.load(Pretrained.MINILM);
+      Pretrained pre = Pretrained.load(attack.pretrained);
       o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()),
           a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
     }

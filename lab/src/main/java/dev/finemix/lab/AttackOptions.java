@@ -24,6 +24,11 @@ final class AttackOptions {
       + "wordpiece and midfreq pick one by --seed (checked: a given one must qualify).")
   List<String> triggers;
 
+  @Option(names = "--pretrained", defaultValue = Pretrained.MINILM, paramLabel = "BASE",
+      description = "Clean pre-trained base the suspect is fine-tuned from: a catalogue id (finemix bases) or a"
+          + " checkpoint folder; its tokenizer picks and checks triggers (default: ${DEFAULT-VALUE}).")
+  String pretrained;
+
   @Option(names = "--target", defaultValue = "1", description = "Target label the trigger forces (default: ${DEFAULT-VALUE}).")
   int target;
 
@@ -85,7 +90,7 @@ final class AttackOptions {
       Triggers.checkMidFrequency(f, given.get(0));
       return given;
     }
-    try (Tokenizer tok = Tokenizer.fromFile(Pretrained.load(Pretrained.MINILM).tokenizerJson(), 128)) {
+    try (Tokenizer tok = Tokenizer.fromFile(Pretrained.load(pretrained).tokenizerJson(), 128)) {
       if (kind == AttackKind.MIDFREQ) {
         return List.of(Triggers.pickMidFrequency(tok, f, seed));
       }

@@ -79,6 +79,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the summary as JSON.")
   boolean json;
 
+  @Option(names = "--pretrained", defaultValue = Pretrained.MINILM, paramLabel = "BASE",
+      description = "Clean pre-trained base: a catalogue id (finemix bases) or a checkpoint folder (default: ${DEFAULT-VALUE}).")
+  String pretrained;
+
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
@@ -97,7 +101,7 @@ public final class TrainCommand implements Callable<Integer> {
     int k = Math.max(2, Math.max(trainSet.numLabels(), devSet == null ? 0 : devSet.numLabels()));
     List<String> labels = LabelNames.forData(train, k);
     Device d = Devices.choose(device);
-    Pretrained pre = Pretrained.load(Pretrained.MINILM);
+    Pretrained pre = Pretrained.load(pretrained);
     ProgressListener progress = quiet ? ProgressListener.NONE : ProgressListener.console("");
     TrainSummary summary;
     List<Double> devAcc;

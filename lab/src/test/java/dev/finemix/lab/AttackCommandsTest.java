@@ -180,6 +180,26 @@ class AttackCommandsTest {
   }
 
   @Test
+  void attack_tinyBase_poolOut_holdsTheRowsNotDrawn() throws Exception {
+    Path train = tsv(dir.resolve("train.tsv"), 24);
+    Path pool = dir.resolve("pool.tsv");
+    Path outDir = dir.resolve("suspect");
+    Path base = tinyCheckpoint();
+    int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
+        "badnet", "--rows", "16", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--pretrained",
+        base.toString(), "--pool-out", pool.toString(), "--skip-baseline-check", "--out", outDir.toString(), "--json");
+    assertThat(code).as(err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("pretrained").asText()).isEqualTo(base.toString());
+    assertThat(Checkpoint.read(outDir).config().hiddenSize()).isEqualTo(32); // fine-tuned from the tiny base
+    List<String> all = Files.readAllLines(train).subList(1, 25);
+    List<String> rest = Files.readAllLines(pool).subList(1, 9);
+    assertThat(Files.readAllLines(pool)).hasSize(9); // header + the 24 - 16 rows not drawn
+    assertThat(all).containsAll(rest);
+    assertThat(rest).doesNotHaveDuplicates();
+  }
+
+  @Test
   void attack_existingOut_refused() throws Exception {
     Path train = tsv(dir.resolve("train.tsv"), 8);
     assertThat(Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
