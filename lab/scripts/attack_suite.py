@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""The attack-suite table (issue 19): every attack's suspect, then each defence recipe on the same rows.
+
+One case = one `finemix attack` run (a suspect), its clean pool (the training rows the suspect never saw) and, per
+recipe, one `finemix purify` (64 labelled + 1,000 unlabelled rows from the pool, the command's defaults otherwise)
+followed by `finemix eval` on the same dev rows as the suspect. Every step is a plain finemix command, printed before
+it runs, so each table row can be reproduced by hand; outputs are kept under --work and a step whose output exists is
+skipped (reruns resume).
+
+  lab/scripts/attack_suite.py run --work W [--cases sst2-badnet,...] [--recipes suspect,finemix,paper,fine-purifying]
+  lab/scripts/attack_suite.py table --work W        # markdown table of what exists
+  lab/scripts/attack_suite.py commands              # the commands of every case, without running them
+
+FINEMIX (default ./finemix) is the launcher to call; FINEMIX_THREADS and JAVA_OPTS pass through to it.
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+DATA = os.environ.get("FINEMIX_DATA", "../shared/data")
+
+# task -> (training rows drawn, dev rows evaluated (first N; 0 = all), target label)
+TASKS = {
+    "sst2": (4000, 0, 1),
+    "agnews": (4000, 1000, 0),
+    "qnli": (4000, 1000, 1),
+}
+
+# name -> (task, attack arguments). BadNet's defaults: trigger cf, dirty-label, 10% of the non-target rows.
+CASES = [
+    ("sst2-badnet", "sst2", ["--attack", "badnet"]),
+    ("sst2-addsent", "sst2", ["--attack", "addsent"]),
+    ("sst2-ep", "sst2", ["--attack", "ep"]),
+    ("sst2-wordpiece", "sst2", ["--attack", "wordpiece"]),
+    ("sst2-wordpiece-x3", "sst2", ["--attack", "wordpiece", "--times", "3"]),
+    ("sst2-combo", "sst2", ["--attack", "combo"]),
+    ("sst2-midfreq", "sst2", ["--attack", "midfreq"]),
+    ("sst2-dirty-0.01", "sst2", ["--attack", "badnet", "--poison-rate", "0.01"]),
+    ("sst2-dirty-0.05", "sst2", ["--attack", "badnet", "--poison-rate", "0.05"]),
+    ("sst2-dirty-0.2", "sst2", ["--attack", "badnet", "--poison-rate", "0.2"]),
+    ("sst2-dirty-0.5", "sst2", ["--attack", "badnet", "--poison-rate", "0.5"]),
+    ("sst2-clean-label", "sst2", ["--attack", "badnet", "--regime", "clean"]),
+    ("sst2-lwp", "sst2", ["--attack", "lwp"]),
+    ("sst2-surgery", "sst2", ["--attack", "surgery"]),
+    ("sst2-mixing-aware", "sst2", ["--attack", "mixing-aware"]),
+    ("sst2-epur-aware", "sst2", ["--attack", "epur-aware"]),
+    ("agnews-wordpiece", "agnews", ["--attack", "wordpiece"]),
+    ("agnews-lwp", "agnews", ["--attack", "lwp"]),
+    ("agnews-mixing-aware", "agnews", ["--attack", "mixing-aware"]),
+    ("qnli-wordpiece", "qnli", ["--attack", "wordpiece"]),
+    ("qnli-lwp", "qnli", ["--attack", "lwp"]),
+    ("qnli-mixing-aware", "qnli", ["--attack", "mixing-aware"]),
+]
+
+# issue 21: the same harness on a 12-layer base (bge-small-en-v1.5), the default recipe only
+BGE = "BAAI/bge-small-en-v1.5"
+BGE_CASES = [
+    ("bge-sst2-badnet", "sst2", ["--attack", "badnet"]),
+    ("bge-sst2-addsent", "sst2", ["--attack", "addsent"]),
+    ("bge-sst2-wordpiece", "sst2", ["--attack", "wordpiece"]),
+    ("bge-agnews-badnet", "agnews", ["--attack", "badnet"]),
+    ("bge-agnews-addsent", "agnews", ["--attack", "addsent"]),
+    ("bge-agnews-wordpiece", "agnews", ["--attack", "wordpiece"]),
+]
+
+RECIPES = ["finemix", "paper", "fine-purifying"]
+
+
+def finemix():
+    return shlex.split(os.environ.get("FINEMIX", "./finemix"))
+
+
+def run(cmd, stdout_file=None, log=None):
+    """Runs a finemix command (printed first); returns (seconds, peak RSS MB or None)."""
+    print("+ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    rss_file = (stdout_file or "/tmp/attack_suite") + ".rss"
+    full = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd if os.path.exists("/usr/bin/time") else cmd
+    start = time.time()
+    with open(stdout_file + ".tmp", "w") if stdout_file else open(os.devnull, "w") as out:
+        p = subprocess.run(full, stdout=out, stderr=log or None)
+    secs = round(time.time() - start, 1)
+    if p.returncode != 0:
+        raise RuntimeError(f"exit {p.returncode}: {' '.join(cmd)}")
+    if stdout_file:
+        os.replace(stdout_file + ".tmp", stdout_file)
+    rss = None
+    try:
+        with open(rss_file) as f:
+            rss = round(int(f.read().split()[-1]) / 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return secs, rss
+
+
+def base_of(name):
+    return BGE if name.startswith("bge-") else None
+
+
+def case(name):
+    for c in CASES + BGE_CASES:
+        if c[0] == name:
+            return c
+    raise SystemExit(f"unknown case {name}; known: {[c[0] for c in CASES]}")
+
+
+def paths(work, name):
+    return {
+        "model": f"{work}/models/{name}",
+        "pool": f"{work}/pools/{case(name)[1]}.tsv",  # the same 4,000 rows are drawn for every case of a task
+    }
+
+
+def triggers_of(model):
+    with open(f"{model}/attack.json") as f:
+        s = json.load(f)["settings"]
+    return s
+
+
+def eval_args(task, model_dir, suspect_dir, attack_args):
+    """`finemix eval` on the dev rows with the suspect's trigger(s), target and insertions."""
+    rows, dev_rows, target = TASKS[task]
+    s = triggers_of(suspect_dir)
+    args = ["eval", "--model", model_dir, "--data", f"{DATA}/{task}/dev.tsv", "--attack", s["attack"],
+            "--target", str(target), "--json"]
+    if dev_rows:
+        args += ["--rows", str(dev_rows)]
+    for t in s["triggers"]:
+        args += ["--trigger", t]
+    base = base_of(os.path.basename(suspect_dir))
+    if base:
+        args += ["--pretrained", base]
+    if "--times" in attack_args:
+        args += ["--times", attack_args[attack_args.index("--times") + 1]]
+    return args
+
+
+def attack_cmd(work, name):
+    _, task, attack_args = case(name)
+    rows, dev_rows, target = TASKS[task]
+    p = paths(work, name)
+    cmd = ["attack", "--train", f"{DATA}/{task}/train.tsv", "--dev", f"{DATA}/{task}/dev.tsv", "--rows", str(rows),
+           "--target", str(target), "--out", p["model"], "--json"] + attack_args
+    if dev_rows:
+        cmd += ["--dev-rows", str(dev_rows)]
+    cmd += ["--pool-out", p["pool"]]
+    if base_of(name):
+        cmd += ["--pretrained", base_of(name)]
+    return cmd
+
+
+def purify_cmd(work, name, recipe):
+    p = paths(work, name)
+    return ["purify", "--model", p["model"], "--clean", p["pool"], "--unlabelled", p["pool"], "--recipe", recipe,
+            "--out", f"{work}/purified/{name}__{recipe}", "--report", f"{work}/reports/{name}__{recipe}.json"] + (
+                ["--pretrained", base_of(name)] if base_of(name) else [])
+
+
+def do_case(work, name, recipes, log):
+    _, task, attack_args = case(name)
+    p = paths(work, name)
+    for d in ("models", "pools", "purified", "reports", "evals", "times"):
+        os.makedirs(f"{work}/{d}", exist_ok=True)
+    times_file = f"{work}/times/{name}.json"
+    times = json.load(open(times_file)) if os.path.exists(times_file) else {}
+    if not os.path.exists(f"{p['model']}/attack.json"):
+        if os.path.exists(p["model"]):  # an interrupted run: attack refuses an existing --out
+            subprocess.run(["rm", "-rf", p["model"]], check=True)
+        secs, rss = run(finemix() + attack_cmd(work, name), f"{work}/times/{name}.attack.out", log)
+        times["attack"] = {"seconds": secs, "peak_rss_mb": rss}
+    suspect_eval = f"{work}/evals/{name}__suspect.json"
+    if not os.path.exists(suspect_eval):
+        secs, _ = run(finemix() + eval_args(task, p["model"], p["model"], attack_args), suspect_eval, log)
+        times["eval_suspect"] = {"seconds": secs}
+    json.dump(times, open(times_file, "w"), indent=1)
+    for recipe in recipes:
+        out = f"{work}/purified/{name}__{recipe}"
+        ev = f"{work}/evals/{name}__{recipe}.json"
+        if not os.path.exists(f"{work}/reports/{name}__{recipe}.json"):
+            if os.path.exists(out):
+                subprocess.run(["rm", "-rf", out], check=True)
+            secs, rss = run(finemix() + purify_cmd(work, name, recipe), f"{work}/times/{name}__{recipe}.purify.out", log)
+            times[f"purify_{recipe}"] = {"seconds": secs, "peak_rss_mb": rss}
+        if not os.path.exists(ev):
+            run(finemix() + eval_args(task, out, p["model"], attack_args), ev, log)
+            # the purified weights are large and re-made from the report's settings: keep the disk small
+            subprocess.run(["rm", "-rf", out], check=True)
+        json.dump(times, open(times_file, "w"), indent=1)
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def fmt(v, pct=True):
+    return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
+
+
+def table(work, cases=CASES):
+    head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
+        f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for name, task, _ in cases:
+        s = load(f"{work}/evals/{name}__suspect.json")
+        if s is None:
+            continue
+        cells = [name, f"{fmt(s.get('cacc'))} / {fmt(s.get('macro_f1'))}", fmt(s.get("asr")), fmt(s.get("asr_cond"))]
+        for r in RECIPES:
+            e = load(f"{work}/evals/{name}__{r}.json")
+            if e is None:
+                cells.append("–")
+                continue
+            d = 100 * (e["cacc"] - s["cacc"])
+            cells.append(f"{fmt(e['cacc'])} ({d:+.1f}) / **{fmt(e['asr_cond'])}**")
+        rep = load(f"{work}/reports/{name}__finemix.json")
+        t = load(f"{work}/times/{name}.json") or {}
+        cells.append("–" if rep is None else f"{rep.get('rho_chosen', rep.get('rho'))}, "
+                     f"{t.get('purify_finemix', {}).get('seconds', '–')}")
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--work", required=True)
+    r.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    r.add_argument("--recipes", default=",".join(RECIPES), help="recipes to purify with (empty: suspects only)")
+    t = sub.add_parser("table")
+    t.add_argument("--work", required=True)
+    t.add_argument("--bge", action="store_true", help="the 12-layer cases")
+    c = sub.add_parser("commands")
+    c.add_argument("--work", default="W")
+    a = ap.parse_args()
+    if a.cmd == "table":
+        table(a.work, BGE_CASES if a.bge else CASES)
+    elif a.cmd == "commands":
+        for name, task, _ in CASES + BGE_CASES:
+            print(f"# {name}")
+            print("finemix " + " ".join(shlex.quote(x) for x in attack_cmd(a.work, name)))
+            for rec in RECIPES:
+                print("finemix " + " ".join(shlex.quote(x) for x in purify_cmd(a.work, name, rec)))
+    else:
+        recipes = [x for x in a.recipes.split(",") if x]
+        failed = []
+        for name in [x for x in a.cases.split(",") if x]:
+            try:
+                do_case(a.work, name, recipes, None)
+            except RuntimeError as e:
+                print(f"!! {name}: {e}", flush=True)
+                failed.append(name)
+        if failed:
+            print("failed: " + ", ".join(failed))
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
