@@ -23,8 +23,8 @@ final class OnnxProto {
 
   private OnnxProto() {}
 
-  /** One graph node: what it consumes, by name. */
-  record Node(String name, String opType, List<String> inputs) {}
+  /** One graph node: what it consumes and produces, by name. */
+  record Node(String name, String opType, List<String> inputs, List<String> outputs) {}
 
   /**
    * One initializer: name, ONNX data type, dims, and where its bytes are in the file ({@code rawFrom..rawTo}: the
@@ -101,22 +101,36 @@ final class OnnxProto {
 
   /**
    * The model with each initializer named in {@code replacement} re-encoded as dims, data_type, name and raw_data
-   * (shape and type as given); everything else byte-identical. Every key must name an initializer.
+   * (shape and type as given; {@link Replacement#DROP} removes it), and each node named in {@code nodes} re-encoded
+   * as its inputs, outputs, name and op type (no attributes, default domain); everything else byte-identical. Every
+   * key must name an initializer or node.
    */
-  static byte[] rewrite(Model m, Map<String, Replacement> replacement) {
+  static byte[] rewrite(Model m, Map<String, Replacement> replacement, Map<String, Node> nodes) {
     ByteArrayOutputStream graph = new ByteArrayOutputStream(m.graphTo() - m.graphFrom());
     Reader g = new Reader(m.bytes(), m.graphFrom(), m.graphTo());
     int replaced = 0;
     while (g.more()) {
       int start = g.pos;
       int t = g.tag();
-      if (t == (5 << 3 | 2)) {
+      if (t == (1 << 3 | 2) && !nodes.isEmpty()) {
+        int l = g.length();
+        Node n = node(new Reader(m.bytes(), g.pos, g.pos + l));
+        g.pos += l;
+        Node r = nodes.get(n.name());
+        if (r != null) {
+          writeNode(graph, r);
+          replaced++;
+          continue;
+        }
+      } else if (t == (5 << 3 | 2)) {
         int l = g.length();
         Init i = init(new Reader(m.bytes(), g.pos, g.pos + l));
         g.pos += l;
         Replacement r = replacement.get(i.name());
         if (r != null) {
-          writeInit(graph, i.name(), r);
+          if (r != Replacement.DROP) {
+            writeInit(graph, i.name(), r);
+          }
           replaced++;
           continue;
         }
@@ -125,9 +139,9 @@ final class OnnxProto {
       }
       graph.write(m.bytes(), start, g.pos - start);
     }
-    if (replaced != replacement.size()) {
-      throw new IllegalStateException(m.source() + ": " + (replacement.size() - replaced)
-          + " replacements name no initializer");
+    if (replaced != replacement.size() + nodes.size()) {
+      throw new IllegalStateException(m.source() + ": " + (replacement.size() + nodes.size() - replaced)
+          + " replacements name no initializer or node");
     }
     byte[] gb = graph.toByteArray();
     ByteArrayOutputStream out = new ByteArrayOutputStream(m.bytes().length + gb.length - (m.graphTo() - m.graphFrom()));
@@ -146,7 +160,29 @@ final class OnnxProto {
   }
 
   /** New contents for one initializer: ONNX data type, dims and little-endian raw bytes. */
-  record Replacement(int dataType, long[] dims, byte[] raw) {}
+  record Replacement(int dataType, long[] dims, byte[] raw) {
+    /** Removes the initializer. */
+    static final Replacement DROP = new Replacement(0, new long[0], new byte[0]);
+  }
+
+  private static void writeNode(ByteArrayOutputStream to, Node n) {
+    ByteArrayOutputStream b = new ByteArrayOutputStream(256);
+    try {
+      CodedOutputStream c = CodedOutputStream.newInstance(b);
+      for (String in : n.inputs()) {
+        c.writeString(1, in);
+      }
+      for (String out : n.outputs()) {
+        c.writeString(2, out);
+      }
+      c.writeString(3, n.name());
+      c.writeString(4, n.opType());
+      c.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    writeField(to, 1, b.toByteArray());
+  }
 
   private static void writeInit(ByteArrayOutputStream to, String name, Replacement r) {
     ByteArrayOutputStream t = new ByteArrayOutputStream(r.raw().length + 64);
@@ -179,18 +215,20 @@ final class OnnxProto {
 
   private static Node node(Reader r) {
     List<String> inputs = new ArrayList<>();
+    List<String> outputs = new ArrayList<>();
     String name = "";
     String op = "";
     while (r.more()) {
       int t = r.tag();
       switch (t) {
         case 1 << 3 | 2 -> inputs.add(r.string());
+        case 2 << 3 | 2 -> outputs.add(r.string());
         case 3 << 3 | 2 -> name = r.string();
         case 4 << 3 | 2 -> op = r.string();
         default -> r.skip(t);
       }
     }
-    return new Node(name, op, inputs);
+    return new Node(name, op, inputs, outputs);
   }
 
   private static Init init(Reader r) {

@@ -35,7 +35,8 @@ class OnnxGraphTest {
   void int8Refill_ofTheCleanBase_reproducesTheTwinsQuantizedWeights() {
     byte[] twin = Pretrained.int8Onnx(Pretrained.MINILM).orElseThrow();
     Pretrained p = Pretrained.load(Pretrained.MINILM);
-    Model ours = OnnxProto.parse(OnnxGraph.refill(twin, "twin", p.weights(), p.config()), "ours");
+    Model ours = OnnxProto.parse(OnnxGraph.refill(twin, "twin", p.weights(), p.config(), OnnxGraph.Scheme.TWIN),
+        "ours");
     Model theirs = OnnxProto.parse(twin, "twin");
     Map<String, Init> mine = new HashMap<>();
     ours.inits().forEach(i -> mine.put(i.name(), i));
