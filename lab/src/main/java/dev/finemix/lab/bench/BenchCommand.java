@@ -159,6 +159,10 @@ public final class BenchCommand implements Runnable {
               e.put("speedupBatch1Seq128", n.get("latencyMsBatch1Seq128").asDouble()
                   / e.get("latencyMsBatch1Seq128").asDouble());
               e.put("speedupBatch16Seq64", b16 / ob16);
+              // the same from the calling thread's CPU time (with 1 intra-op thread the compute: steadier on a busy box)
+              e.put("cpuSpeedupBatch1Seq32", cpuRatio("latencyMsBatch1Seq32", key + "LatencyMsBatch1Seq32"));
+              e.put("cpuSpeedupBatch1Seq128", cpuRatio("latencyMsBatch1Seq128", key + "LatencyMsBatch1Seq128"));
+              e.put("cpuSpeedupBatch16Seq64", cpuRatio("msBatch16Seq64", key + "MsBatch16Seq64"));
               if (!devSet.isEmpty()) {
                 devProbs.put(key, o.probabilities(o.tokenizer().encodeAll(inputs(devSet))));
               }
@@ -211,6 +215,9 @@ public final class BenchCommand implements Runnable {
           engineRow("speed-up batch 1 seq 32", n, "speedupBatch1Seq32");
           engineRow("speed-up batch 1 seq 128", n, "speedupBatch1Seq128");
           engineRow("speed-up batch 16 seq 64", n, "speedupBatch16Seq64");
+          engineRow("CPU-time speed-up batch 1 seq 32", n, "cpuSpeedupBatch1Seq32");
+          engineRow("CPU-time speed-up batch 1 seq 128", n, "cpuSpeedupBatch1Seq128");
+          engineRow("CPU-time speed-up batch 16 seq 64", n, "cpuSpeedupBatch16Seq64");
         }
         if (n.has("quality")) {
           JsonNode q = n.get("quality");
@@ -272,6 +279,10 @@ public final class BenchCommand implements Runnable {
 
     private static String fig(JsonNode q, String engine, String key) {
       return q.has(engine) ? String.format(Locale.ROOT, "%.4f", q.get(engine).get(key).asDouble()) : "-";
+    }
+
+    private double cpuRatio(String djlKey, String ortKey) {
+      return cpu.get(djlKey).asDouble() / cpu.get(ortKey).asDouble();
     }
 
     private static void engineRow(String label, ObjectNode n, String key) {
