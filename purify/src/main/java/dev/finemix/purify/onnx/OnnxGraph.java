@@ -61,15 +61,6 @@ public final class OnnxGraph {
     return refill(template, source, c.weights(), c.config(), Scheme.DEFAULT);
   }
 
-  /** {@link #of(Checkpoint, Precision)} with another int8 scheme, for measurements. */
-  static byte[] of(Checkpoint c, Precision p, Scheme s) {
-    if (p != Precision.INT8) {
-      return of(c, p);
-    }
-    byte[] template = Pretrained.int8Onnx(c.baseModelId()).orElseThrow();
-    return refill(template, "int8", c.weights(), c.config(), s);
-  }
-
   /**
    * How the int8 twin is refilled: {@code fp32Embeddings} turns its uint8 embedding tables back into fp32 (each
    * table's DequantizeLinear becomes an Identity; per-tensor uint8 costs the small entries most of their bits);

@@ -5,9 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.finemix.purify.onnx.OnnxProto.Init;
 import dev.finemix.purify.onnx.OnnxProto.Model;
+import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.weights.BertConfig;
+import dev.finemix.purify.weights.BertTensors;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.TensorMap;
 import dev.finemix.purify.weights.WeightsException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -92,7 +96,10 @@ class OnnxGraphTest {
   void int8_forABaseWithoutAnInt8Twin_isRefusedSayingWhich() {
     Pretrained p = Pretrained.load(Pretrained.MINILM);
     BertConfig c = p.config().withLabels(MiniLmModels.LABELS);
-    Checkpoint onBge = Checkpoint.of(c, p.weights(), p.tokenizerJson(),
+    TensorMap w = p.weights().copy();
+    w.put(BertTensors.weight(BertTensors.HEAD), BertClassifier.randomHead(2, c.hiddenSize(), 1));
+    w.put(BertTensors.bias(BertTensors.HEAD), new Tensor(new long[] {2}, new float[2]));
+    Checkpoint onBge = Checkpoint.of(c, w, p.tokenizerJson(),
         Pretrained.BGE_SMALL, 128);
     assertThatThrownBy(() -> OnnxGraph.of(onBge, Precision.INT8))
         .isInstanceOf(WeightsException.class)
