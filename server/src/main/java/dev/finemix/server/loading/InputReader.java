@@ -43,7 +43,10 @@ public final class InputReader {
     return LoadInputs.settings("defence", json, p -> dataRoot.resolve("defence.word_frequencies", p));
   }
 
-  /** Checks a registration's paths and settings and reads its inputs, the checkpoint last (it is the largest). */
+  /**
+   * Checks a registration's paths and settings and reads its inputs, the checkpoint last (it is the largest); the
+   * suspect of a model to purify must have been fine-tuned from its base (BASE_MISMATCH otherwise).
+   */
   public Registration read(ModelSpec requested) {
     DefenceSettings settings = settings(requested.defence());
     ModelSpec spec = requested.withDefence(Json.canonical(settings.toJson()));
@@ -58,7 +61,8 @@ public final class InputReader {
       throw ServiceException.badRequest("screening.policy", policy.id() + " needs a clean subset to calibrate"
           + " screening on (set clean_subset_path, or the policy observe or off)");
     }
-    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, info -> baseModel(spec, info));
+    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, info -> baseModel(spec, info),
+        !spec.allowUnpurified());
     boolean pair = switch (spec.inputKind()) {
       case AUTO -> in.clean() != null && in.clean().content().isPair();
       case SINGLE -> false;
@@ -71,7 +75,7 @@ public final class InputReader {
     return new Registration(spec, ckpt, clean, unlabelled, pair, in);
   }
 
-  /** The inputs of a registered model read again (Defend), with the settings to purify with. */
+  /** The inputs of a registered model read again (Defend, which purifies: the base is checked), with the settings. */
   public LoadInputs reread(Path checkpoint, Path clean, Path unlabelled, String baseModel, DefenceSettings settings) {
     return LoadInputs.read(backend, checkpoint, clean, unlabelled, settings, info -> baseModel);
   }

@@ -18,6 +18,8 @@ import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.WeightsException;
+import dev.finemix.server.errors.ServiceException;
 import java.lang.ref.SoftReference;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -103,6 +105,33 @@ final class PurifyBackend implements ModelBackend {
   @Override
   public String pretrainedSha256(String baseModelId) {
     return Pretrained.load(baseModelId).weightsSha256();
+  }
+
+  @Override
+  public double requireFineTunedFrom(Suspect suspect, String baseModelId) {
+    // a folder base is named by its folder name, as other errors name files: the server's paths stay its own
+    String shown = knownPretrained(baseModelId) ? baseModelId : String.valueOf(Path.of(baseModelId).getFileName());
+    Pretrained claimed;
+    try {
+      claimed = Pretrained.load(baseModelId);
+    } catch (RuntimeException e) {
+      throw ServiceException.badRequest("base_model", "cannot read base model '" + shown + "': "
+          + java.util.Objects.toString(e.getMessage(), e.getClass().getSimpleName()).replace(baseModelId, shown));
+    }
+    Checkpoint c = checkpoint(suspect);
+    Pretrained.Match own = claimed.compare(c);
+    if (own.matches()) {
+      return own.distance();
+    }
+    // only a refusal compares the other catalogued bases (loading those whose shapes fit), to name the ones that match
+    List<Pretrained.Match> all = Pretrained.identify(c, claimed);
+    try {
+      Pretrained.requireFineTunedFrom(c, claimed, all);
+    } catch (WeightsException e) {
+      throw ServiceException.baseMismatch(shown, all.stream().filter(Pretrained.Match::matches)
+          .map(Pretrained.Match::id).toList(), e.getMessage().replace(claimed.id(), shown));
+    }
+    throw new IllegalStateException("base " + shown + " matched on the second comparison only");
   }
 
   @Override
