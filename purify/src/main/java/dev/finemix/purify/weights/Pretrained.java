@@ -127,10 +127,19 @@ public final class Pretrained {
 
   /** {@link #identify} among {@code claimed} and every catalogued base (loaded only when its shapes fit). */
   public static List<Match> identify(Checkpoint suspect, Pretrained claimed) {
+    return identify(suspect, claimed, List.of());
+  }
+
+  /**
+   * {@link #identify} among {@code claimed}, {@code others} (such as the base a checkpoint declares when the caller
+   * names another) and every catalogued base (loaded only when its shapes fit).
+   */
+  public static List<Match> identify(Checkpoint suspect, Pretrained claimed, List<Pretrained> others) {
     List<Pretrained> candidates = new java.util.ArrayList<>(List.of(claimed));
+    others.stream().filter(o -> candidates.stream().noneMatch(c -> c.id().equals(o.id()))).forEach(candidates::add);
     List<Match> unfit = new java.util.ArrayList<>();
     for (Base b : CATALOGUE) {
-      if (b.id().equals(claimed.id())) {
+      if (candidates.stream().anyMatch(c -> c.id().equals(b.id()))) {
         continue;
       }
       String diff = shapeDifference(suspect.config(), b.config());

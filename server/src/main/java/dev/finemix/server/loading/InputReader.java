@@ -8,6 +8,7 @@ import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.errors.ServiceException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -61,8 +62,17 @@ public final class InputReader {
       throw ServiceException.badRequest("screening.policy", policy.id() + " needs a clean subset to calibrate"
           + " screening on (set clean_subset_path, or the policy observe or off)");
     }
-    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, info -> baseModel(spec, info),
-        !spec.allowUnpurified());
+    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, new LoadInputs.Bases() {
+      @Override
+      public String base(CheckpointInfo info) {
+        return baseModel(spec, info);
+      }
+
+      @Override
+      public List<String> alternatives(CheckpointInfo info) {
+        return declaredBase(spec, info);
+      }
+    }, !spec.allowUnpurified());
     boolean pair = switch (spec.inputKind()) {
       case AUTO -> in.clean() != null && in.clean().content().isPair();
       case SINGLE -> false;
@@ -82,9 +92,27 @@ public final class InputReader {
 
   /** The spec's base model, else the checkpoint's, else MiniLM; a checkpoint folder only inside the models root. */
   private String baseModel(ModelSpec spec, CheckpointInfo info) {
-    String base = spec.baseModel() != null ? spec.baseModel()
-        : info.baseModelId() != null && !info.baseModelId().isBlank() ? info.baseModelId()
-        : ServerConfig.DEFAULT_BASE_MODEL;
+    return resolveBase(spec.baseModel() != null ? spec.baseModel()
+        : declares(info) ? info.baseModelId() : ServerConfig.DEFAULT_BASE_MODEL);
+  }
+
+  /** The checkpoint's declared base when the spec names another (a refusal then says whether it matches). */
+  private List<String> declaredBase(ModelSpec spec, CheckpointInfo info) {
+    if (spec.baseModel() == null || !declares(info)) {
+      return List.of();
+    }
+    try {
+      return List.of(resolveBase(info.baseModelId()));
+    } catch (ServiceException e) {
+      return List.of(); // outside the models root: not compared
+    }
+  }
+
+  private static boolean declares(CheckpointInfo info) {
+    return info.baseModelId() != null && !info.baseModelId().isBlank();
+  }
+
+  private String resolveBase(String base) {
     if (backend.knownPretrained(base)) {
       return base;
     }

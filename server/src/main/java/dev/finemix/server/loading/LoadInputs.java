@@ -34,6 +34,18 @@ public record LoadInputs(Suspect suspect, String baseModel, double baseDistance,
     Objects.requireNonNull(settings, "settings");
   }
 
+  /** Which base a checkpoint read is mixed towards, and which others a refusal compares it with. */
+  @FunctionalInterface
+  public interface Bases {
+    /** The base to mix towards: a catalogued id or a checkpoint folder. */
+    String base(CheckpointInfo info);
+
+    /** Other bases to name if the suspect does not match {@link #base} (the checkpoint's own, when overridden). */
+    default List<String> alternatives(CheckpointInfo info) {
+      return List.of();
+    }
+  }
+
   /**
    * Parses defence settings (any layer of them: defaults are filled in). The one place the server turns settings
    * JSON into purify's settings.
@@ -54,9 +66,9 @@ public record LoadInputs(Suspect suspect, String baseModel, double baseDistance,
     }
   }
 
-  /** {@link #read(ModelBackend, Path, Path, Path, DefenceSettings, Function, boolean)} of inputs to purify. */
+  /** {@link #read(ModelBackend, Path, Path, Path, DefenceSettings, Bases, boolean)} of inputs to purify. */
   public static LoadInputs read(ModelBackend backend, Path suspectDir, Path clean, Path unlabelled,
-      DefenceSettings settings, Function<CheckpointInfo, String> baseModel) {
+      DefenceSettings settings, Bases baseModel) {
     return read(backend, suspectDir, clean, unlabelled, settings, baseModel, true);
   }
 
@@ -71,7 +83,7 @@ public record LoadInputs(Suspect suspect, String baseModel, double baseDistance,
    *     BASE_MISMATCH when the suspect was not fine-tuned from the base
    */
   public static LoadInputs read(ModelBackend backend, Path suspectDir, Path clean, Path unlabelled,
-      DefenceSettings settings, Function<CheckpointInfo, String> baseModel, boolean checkBase) {
+      DefenceSettings settings, Bases baseModel, boolean checkBase) {
     InputFile<Dataset> u = unlabelled == null ? null
         : InputFile.read("unlabelled_subset_path", unlabelled, Dataset::read);
     InputFile<Dataset> c = clean == null ? null : InputFile.read("clean_subset_path", clean, Dataset::read);
@@ -86,8 +98,9 @@ public record LoadInputs(Suspect suspect, String baseModel, double baseDistance,
       throw ServiceException.badRequest("checkpoint_path", "cannot read checkpoint '" + suspectDir.getFileName()
           + "': " + e.getMessage());
     }
-    String base = baseModel.apply(s.info());
-    double distance = checkBase ? backend.requireFineTunedFrom(s, base) : Double.NaN;
+    String base = baseModel.base(s.info());
+    double distance = checkBase ? backend.requireFineTunedFrom(s, base, baseModel.alternatives(s.info()))
+        : Double.NaN;
     return new LoadInputs(s, base, distance, c, u, wf, settings);
   }
 

@@ -217,8 +217,8 @@ final class Rig {
     }
 
     @Override
-    public double requireFineTunedFrom(Suspect suspect, String id) {
-      return real.requireFineTunedFrom(suspect, id);
+    public double requireFineTunedFrom(Suspect suspect, String id, List<String> alsoCompare) {
+      return real.requireFineTunedFrom(suspect, id, alsoCompare);
     }
 
     @Override

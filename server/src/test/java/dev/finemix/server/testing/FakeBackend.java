@@ -130,7 +130,7 @@ public final class FakeBackend implements ModelBackend {
 
   /** Fake checkpoints have no weights to compare: every base fits, at distance 0 (the real check: PurifyBackend). */
   @Override
-  public double requireFineTunedFrom(Suspect suspect, String baseModelId) {
+  public double requireFineTunedFrom(Suspect suspect, String baseModelId, List<String> alsoCompare) {
     return 0;
   }
 
