@@ -68,6 +68,12 @@ class BaseIdentificationTest {
         .isInstanceOf(WeightsException.class)
         .hasMessageStartingWith("the checkpoint was not fine-tuned from '" + a.id() + "' (relative weight distance")
         .hasMessageContaining("bases that match: [" + b.id() + " (distance 0.0");
+    // the same among the claimed base, others (each once) and the catalogue, compared by shape alone at hidden 32
+    List<Pretrained.Match> withCatalogue = Pretrained.identify(suspect, a, List.of(b, a));
+    assertThat(withCatalogue).extracting(Pretrained.Match::id).startsWith(b.id(), a.id())
+        .hasSize(2 + Pretrained.catalogue().size()).doesNotHaveDuplicates();
+    assertThatThrownBy(() -> Pretrained.requireFineTunedFrom(suspect, a, withCatalogue))
+        .hasMessageContaining("bases that match: [" + b.id() + " (distance 0.0");
   }
 
   @Test
