@@ -116,6 +116,32 @@ class BaseCheckTest {
   }
 
   @Test
+  void defend_checkpointReplacedByAnotherBasesFineTune_baseMismatch_oldWeightsKeepServing() throws Exception {
+    FinemixClient c = start(config().build());
+    c.register(tiny("tiny-b").build());
+    ModelInfo before = c.awaitSettled("tiny", Duration.ofSeconds(120));
+    assertThat(before.getState()).as(before.getFailureReason()).isEqualTo(ModelState.SERVING);
+    // Defend reads the checkpoint again: now a fine-tune of tiny-a under the same folder
+    TinyBert.fineTuned(models.resolve("tiny-a"), tmp.resolve("from-a"), LABELS, 4, "tiny-b");
+    for (String f : List.of("model.safetensors", "config.json", "finemix.json")) {
+      Files.copy(tmp.resolve("from-a").resolve(f), models.resolve("tiny").resolve(f),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    Throwable t = catchError(() -> c.defend("tiny", null, true, p -> { }));
+    ModelInfo after = c.get("tiny");
+
+    assertThat(Status.fromThrowable(t).getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(ClientErrors.errorInfo(t).orElseThrow().getReason()).isEqualTo("BASE_MISMATCH");
+    assertThat(Status.fromThrowable(t).getDescription()).startsWith("base_model: the checkpoint was not fine-tuned"
+        + " from 'tiny-b' (relative weight distance 1.").endsWith("no known base matches it (register its base as a"
+        + " checkpoint folder)");
+    assertThat(after.getState()).isEqualTo(ModelState.SERVING);
+    assertThat(after.getServedWeightsSha256()).isEqualTo(before.getServedWeightsSha256());
+    assertThat(after.getFailureReason()).isEqualTo(Status.fromThrowable(t).getDescription());
+  }
+
+  @Test
   void register_unpurified_baseNotChecked_nothingIsMixedTowardsIt() throws Exception {
     FinemixClient c = start(config().build());
 
