@@ -76,7 +76,7 @@ public final class Pretrained {
    * How a suspect compares with one candidate base: {@code shapes} says how the encoder shapes differ (empty when
    * they fit); {@code distance} is ||suspect - base|| / ||base|| over the word embeddings and the first and last
    * layers' query and output weights (NaN when the shapes differ). Fine-tuning moves these by a few percent at
-   * most; two independently trained bases are about 1.0 or more apart.
+   * most (MiniLM suspects of 4,000 SST-2 rows: under 0.005); bge-small and e5-small are 0.65-0.73 apart.
    */
   public record Match(String id, String shapes, double distance) {
     public boolean matches() {
