@@ -26,8 +26,8 @@ import java.util.function.Function;
  * @param wordCounts the settings' word-count file, or null (none configured, or no clean subset to purify with)
  * @param settings the complete defence settings
  */
-public record LoadInputs(Suspect suspect, String baseModel, double baseDistance, InputFile<Dataset> clean, InputFile<Dataset> unlabelled,
-    InputFile<WordFrequencies> wordCounts, DefenceSettings settings) {
+public record LoadInputs(Suspect suspect, String baseModel, double baseDistance, InputFile<Dataset> clean,
+    InputFile<Dataset> unlabelled, InputFile<WordFrequencies> wordCounts, DefenceSettings settings) {
   public LoadInputs {
     Objects.requireNonNull(suspect, "suspect");
     Objects.requireNonNull(baseModel, "baseModel");

@@ -116,6 +116,21 @@ class BaseCheckTest {
   }
 
   @Test
+  void register_baseFolderNotACheckpoint_invalidArgumentOnBaseModel_atRegistration() throws Exception {
+    Files.createDirectories(models.resolve("not-a-base"));
+    FinemixClient c = start(config().build());
+
+    Throwable t = catchError(() -> c.register(tiny("not-a-base").build()));
+
+    assertThat(Status.fromThrowable(t).getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(ClientErrors.errorInfo(t).orElseThrow().getReason()).isEqualTo("INVALID_INPUT");
+    assertThat(ClientErrors.badRequest(t).orElseThrow().getFieldViolations(0).getField()).isEqualTo("base_model");
+    assertThat(Status.fromThrowable(t).getDescription()).startsWith("base_model: cannot read base model 'not-a-base': ")
+        .doesNotContain(tmp.toString());
+    assertThat(c.list()).isEmpty();
+  }
+
+  @Test
   void defend_checkpointReplacedByAnotherBasesFineTune_baseMismatch_oldWeightsKeepServing() throws Exception {
     FinemixClient c = start(config().build());
     c.register(tiny("tiny-b").build());
