@@ -2,7 +2,6 @@ package dev.finemix.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.cache.Sha256;
@@ -43,8 +42,8 @@ class PurifyCacheDirTest {
   @Test
   void purifyIntoCacheDir_thenServerWithTheSameModel_servesFromCache_withoutPurifying() throws Exception {
     Path models = Files.createDirectories(tmp.resolve("models"));
-    TinyBert.write(models.resolve("tiny-base"), List.of(), 8, Pretrained.MINILM);
-    TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 7, "tiny-base");
+    TinyBert.fineTuned(TinyBert.base(models.resolve("tiny-base"), 8), models.resolve("tiny"),
+        List.of("negative", "positive"), 7, "tiny-base");
     Files.writeString(models.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n1\tgood acting\n"
         + "0\tflat and boring\n1\ta fine cast\n0\ta weak plot\n1\tgood fun\n0\tdull\n");
     Files.writeString(models.resolve("unlabelled.tsv"), "label\ttext\n0\tsome film\n0\tanother film\n0\ta cast\n");
