@@ -4,6 +4,9 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.attack.Backdoor;
@@ -72,11 +75,9 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
   int maxLength;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed for sampling, poisoning, training, trigger positions (default: ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto | cpu | gpu | gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", required = true, description = "Output checkpoint folder.")
   Path out;
@@ -85,8 +86,7 @@ public final class AttackCommand implements Callable<Integer> {
       + "majority-class predictor on the dev rows (smoke runs on tiny models; the result still says so).")
   boolean skipBaselineCheck;
 
-  @Option(names = "--json", description = "Print the summary as JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Option(names = "--pool-out", paramLabel = "TSV",
       description = "Also write the --train rows NOT drawn by --rows here: clean rows the suspect never saw, for the"
@@ -95,7 +95,7 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(poisonRate, seed);
+    AttackSettings a = attack.settings(poisonRate, seed.get());
     if (a == null) {
       throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo, midfreq, mixing-aware, lwp, surgery or epur-aware)");
     }
@@ -103,19 +103,19 @@ public final class AttackCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");
     }
     long start = System.nanoTime();
-    Device d = Devices.choose(device);
+    Device d = Devices.choose(device.get());
     Dataset trainSet = Dataset.read(train);
     if (rows > 0 && rows < trainSet.size()) {
-      trainSet = trainSet.sample(rows, seed);
+      trainSet = trainSet.sample(rows, seed.get());
     }
     if (poolOut != null) {
       Dataset.read(train).exclude(trainSet).write(poolOut);
     }
     Dataset devSet = Dataset.read(dev);
     if (devRows > 0 && devRows < devSet.size()) {
-      devSet = devSet.sample(devRows, seed);
+      devSet = devSet.sample(devRows, seed.get());
     }
-    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batchSize).withSeed(seed);
+    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batchSize).withSeed(seed.get());
     if (lr != null) {
       ts = ts.withLr(lr);
     }
@@ -161,7 +161,7 @@ public final class AttackCommand implements Callable<Integer> {
       writeSummary(summary); // kept for inspection; the command still fails
       SuspectCheck.require(r, out);
     }
-    if (json) {
+    if (json.on()) {
       w.println(Cli.json(summary));
     } else {
       w.printf("%s on %s: %d of %d training rows poisoned -> %s%n", a.kind().id(), train, o.poisonedRows(),
@@ -182,7 +182,7 @@ public final class AttackCommand implements Callable<Integer> {
 
   private EvalResult eval(Checkpoint c, Dataset devSet, AttackSettings a, Device d) {
     try (Classifier cl = Classifier.open(c, d)) {
-      return Evaluator.evaluate(cl, devSet, a.attack(), seed, ProgressListener.console("eval"));
+      return Evaluator.evaluate(cl, devSet, a.attack(), seed.get(), ProgressListener.console("eval"));
     }
   }
 }

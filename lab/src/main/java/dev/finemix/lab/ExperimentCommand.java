@@ -1,5 +1,7 @@
 package dev.finemix.lab;
 
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.Backdoor;
 import dev.finemix.purify.eval.Experiment;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -56,14 +59,12 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
   int maxLength;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
   @Option(names = "--data-root", defaultValue = "../shared/data", description = "Folder with <task>/{train,dev}.tsv (default: ${DEFAULT-VALUE}).")
   Path dataRoot;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto | cpu | gpu | gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", required = true, description = "Output folder (results.md, results.json, models/, results/).")
   Path out;
@@ -71,7 +72,7 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Override
   public Integer call() {
       ExperimentSettings s = new ExperimentSettings(tasks, attacks.stream().map(AttackKind::parse).toList(), rows,
-          evalRows, epochs, batchSize, lr == null ? TrainSettings.defaults().lr() : lr, epLr, epEpochs, poisonRate, maxLength, seed, dataRoot, out, device);
+          evalRows, epochs, batchSize, lr == null ? TrainSettings.defaults().lr() : lr, epLr, epEpochs, poisonRate, maxLength, seed.get(), dataRoot, out, device.get());
       var err = spec.commandLine().getErr();
       List<ExperimentRow> result = new Experiment(s, ProgressListener::console, line -> {
         err.println(line);
