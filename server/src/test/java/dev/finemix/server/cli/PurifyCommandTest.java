@@ -3,33 +3,18 @@ package dev.finemix.server.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** Option handling of {@code finemix purify} (the purification itself is tested in purify's PurifierTest). */
 class PurifyCommandTest {
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private PrintStream oldErr;
-
-  @BeforeEach
-  void capture() {
-    oldErr = System.err;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setErr(oldErr);
-  }
+  @RegisterExtension final StdStreams std = new StdStreams();
 
   private static PurifyCommand parse(String... args) {
     PurifyCommand c = new PurifyCommand();
@@ -101,7 +86,7 @@ class PurifyCommandTest {
     assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv")).isEqualTo(2);
     assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
         dir.resolve("o").toString(), "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--out CKPT", "--cache-dir DIR");
+    assertThat(std.err()).contains("--out CKPT", "--cache-dir DIR");
   }
 
   @Test
@@ -117,7 +102,7 @@ class PurifyCommandTest {
     int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
         dir.resolve("o").toString(), "--rho", "1.7");
     assertThat(code).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("rho").contains("1.7");
+    assertThat(std.err()).contains("rho").contains("1.7");
   }
 
   @Test
@@ -125,7 +110,7 @@ class PurifyCommandTest {
     int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
         dir.resolve("o").toString(), "--baseline", "magic");
     assertThat(code).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("magic").contains("plain-ft");
+    assertThat(std.err()).contains("magic").contains("plain-ft");
   }
 
   @Test
@@ -134,6 +119,6 @@ class PurifyCommandTest {
     int code = Cli.run(new PurifyCommand(), "--model", missing.toString(), "--clean", "c.tsv", "--out",
         dir.resolve("o").toString(), "--wordfreq-none");
     assertThat(code).isNotZero();
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("no-such-model");
+    assertThat(std.err()).contains("no-such-model");
   }
 }
