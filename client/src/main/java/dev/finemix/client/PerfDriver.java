@@ -110,30 +110,18 @@ public final class PerfDriver {
     ExecutorService pool = Executors.newFixedThreadPool(callers, daemon("finemix-perf-caller"));
     AtomicLong budget = new AtomicLong(maxRequests);
     Recorder rec = new Recorder();
-    long cpu0 = processCpuNanos();
-    long start = System.nanoTime();
-    long end = start + maxTime.toNanos();
+    long end = rec.start + maxTime.toNanos();
     List<Future<?>> fs = new ArrayList<>();
     for (int c = 0; c < callers; c++) {
       fs.add(pool.submit(() -> {
         while (System.nanoTime() < end && budget.getAndDecrement() > 0) {
-          List<String> t = nextTexts();
-          long c0 = THREADS.getCurrentThreadCpuTime();
-          long t0 = System.nanoTime();
-          try {
-            call.call(t);
-            rec.ok(System.nanoTime() - t0, t.size());
-          } catch (Exception e) {
-            rec.fail(e);
-          }
-          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
+          send(rec, nextTexts(), NOW);
         }
         return null;
       }));
     }
     await(fs, pool);
-    return rec.level("concurrency", callers, 0, (System.nanoTime() - start) / 1e9,
-        (processCpuNanos() - cpu0) / 1e9);
+    return rec.level("concurrency", callers, 0);
   }
 
   /**
@@ -151,8 +139,7 @@ public final class PerfDriver {
     ExecutorService pool = Executors.newFixedThreadPool(maxInFlight, daemon("finemix-perf-rate"));
     Semaphore slots = new Semaphore(maxInFlight);
     Recorder rec = new Recorder();
-    long cpu0 = processCpuNanos();
-    long start = System.nanoTime();
+    long start = rec.start;
     long end = start + maxTime.toNanos();
     long interval = (long) (1e9 / rate);
     List<Future<?>> fs = new ArrayList<>();
@@ -171,22 +158,33 @@ public final class PerfDriver {
       }
       List<String> t = nextTexts();
       fs.add(pool.submit(() -> {
-        long c0 = THREADS.getCurrentThreadCpuTime();
         try {
-          call.call(t);
-          rec.ok(System.nanoTime() - due, t.size());
-        } catch (Exception e) {
-          rec.fail(e);
+          send(rec, t, due);
         } finally {
-          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
           slots.release();
         }
         return null;
       }));
     }
     await(fs, pool);
-    return rec.level("rate", maxInFlight, rate, (System.nanoTime() - start) / 1e9,
-        (processCpuNanos() - cpu0) / 1e9);
+    return rec.level("rate", maxInFlight, rate);
+  }
+
+  /**
+   * One request of a level: its latency (from {@code due}, the time the open loop scheduled it, so waiting counts;
+   * {@link #NOW} in the closed loop), rows, error code and the calling thread's CPU time go into {@code rec}.
+   */
+  private void send(Recorder rec, List<String> texts, long due) {
+    long c0 = THREADS.getCurrentThreadCpuTime();
+    long t0 = due == NOW ? System.nanoTime() : due;
+    try {
+      call.call(texts);
+      rec.ok(System.nanoTime() - t0, texts.size());
+    } catch (Exception e) {
+      rec.fail(e);
+    } finally {
+      rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
+    }
   }
 
   private static void checkBounds(long maxRequests, Duration maxTime) {
@@ -242,7 +240,13 @@ public final class PerfDriver {
     };
   }
 
+  /** {@link #send}'s {@code due} of a request sent as soon as it is made. */
+  private static final long NOW = Long.MIN_VALUE;
+
+  /** What one level measures; wall and process CPU time count from its construction. */
   private static final class Recorder {
+    final long start = System.nanoTime();
+    private final long cpu0 = processCpuNanos();
     private long[] lat = new long[1024];
     private int n;
     private long rows;
@@ -273,7 +277,9 @@ public final class PerfDriver {
       errorCount++;
     }
 
-    synchronized Level level(String mode, int conc, double rate, double seconds, double cpuSeconds) {
+    synchronized Level level(String mode, int conc, double rate) {
+      double seconds = (System.nanoTime() - start) / 1e9;
+      double cpuSeconds = (processCpuNanos() - cpu0) / 1e9;
       long[] s = Arrays.copyOf(lat, n);
       Arrays.sort(s);
       double mean = 0;
