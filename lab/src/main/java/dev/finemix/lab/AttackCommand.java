@@ -44,6 +44,8 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Mixin AttackOptions attack;
 
+  @Mixin FineTuneOptions training;
+
   @Option(names = "--rows", defaultValue = "0", description = "Training rows drawn (seeded) from --train; 0 = all.")
   int rows;
 
@@ -54,15 +56,6 @@ public final class AttackCommand implements Callable<Integer> {
       + "the non-target rows (dirty) or the target-class rows (clean). Default: 0.1 dirty, 0.5 clean.")
   Double poisonRate;
 
-  @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
-  int epochs;
-
-  @Option(names = "--batch-size", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(names = "--lr", description = "Learning rate (default: the trainer's).")
-  Double lr;
-
   @Option(names = "--ep-lr", defaultValue = "" + Backdoor.EP_LR, description = "EP: learning rate of the trigger embedding row (default: ${DEFAULT-VALUE}).")
   double epLr;
 
@@ -71,9 +64,6 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Option(names = "--clean-model", description = "EP: the clean fine-tuned checkpoint to poison (default: train one first).")
   Path cleanModel;
-
-  @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
-  int maxLength;
 
   @Mixin SeedOption seed;
 
@@ -115,10 +105,7 @@ public final class AttackCommand implements Callable<Integer> {
     if (devRows > 0 && devRows < devSet.size()) {
       devSet = devSet.sample(devRows, seed.get());
     }
-    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batchSize).withSeed(seed.get());
-    if (lr != null) {
-      ts = ts.withLr(lr);
-    }
+    TrainSettings ts = training.settings(seed.get());
     ObjectNode summary = JsonNodeFactory.instance.objectNode();
     summary.set("settings", a.toJson());
     summary.put("train", train.toString());
@@ -132,18 +119,20 @@ public final class AttackCommand implements Callable<Integer> {
         summary.put("clean_model", cleanModel.toString());
       } else {
         Pretrained pre = Pretrained.load(attack.pretrained);
-        Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, maxLength, d, ProgressListener.console("clean"));
+        Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, training.maxLength, d,
+            ProgressListener.console("clean"));
         clean = c.checkpoint();
         summary.set("clean_train", c.summary().toJson());
         summary.set("clean_eval", eval(clean, devSet, a, d).toJson());
       }
       o = Backdoor.embeddingPoisoning(a, clean, trainSet,
-          ts.withLr(epLr).withEpochs(epEpochs == null ? epochs : epEpochs), d, ProgressListener.console("ep"));
+          ts.withLr(epLr).withEpochs(epEpochs == null ? training.epochs : epEpochs), d,
+          ProgressListener.console("ep"));
       summary.put("ep_lr", epLr);
     } else {
       Pretrained pre = Pretrained.load(attack.pretrained);
-      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()),
-          a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
+      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, training.maxLength, d,
+          ProgressListener.console(a.kind().id()), a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
     }
     summary.put("poisoned_rows", o.poisonedRows());
     summary.set("train_summary", o.summary().toJson());

@@ -8,7 +8,6 @@ import dev.finemix.purify.eval.Experiment;
 import dev.finemix.purify.eval.ExperimentRow;
 import dev.finemix.purify.eval.ExperimentSettings;
 import dev.finemix.purify.train.ProgressListener;
-import dev.finemix.purify.train.TrainSettings;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -38,14 +37,7 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--eval-rows", defaultValue = "1000", description = "Dev rows per task; 0 = all (default: ${DEFAULT-VALUE}).")
   int evalRows;
 
-  @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
-  int epochs;
-
-  @Option(names = "--batch-size", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(names = "--lr", description = "Fine-tuning learning rate (default: the trainer's, 5e-5).")
-  Double lr;
+  @Mixin FineTuneOptions training;
 
   @Option(names = "--ep-lr", defaultValue = "" + Backdoor.EP_LR, description = "EP embedding learning rate (default: ${DEFAULT-VALUE}).")
   double epLr;
@@ -55,9 +47,6 @@ public final class ExperimentCommand implements Callable<Integer> {
 
   @Option(names = "--poison-rate", defaultValue = "0.1", description = "BadNet/AddSent poison rate (default: ${DEFAULT-VALUE}).")
   double poisonRate;
-
-  @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
-  int maxLength;
 
   @Mixin SeedOption seed;
 
@@ -72,7 +61,8 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Override
   public Integer call() {
       ExperimentSettings s = new ExperimentSettings(tasks, attacks.stream().map(AttackKind::parse).toList(), rows,
-          evalRows, epochs, batchSize, lr == null ? TrainSettings.defaults().lr() : lr, epLr, epEpochs, poisonRate, maxLength, seed.get(), dataRoot, out, device.get());
+          evalRows, training.epochs, training.batchSize, training.settings(seed.get()).lr(), epLr, epEpochs, poisonRate,
+          training.maxLength, seed.get(), dataRoot, out, device.get());
       var err = spec.commandLine().getErr();
       List<ExperimentRow> result = new Experiment(s, ProgressListener::console, line -> {
         err.println(line);
