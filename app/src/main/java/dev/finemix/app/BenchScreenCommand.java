@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.FinemixClient;
 import dev.finemix.client.PerfDriver;
-import dev.finemix.client.cli.Cli;
 import dev.finemix.client.cli.DeviceOption;
 import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.WordFreqOption;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
@@ -74,9 +74,7 @@ public final class BenchScreenCommand implements Callable<Integer> {
   @Option(names = "--signal", defaultValue = "tokens", description = "Screening signal (default: ${DEFAULT-VALUE}).")
   String signal;
 
-  @Option(names = "--word-freq", paramLabel = "FILE",
-      description = "word<TAB>count TSV for the E-PUR discount (default: <finemix.shared>/data/wordfreq/en.tsv when present).")
-  Path wordFreq;
+  @Mixin WordFreqOption wordFreq;
 
   @Mixin DeviceOption device = DeviceOption.cpu();
 
@@ -130,7 +128,7 @@ public final class BenchScreenCommand implements Callable<Integer> {
     Path dataRoot = Files.createDirectories(tmp.resolve("data"));
     copyClean(dataRoot.resolve("clean.tsv"));
     ObjectNode defence = Json.object();
-    Path wf = wordFreq != null ? wordFreq : Cli.sharedWordFrequencies();
+    Path wf = wordFreq.orShared();
     if (wf != null && Files.isRegularFile(wf)) {
       Files.copy(wf, dataRoot.resolve("wordfreq.tsv"));
       defence.put("word_frequencies", "wordfreq.tsv");

@@ -1,10 +1,10 @@
 package dev.finemix.lab;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.finemix.client.cli.Cli;
 import dev.finemix.client.cli.DeviceOption;
 import dev.finemix.client.cli.JsonOption;
 import dev.finemix.client.cli.SeedOption;
+import dev.finemix.client.cli.WordFreqOption;
 import dev.finemix.purify.attack.Attack;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
@@ -67,8 +67,7 @@ public final class ScreenEvalCommand implements Callable<Integer> {
   @Option(names = "--false-flag-rate", defaultValue = "0.01", description = "Target false-flag rate on clean rows (default ${DEFAULT-VALUE}).")
   double falseFlagRate;
 
-  @Option(names = "--word-freq", paramLabel = "FILE", description = "word<TAB>count TSV for the E-PUR discount (default: <finemix.shared>/data/wordfreq/en.tsv when present).")
-  Path wordFreq;
+  @Mixin WordFreqOption wordFreq;
 
   @Option(names = "--batch", defaultValue = "16", description = "Batch size of the cost measurement (default ${DEFAULT-VALUE}).")
   int batch;
@@ -141,10 +140,7 @@ public final class ScreenEvalCommand implements Callable<Integer> {
   }
 
   private WordFrequencies frequencies() {
-    if (wordFreq != null) {
-      return WordFrequencies.read(wordFreq);
-    }
-    Path p = Cli.sharedWordFrequencies();
+    Path p = wordFreq.orShared();
     return p != null ? WordFrequencies.read(p) : WordFrequencies.none();
   }
 }
