@@ -106,15 +106,13 @@ public final class PerfDriver {
     if (callers < 1) {
       throw new IllegalArgumentException("concurrency must be >= 1, got " + callers);
     }
-    checkBounds(maxRequests, maxTime);
+    Recorder rec = new Recorder(maxRequests, maxTime);
     ExecutorService pool = Executors.newFixedThreadPool(callers, daemon("finemix-perf-caller"));
     AtomicLong budget = new AtomicLong(maxRequests);
-    Recorder rec = new Recorder();
-    long end = rec.start + maxTime.toNanos();
     List<Future<?>> fs = new ArrayList<>();
     for (int c = 0; c < callers; c++) {
       fs.add(pool.submit(() -> {
-        while (System.nanoTime() < end && budget.getAndDecrement() > 0) {
+        while (System.nanoTime() < rec.end && budget.getAndDecrement() > 0) {
           send(rec, nextTexts(), NOW);
         }
         return null;
@@ -135,17 +133,14 @@ public final class PerfDriver {
     if (maxInFlight < 1) {
       throw new IllegalArgumentException("maxInFlight must be >= 1, got " + maxInFlight);
     }
-    checkBounds(maxRequests, maxTime);
+    Recorder rec = new Recorder(maxRequests, maxTime);
     ExecutorService pool = Executors.newFixedThreadPool(maxInFlight, daemon("finemix-perf-rate"));
     Semaphore slots = new Semaphore(maxInFlight);
-    Recorder rec = new Recorder();
-    long start = rec.start;
-    long end = start + maxTime.toNanos();
     long interval = (long) (1e9 / rate);
     List<Future<?>> fs = new ArrayList<>();
     for (long i = 0; i < maxRequests; i++) {
-      long due = start + i * interval;
-      if (due >= end) {
+      long due = rec.start + i * interval;
+      if (due >= rec.end) {
         break;
       }
       long wait = due - System.nanoTime();
@@ -184,15 +179,6 @@ public final class PerfDriver {
       rec.fail(e);
     } finally {
       rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
-    }
-  }
-
-  private static void checkBounds(long maxRequests, Duration maxTime) {
-    if (maxRequests < 1) {
-      throw new IllegalArgumentException("maxRequests must be >= 1, got " + maxRequests);
-    }
-    if (maxTime == null || maxTime.isNegative() || maxTime.isZero()) {
-      throw new IllegalArgumentException("maxTime must be > 0, got " + maxTime);
     }
   }
 
@@ -243,16 +229,29 @@ public final class PerfDriver {
   /** {@link #send}'s {@code due} of a request sent as soon as it is made. */
   private static final long NOW = Long.MIN_VALUE;
 
-  /** What one level measures; wall and process CPU time count from its construction. */
+  /** What one level measures; wall and process CPU time count from its construction, its time bound too. */
   private static final class Recorder {
-    final long start = System.nanoTime();
-    private final long cpu0 = processCpuNanos();
+    final long start;
+    final long end;
+    private final long cpu0;
     private long[] lat = new long[1024];
     private int n;
     private long rows;
     private final Map<String, Integer> errors = new TreeMap<>();
     private long errorCount;
     private long callerCpu;
+
+    Recorder(long maxRequests, Duration maxTime) {
+      if (maxRequests < 1) {
+        throw new IllegalArgumentException("maxRequests must be >= 1, got " + maxRequests);
+      }
+      if (maxTime == null || maxTime.isNegative() || maxTime.isZero()) {
+        throw new IllegalArgumentException("maxTime must be > 0, got " + maxTime);
+      }
+      cpu0 = processCpuNanos();
+      start = System.nanoTime();
+      end = start + maxTime.toNanos();
+    }
 
     synchronized void cpu(long nanos) {
       callerCpu += Math.max(0, nanos);
