@@ -4,9 +4,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --device} (a picocli mixin): where a command runs its model, with one help text for every command.
- * Default policy: {@code auto} (the GPU when the engine sees one), except {@code purify} and the {@code bench}
- * commands, which take {@link #cpu()}: a benchmark's figures and a purified checkpoint should mean the same
- * whether or not the machine they land on happens to have a GPU.
+ * Default policy: {@code auto} (the GPU when the engine sees one), except {@code purify}, {@code bench load},
+ * {@code bench purify} and {@code bench screen}, which take {@link #cpu()}: a purified checkpoint and the figures
+ * docs/performance.md compares should not change with whether the machine they run on happens to have a GPU.
  */
 public final class DeviceOption {
   @Option(names = "--device", paramLabel = "auto|cpu|gpu|gpu:N",
