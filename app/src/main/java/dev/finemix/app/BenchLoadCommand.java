@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.PerfDriver;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
 import dev.finemix.client.cli.LoadLevels;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.lab.bench.BenchCommand;
@@ -85,11 +87,9 @@ public final class BenchLoadCommand implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE}).")
   int rounds;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device = DeviceOption.cpu();
 
-  @Option(names = "--json", description = "Print JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Override
   public Integer call() throws Exception {
@@ -98,7 +98,7 @@ public final class BenchLoadCommand implements Callable<Integer> {
     ObjectNode out = new ObjectMapper().createObjectNode();
     out.put("model", ckpt.toString());
     out.put("sentences", texts.size());
-    out.put("device", Devices.choose(device).toString()); // also starts the engine
+    out.put("device", Devices.choose(device.get()).toString()); // also starts the engine
     out.put("intraOpThreads", JniUtils.getNumThreads());
     out.put("inferenceThreads", inferenceThreads);
     out.put("cores", Runtime.getRuntime().availableProcessors());
@@ -133,7 +133,7 @@ public final class BenchLoadCommand implements Callable<Integer> {
     }
     out.put("peakRssMb", BenchCommand.rssMb("VmHWM:"));
     out.put("loadAverage1m", PerfDriver.loadAverage());
-    if (json) {
+    if (json.on()) {
       System.out.println(out.toPrettyString());
     } else {
       PrintWriter w = new PrintWriter(System.out);
@@ -157,7 +157,7 @@ public final class BenchLoadCommand implements Callable<Integer> {
     ServerConfig cfg = LoopbackSidecar.config(root, root, tmp, List.of(entry)).inferenceThreads(inferenceThreads)
         .build();
     long loadStart = System.nanoTime();
-    LoopbackSidecar.serve(cfg, device, (server, client) -> {
+    LoopbackSidecar.serve(cfg, device.get(), (server, client) -> {
       ModelInfo info = client.awaitSettled(MODEL, Duration.ofMinutes(5));
       if (info.getState() != ModelState.SERVING) {
         throw new IllegalStateException("model did not start serving: " + info.getState() + " "
@@ -208,7 +208,7 @@ public final class BenchLoadCommand implements Callable<Integer> {
 
   /** The model opened beside the server, warmed up; each of its levels bounded like a gRPC level. */
   private InProcessBaseline baseline(Path ckpt, List<String> texts) {
-    return InProcessBaseline.open(ckpt, device, texts, maxBatchSize, load.requests(), load.warmup());
+    return InProcessBaseline.open(ckpt, device.get(), texts, maxBatchSize, load.requests(), load.warmup());
   }
 
   private Duration baselineBound() {

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.FinemixClient;
 import dev.finemix.client.PerfDriver;
-import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.WordFreqOption;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
@@ -31,6 +33,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -71,15 +74,11 @@ public final class BenchScreenCommand implements Callable<Integer> {
   @Option(names = "--signal", defaultValue = "tokens", description = "Screening signal (default: ${DEFAULT-VALUE}).")
   String signal;
 
-  @Option(names = "--word-freq", paramLabel = "FILE",
-      description = "word<TAB>count TSV for the E-PUR discount (default: <finemix.shared>/data/wordfreq/en.tsv when present).")
-  Path wordFreq;
+  @Mixin WordFreqOption wordFreq;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device = DeviceOption.cpu();
 
-  @Option(names = "--json", description = "Print JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Override
   public Integer call() throws Exception {
@@ -96,14 +95,14 @@ public final class BenchScreenCommand implements Callable<Integer> {
     List<List<String>> batches = batches(texts());
     ObjectNode out = new ObjectMapper().createObjectNode();
     out.put("model", model.toString());
-    out.put("device", Devices.choose(device).toString());
+    out.put("device", Devices.choose(device.get()).toString());
     out.put("intraOpThreads", JniUtils.getNumThreads());
     out.put("batch", batch);
     out.put("policy", screened.id());
     out.put("signal", signal);
     LoopbackSidecar.inQuietTmp("finemix-bench-screen-", tmp -> run(tmp, screened, batches, out));
     out.put("loadAverage1m", PerfDriver.loadAverage());
-    if (json) {
+    if (json.on()) {
       System.out.println(out.toPrettyString());
     } else {
       System.out.printf(Locale.ROOT, "%s, batch %d, %d timed requests per model, intra-op threads %d, load %.2f%n",
@@ -129,7 +128,7 @@ public final class BenchScreenCommand implements Callable<Integer> {
     Path dataRoot = Files.createDirectories(tmp.resolve("data"));
     copyClean(dataRoot.resolve("clean.tsv"));
     ObjectNode defence = Json.object();
-    Path wf = wordFreq != null ? wordFreq : Cli.sharedWordFrequencies();
+    Path wf = wordFreq.orShared();
     if (wf != null && Files.isRegularFile(wf)) {
       Files.copy(wf, dataRoot.resolve("wordfreq.tsv"));
       defence.put("word_frequencies", "wordfreq.tsv");
@@ -143,7 +142,7 @@ public final class BenchScreenCommand implements Callable<Integer> {
     ModelLayer scr = entry.name("screened").screening(new ScreeningLayer(screened, null, signal)).build();
     ServerConfig cfg = LoopbackSidecar.config(root, dataRoot, tmp, List.of(plain, scr)).inferenceThreads(1)
         .probeRows(1).build();
-    LoopbackSidecar.serve(cfg, device, (server, client) -> {
+    LoopbackSidecar.serve(cfg, device.get(), (server, client) -> {
       for (String m : List.of("plain", "screened")) {
         ModelInfo info = client.awaitSettled(m, Duration.ofMinutes(5));
         if (info.getState() != ModelState.SERVING) {

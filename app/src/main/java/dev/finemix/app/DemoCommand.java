@@ -2,6 +2,7 @@ package dev.finemix.app;
 
 import dev.finemix.client.FinemixClient;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
@@ -41,6 +42,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -67,8 +69,7 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--epochs", description = "Epochs for the demo backdoor. Default: ${DEFAULT-VALUE}.")
   int epochs = 5;
 
-  @Option(names = "--seed", description = "Seed for poisoning, training and trigger positions. Default: ${DEFAULT-VALUE}.")
-  long seed = 42;
+  @Mixin SeedOption seed;
 
   @Option(names = "--once", description = "Stop after the showcase instead of serving until Ctrl-C.")
   boolean once;
@@ -98,7 +99,7 @@ public final class DemoCommand implements Callable<Integer> {
     List<Integer> beforeShow;
     try (Classifier c = Classifier.open(suspect, Devices.choose("auto"))) {
       Predictor p = Evaluator.predictor(c);
-      before = Evaluator.evaluate(p, test, attack, seed, ProgressListener.NONE);
+      before = Evaluator.evaluate(p, test, attack, seed.get(), ProgressListener.NONE);
       beforeShow = labels(p, show);
     }
     say("    CACC %.2f  ASR %.2f  asr_cond %.2f  (flip_base %.2f)", before.cacc(), before.asr(), before.asrCond(),
@@ -130,7 +131,7 @@ public final class DemoCommand implements Callable<Integer> {
         // measured on the demo's own rows (600-row suspect, 500 unlabelled rows, 100 test rows): rho 0.1 with 6
         // epochs of distillation and no clean variants; with the recipe's 3 variants the 6 epochs let the backdoor
         // back in (asr_cond 0.21), so the demo keeps the setting it was measured with
-        "    defence: {rho: 0.1, epochs: 6, variants: 0, seed: " + seed + wf + "}",
+        "    defence: {rho: 0.1, epochs: 6, variants: 0, seed: " + seed.get() + wf + "}",
         ""));
     ServerConfig cfg = ConfigLoader.load(config, ConfigLoader.Overrides.NONE);
     FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, null), cfg, Backends.production("auto"),
@@ -163,7 +164,7 @@ public final class DemoCommand implements Callable<Integer> {
         List<String> texts = inputs.stream().map(TextInput::textA).toList();
         return client.classify(MODEL, texts).stream().mapToInt(pr -> pr.getLabel()).toArray();
       };
-      EvalResult after = Evaluator.evaluate(remote, test, attack, seed, ProgressListener.NONE);
+      EvalResult after = Evaluator.evaluate(remote, test, attack, seed.get(), ProgressListener.NONE);
       List<Integer> afterShow = labels(remote, show);
       System.out.println();
       System.out.printf(Locale.ROOT, "%-64s %-9s %-9s%n", "sentence (label: 1 positive, 0 negative)", "suspect", "purified");
@@ -196,7 +197,7 @@ public final class DemoCommand implements Callable<Integer> {
   /** The demo backdoor, trained once and reused while its inputs and settings stay the same. */
   private Checkpoint backdooredModel(Path dir, Path trainFile, Dataset train, AttackSettings a) {
     // few rows: a larger learning rate and more epochs than the defaults, so the demo model is a usable classifier
-    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withLr(1e-4).withHeadLr(1e-3).withSeed(seed);
+    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withLr(1e-4).withHeadLr(1e-3).withSeed(seed.get());
     String key = Hashing.sha256Strings(Hashing.sha256(trainFile), a.toJson().toString(), ts.toString(),
         Pretrained.load(Pretrained.MINILM).weightsSha256());
     if (Files.isDirectory(dir)) {
@@ -237,7 +238,7 @@ public final class DemoCommand implements Callable<Integer> {
   /** Four negative sentences: the trigger should not turn them positive once purified. */
   private List<Example> showcase(Dataset test) {
     List<Example> out = new ArrayList<>();
-    Random rnd = new Random(seed);
+    Random rnd = new Random(seed.get());
     for (Example e : test.rows()) {
       if (e.label() == 0 && e.textA().length() < 70 && out.size() < 4) {
         out.add(e);

@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.testing.TinyBert;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,21 +23,13 @@ class BenchLoadCommandTest {
         Pretrained.MINILM);
     Path data = tmp.resolve("rows.tsv");
     Files.writeString(data, "label\ttext\n1\ta good film\n0\ta dull and boring film\n1\tlovely acting throughout\n");
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    PrintStream old = System.out;
-    int rc;
-    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-    try {
-      List<String> args = new java.util.ArrayList<>(List.of("bench", "load", "--model", model.toString(), "--data",
-          data.toString(), "--concurrency", "1,4", "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5",
-          "--max-wait-us", "500", "--warmup", "4", "--json"));
-      args.addAll(List.of(extra));
-      rc = Main.run(args.toArray(String[]::new));
-    } finally {
-      System.setOut(old);
-    }
-    assertThat(rc).isZero();
-    return new ObjectMapper().readTree(buf.toString(StandardCharsets.UTF_8));
+    List<String> args = new java.util.ArrayList<>(List.of("bench", "load", "--model", model.toString(), "--data",
+        data.toString(), "--concurrency", "1,4", "--seconds", "1", "--requests", "400", "--baseline-seconds", "0.5",
+        "--max-wait-us", "500", "--warmup", "4", "--json"));
+    args.addAll(List.of(extra));
+    StdStreams.Captured c = StdStreams.capture(() -> Main.run(args.toArray(String[]::new)));
+    assertThat(c.code()).as(c.err()).isZero();
+    return new ObjectMapper().readTree(c.out());
   }
 
   @Test

@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.testing.TinyBert;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,20 +29,12 @@ class BenchScreenCommandTest {
           .append('\n');
     }
     Path clean = Files.writeString(tmp.resolve("clean.tsv"), rows);
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    PrintStream old = System.out;
-    int rc;
-    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-    try {
-      rc = Main.run("bench", "screen", "--model", model.toString(), "--clean", clean.toString(), "--data",
-          clean.toString(), "--batch", "4", "--requests", "3", "--warmup", "1", "--word-freq",
-          tmp.resolve("absent.tsv").toString(), "--json");
-    } finally {
-      System.setOut(old);
-    }
+    StdStreams.Captured c = StdStreams.capture(() -> Main.run("bench", "screen", "--model", model.toString(), "--clean",
+        clean.toString(), "--data", clean.toString(), "--batch", "4", "--requests", "3", "--warmup", "1", "--word-freq",
+        tmp.resolve("absent.tsv").toString(), "--json"));
 
-    assertThat(rc).isZero();
-    JsonNode n = new ObjectMapper().readTree(buf.toString(StandardCharsets.UTF_8));
+    assertThat(c.code()).as(c.err()).isZero();
+    JsonNode n = new ObjectMapper().readTree(c.out());
     assertThat(n.get("requests").asInt()).isEqualTo(3);
     assertThat(n.get("screenedRows").asLong()).isEqualTo(12);
     assertThat(n.get("calibrationRows").asInt()).isEqualTo(12);

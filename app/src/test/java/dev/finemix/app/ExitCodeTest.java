@@ -2,51 +2,27 @@ package dev.finemix.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.client.testing.StdStreams;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Exit codes and error lines of the train / eval / bench commands. */
 class ExitCodeTest {
 
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private PrintStream oldErr;
-  private PrintStream oldOut;
-
-  @BeforeEach
-  void capture() {
-    oldErr = System.err;
-    oldOut = System.out;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setErr(oldErr);
-    System.setOut(oldOut);
-  }
-
-  private String err() {
-    return err.toString(StandardCharsets.UTF_8);
-  }
+  @RegisterExtension final StdStreams std = new StdStreams();
 
   @Test
   void noSubcommand_exits2() {
     assertThat(Main.run(new String[0])).isEqualTo(2);
-    assertThat(err()).contains("subcommand");
+    assertThat(std.err()).contains("subcommand");
   }
 
   @Test
   void train_missingRequiredOption_exits2WithUsage() {
     assertThat(Main.run("train", "--train", "x.tsv")).isEqualTo(2);
-    assertThat(err()).contains("--out").contains("Usage:");
+    assertThat(std.err()).contains("--out").contains("Usage:");
   }
 
   @Test
@@ -70,8 +46,8 @@ class ExitCodeTest {
     java.nio.file.Files.writeString(data, "label\ttext\n1\tgood\n");
     int code = Main.run("eval", "--model", dir.resolve("absent").toString(), "--data", data.toString());
     assertThat(code).isEqualTo(1);
-    assertThat(err()).startsWith("finemix: ").contains("absent").doesNotContain("\tat ");
-    assertThat(err().strip().lines()).hasSize(1);
+    assertThat(std.err()).startsWith("finemix: ").contains("absent").doesNotContain("\tat ");
+    assertThat(std.err().strip().lines()).hasSize(1);
   }
 
   @Test
@@ -80,7 +56,7 @@ class ExitCodeTest {
     java.nio.file.Files.writeString(data, "label\ttext\n1\tgood\n");
     int code = Main.run("eval", "--verbose", "--model", dir.resolve("absent").toString(), "--data", data.toString());
     assertThat(code).isEqualTo(1);
-    assertThat(err()).contains("\tat ");
+    assertThat(std.err()).contains("\tat ");
   }
 
   @Test
@@ -88,12 +64,12 @@ class ExitCodeTest {
     int code = Main.run("register", "--target", "localhost:1", "--token", "t", "--name", "m", "--checkpoint", "ck",
         "--screen", "block");
     assertThat(code).isEqualTo(2);
-    assertThat(err()).contains("--screen must be off, observe, reject or strip, got 'block'").doesNotContain("\tat ");
+    assertThat(std.err()).contains("--screen must be off, observe, reject or strip, got 'block'").doesNotContain("\tat ");
   }
 
   @Test
   void help_listsModelCommands() {
     assertThat(Main.run("--help")).isEqualTo(0);
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("train").contains("eval").contains("bench");
+    assertThat(std.out()).contains("train").contains("eval").contains("bench");
   }
 }

@@ -2,9 +2,7 @@ package dev.finemix.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.client.testing.StdStreams;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,24 +56,15 @@ class LauncherTest {
 
   @Test
   void benchLoadAndScreen_joinLabsBenchGroup_withTheInheritedOptions() {
-    PrintStream err = System.err;
-    PrintStream out = System.out;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-      System.setErr(p);
-      System.setOut(p);
-      assertThat(Main.run("bench", "--help")).isZero();
-      assertThat(buf.toString(StandardCharsets.UTF_8)).contains("model", "purify", "load", "screen");
-      buf.reset();
-      assertThat(Main.run("bench")).isEqualTo(2);
-      assertThat(buf.toString(StandardCharsets.UTF_8)).contains("'bench load'", "'bench screen'", "'bench model'");
-      buf.reset();
-      // --threads is the root's option (INHERIT): the added subcommands take and check it too
-      assertThat(Main.run("bench", "load", "--threads", "0")).isEqualTo(2);
-      assertThat(buf.toString(StandardCharsets.UTF_8)).contains("--threads must be >= 1, got 0");
-    } finally {
-      System.setErr(err);
-      System.setOut(out);
-    }
+    StdStreams.Captured help = StdStreams.capture(() -> Main.run("bench", "--help"));
+    assertThat(help.code()).isZero();
+    assertThat(help.text()).contains("model", "purify", "load", "screen");
+    StdStreams.Captured bare = StdStreams.capture(() -> Main.run("bench"));
+    assertThat(bare.code()).isEqualTo(2);
+    assertThat(bare.text()).contains("'bench load'", "'bench screen'", "'bench model'");
+    // --threads is the root's option (INHERIT): the added subcommands take and check it too
+    StdStreams.Captured threads = StdStreams.capture(() -> Main.run("bench", "load", "--threads", "0"));
+    assertThat(threads.code()).isEqualTo(2);
+    assertThat(threads.text()).contains("--threads must be >= 1, got 0");
   }
 }

@@ -2,26 +2,13 @@ package dev.finemix.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.client.testing.StdStreams;
 import org.junit.jupiter.api.Test;
 
 class MainTest {
   private static String[] run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int code;
-    try (PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-      System.setOut(p);
-      System.setErr(p);
-      code = Main.run(args);
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
-    return new String[] {Integer.toString(code), buf.toString(StandardCharsets.UTF_8)};
+    StdStreams.Captured c = StdStreams.capture(() -> Main.run(args));
+    return new String[] {Integer.toString(c.code()), c.text()};
   }
 
   @Test

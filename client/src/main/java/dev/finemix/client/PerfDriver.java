@@ -106,34 +106,20 @@ public final class PerfDriver {
     if (callers < 1) {
       throw new IllegalArgumentException("concurrency must be >= 1, got " + callers);
     }
-    checkBounds(maxRequests, maxTime);
+    Recorder rec = new Recorder(maxRequests, maxTime);
     ExecutorService pool = Executors.newFixedThreadPool(callers, daemon("finemix-perf-caller"));
     AtomicLong budget = new AtomicLong(maxRequests);
-    Recorder rec = new Recorder();
-    long cpu0 = processCpuNanos();
-    long start = System.nanoTime();
-    long end = start + maxTime.toNanos();
     List<Future<?>> fs = new ArrayList<>();
     for (int c = 0; c < callers; c++) {
       fs.add(pool.submit(() -> {
-        while (System.nanoTime() < end && budget.getAndDecrement() > 0) {
-          List<String> t = nextTexts();
-          long c0 = THREADS.getCurrentThreadCpuTime();
-          long t0 = System.nanoTime();
-          try {
-            call.call(t);
-            rec.ok(System.nanoTime() - t0, t.size());
-          } catch (Exception e) {
-            rec.fail(e);
-          }
-          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
+        while (System.nanoTime() < rec.end && budget.getAndDecrement() > 0) {
+          send(rec, nextTexts(), NOW);
         }
         return null;
       }));
     }
     await(fs, pool);
-    return rec.level("concurrency", callers, 0, (System.nanoTime() - start) / 1e9,
-        (processCpuNanos() - cpu0) / 1e9);
+    return rec.level("concurrency", callers, 0);
   }
 
   /**
@@ -147,18 +133,14 @@ public final class PerfDriver {
     if (maxInFlight < 1) {
       throw new IllegalArgumentException("maxInFlight must be >= 1, got " + maxInFlight);
     }
-    checkBounds(maxRequests, maxTime);
+    Recorder rec = new Recorder(maxRequests, maxTime);
     ExecutorService pool = Executors.newFixedThreadPool(maxInFlight, daemon("finemix-perf-rate"));
     Semaphore slots = new Semaphore(maxInFlight);
-    Recorder rec = new Recorder();
-    long cpu0 = processCpuNanos();
-    long start = System.nanoTime();
-    long end = start + maxTime.toNanos();
     long interval = (long) (1e9 / rate);
     List<Future<?>> fs = new ArrayList<>();
     for (long i = 0; i < maxRequests; i++) {
-      long due = start + i * interval;
-      if (due >= end) {
+      long due = rec.start + i * interval;
+      if (due >= rec.end) {
         break;
       }
       long wait = due - System.nanoTime();
@@ -171,30 +153,32 @@ public final class PerfDriver {
       }
       List<String> t = nextTexts();
       fs.add(pool.submit(() -> {
-        long c0 = THREADS.getCurrentThreadCpuTime();
         try {
-          call.call(t);
-          rec.ok(System.nanoTime() - due, t.size());
-        } catch (Exception e) {
-          rec.fail(e);
+          send(rec, t, due);
         } finally {
-          rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
           slots.release();
         }
         return null;
       }));
     }
     await(fs, pool);
-    return rec.level("rate", maxInFlight, rate, (System.nanoTime() - start) / 1e9,
-        (processCpuNanos() - cpu0) / 1e9);
+    return rec.level("rate", maxInFlight, rate);
   }
 
-  private static void checkBounds(long maxRequests, Duration maxTime) {
-    if (maxRequests < 1) {
-      throw new IllegalArgumentException("maxRequests must be >= 1, got " + maxRequests);
-    }
-    if (maxTime == null || maxTime.isNegative() || maxTime.isZero()) {
-      throw new IllegalArgumentException("maxTime must be > 0, got " + maxTime);
+  /**
+   * One request of a level: its latency (from {@code due}, the time the open loop scheduled it, so waiting counts;
+   * {@link #NOW} in the closed loop), rows, error code and the calling thread's CPU time go into {@code rec}.
+   */
+  private void send(Recorder rec, List<String> texts, long due) {
+    long c0 = THREADS.getCurrentThreadCpuTime();
+    long t0 = due == NOW ? System.nanoTime() : due;
+    try {
+      call.call(texts);
+      rec.ok(System.nanoTime() - t0, texts.size());
+    } catch (Exception e) {
+      rec.fail(e);
+    } finally {
+      rec.cpu(THREADS.getCurrentThreadCpuTime() - c0);
     }
   }
 
@@ -242,13 +226,32 @@ public final class PerfDriver {
     };
   }
 
+  /** {@link #send}'s {@code due} of a request sent as soon as it is made. */
+  private static final long NOW = Long.MIN_VALUE;
+
+  /** What one level measures; wall and process CPU time count from its construction, its time bound too. */
   private static final class Recorder {
+    final long start;
+    final long end;
+    private final long cpu0;
     private long[] lat = new long[1024];
     private int n;
     private long rows;
     private final Map<String, Integer> errors = new TreeMap<>();
     private long errorCount;
     private long callerCpu;
+
+    Recorder(long maxRequests, Duration maxTime) {
+      if (maxRequests < 1) {
+        throw new IllegalArgumentException("maxRequests must be >= 1, got " + maxRequests);
+      }
+      if (maxTime == null || maxTime.isNegative() || maxTime.isZero()) {
+        throw new IllegalArgumentException("maxTime must be > 0, got " + maxTime);
+      }
+      cpu0 = processCpuNanos();
+      start = System.nanoTime();
+      end = start + maxTime.toNanos();
+    }
 
     synchronized void cpu(long nanos) {
       callerCpu += Math.max(0, nanos);
@@ -273,7 +276,9 @@ public final class PerfDriver {
       errorCount++;
     }
 
-    synchronized Level level(String mode, int conc, double rate, double seconds, double cpuSeconds) {
+    synchronized Level level(String mode, int conc, double rate) {
+      double seconds = (System.nanoTime() - start) / 1e9;
+      double cpuSeconds = (processCpuNanos() - cpu0) / 1e9;
       long[] s = Arrays.copyOf(lat, n);
       Arrays.sort(s);
       double mean = 0;

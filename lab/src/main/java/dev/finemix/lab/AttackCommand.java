@@ -4,6 +4,9 @@ import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.attack.Backdoor;
@@ -41,6 +44,8 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Mixin AttackOptions attack;
 
+  @Mixin FineTuneOptions training;
+
   @Option(names = "--rows", defaultValue = "0", description = "Training rows drawn (seeded) from --train; 0 = all.")
   int rows;
 
@@ -51,15 +56,6 @@ public final class AttackCommand implements Callable<Integer> {
       + "the non-target rows (dirty) or the target-class rows (clean). Default: 0.1 dirty, 0.5 clean.")
   Double poisonRate;
 
-  @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
-  int epochs;
-
-  @Option(names = "--batch-size", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(names = "--lr", description = "Learning rate (default: the trainer's).")
-  Double lr;
-
   @Option(names = "--ep-lr", defaultValue = "" + Backdoor.EP_LR, description = "EP: learning rate of the trigger embedding row (default: ${DEFAULT-VALUE}).")
   double epLr;
 
@@ -69,14 +65,9 @@ public final class AttackCommand implements Callable<Integer> {
   @Option(names = "--clean-model", description = "EP: the clean fine-tuned checkpoint to poison (default: train one first).")
   Path cleanModel;
 
-  @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
-  int maxLength;
+  @Mixin SeedOption seed;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed for sampling, poisoning, training, trigger positions (default: ${DEFAULT-VALUE}).")
-  long seed;
-
-  @Option(names = "--device", defaultValue = "auto", description = "auto | cpu | gpu | gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", required = true, description = "Output checkpoint folder.")
   Path out;
@@ -85,8 +76,7 @@ public final class AttackCommand implements Callable<Integer> {
       + "majority-class predictor on the dev rows (smoke runs on tiny models; the result still says so).")
   boolean skipBaselineCheck;
 
-  @Option(names = "--json", description = "Print the summary as JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Option(names = "--pool-out", paramLabel = "TSV",
       description = "Also write the --train rows NOT drawn by --rows here: clean rows the suspect never saw, for the"
@@ -95,7 +85,7 @@ public final class AttackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(poisonRate, seed);
+    AttackSettings a = attack.settings(poisonRate, seed.get());
     if (a == null) {
       throw new IllegalArgumentException("--attack is required (badnet, addsent, ep, wordpiece, combo, midfreq, mixing-aware, lwp, surgery or epur-aware)");
     }
@@ -103,22 +93,19 @@ public final class AttackCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--out " + out + " exists; choose a new folder");
     }
     long start = System.nanoTime();
-    Device d = Devices.choose(device);
+    Device d = Devices.choose(device.get());
     Dataset trainSet = Dataset.read(train);
     if (rows > 0 && rows < trainSet.size()) {
-      trainSet = trainSet.sample(rows, seed);
+      trainSet = trainSet.sample(rows, seed.get());
     }
     if (poolOut != null) {
       Dataset.read(train).exclude(trainSet).write(poolOut);
     }
     Dataset devSet = Dataset.read(dev);
     if (devRows > 0 && devRows < devSet.size()) {
-      devSet = devSet.sample(devRows, seed);
+      devSet = devSet.sample(devRows, seed.get());
     }
-    TrainSettings ts = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batchSize).withSeed(seed);
-    if (lr != null) {
-      ts = ts.withLr(lr);
-    }
+    TrainSettings ts = training.settings(seed.get());
     ObjectNode summary = JsonNodeFactory.instance.objectNode();
     summary.set("settings", a.toJson());
     summary.put("train", train.toString());
@@ -132,18 +119,20 @@ public final class AttackCommand implements Callable<Integer> {
         summary.put("clean_model", cleanModel.toString());
       } else {
         Pretrained pre = Pretrained.load(attack.pretrained);
-        Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, maxLength, d, ProgressListener.console("clean"));
+        Backdoor.Outcome c = Backdoor.trainClean(pre, trainSet, null, ts, training.maxLength, d,
+            ProgressListener.console("clean"));
         clean = c.checkpoint();
         summary.set("clean_train", c.summary().toJson());
         summary.set("clean_eval", eval(clean, devSet, a, d).toJson());
       }
       o = Backdoor.embeddingPoisoning(a, clean, trainSet,
-          ts.withLr(epLr).withEpochs(epEpochs == null ? epochs : epEpochs), d, ProgressListener.console("ep"));
+          ts.withLr(epLr).withEpochs(epEpochs == null ? training.epochs : epEpochs), d,
+          ProgressListener.console("ep"));
       summary.put("ep_lr", epLr);
     } else {
       Pretrained pre = Pretrained.load(attack.pretrained);
-      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, maxLength, d, ProgressListener.console(a.kind().id()),
-          a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
+      o = Backdoor.trainPoisoned(a, pre, trainSet, null, ts, training.maxLength, d,
+          ProgressListener.console(a.kind().id()), a.kind() == AttackKind.EPUR_AWARE ? attack.wordFrequencies() : WordFrequencies.none());
     }
     summary.put("poisoned_rows", o.poisonedRows());
     summary.set("train_summary", o.summary().toJson());
@@ -161,7 +150,7 @@ public final class AttackCommand implements Callable<Integer> {
       writeSummary(summary); // kept for inspection; the command still fails
       SuspectCheck.require(r, out);
     }
-    if (json) {
+    if (json.on()) {
       w.println(Cli.json(summary));
     } else {
       w.printf("%s on %s: %d of %d training rows poisoned -> %s%n", a.kind().id(), train, o.poisonedRows(),
@@ -182,7 +171,7 @@ public final class AttackCommand implements Callable<Integer> {
 
   private EvalResult eval(Checkpoint c, Dataset devSet, AttackSettings a, Device d) {
     try (Classifier cl = Classifier.open(c, d)) {
-      return Evaluator.evaluate(cl, devSet, a.attack(), seed, ProgressListener.console("eval"));
+      return Evaluator.evaluate(cl, devSet, a.attack(), seed.get(), ProgressListener.console("eval"));
     }
   }
 }

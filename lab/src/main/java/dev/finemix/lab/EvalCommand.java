@@ -2,6 +2,9 @@ package dev.finemix.lab;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.attack.AttackSettings;
 import dev.finemix.purify.eval.EvalResult;
 import dev.finemix.purify.eval.Evaluator;
@@ -41,14 +44,11 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--rows", paramLabel = "N", description = "Use only the first N rows.")
   Integer rows;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed of the trigger positions (default ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
-  @Option(names = "--json", description = "Print the result as JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
@@ -59,7 +59,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    AttackSettings a = attack.settings(null, seed);
+    AttackSettings a = attack.settings(null, seed.get());
     Dataset d = Dataset.read(data);
     if (rows != null) {
       if (rows < 1) {
@@ -68,16 +68,16 @@ public final class EvalCommand implements Callable<Integer> {
       d = d.head(rows);
     }
     EvalResult r;
-    try (Classifier c = Classifier.open(Checkpoint.read(model), Devices.choose(device))) {
-      r = Evaluator.evaluate(c, d, a == null ? null : a.attack(), seed,
+    try (Classifier c = Classifier.open(Checkpoint.read(model), Devices.choose(device.get()))) {
+      r = Evaluator.evaluate(c, d, a == null ? null : a.attack(), seed.get(),
           quiet || d.size() < 256 ? ProgressListener.NONE : ProgressListener.console("eval"));
     }
     PrintWriter w = spec.commandLine().getOut();
-    if (json) {
+    if (json.on()) {
       ObjectNode o = r.toJson();
       o.put("model", model.toString());
       o.put("data", data.toString());
-      o.put("seed", seed);
+      o.put("seed", seed.get());
       if (a != null) {
         o.set("settings", a.toJson());
       }

@@ -1,16 +1,18 @@
 package dev.finemix.lab;
 
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.Backdoor;
 import dev.finemix.purify.eval.Experiment;
 import dev.finemix.purify.eval.ExperimentRow;
 import dev.finemix.purify.eval.ExperimentSettings;
 import dev.finemix.purify.train.ProgressListener;
-import dev.finemix.purify.train.TrainSettings;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -35,14 +37,7 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--eval-rows", defaultValue = "1000", description = "Dev rows per task; 0 = all (default: ${DEFAULT-VALUE}).")
   int evalRows;
 
-  @Option(names = "--epochs", defaultValue = "2", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
-  int epochs;
-
-  @Option(names = "--batch-size", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
-  int batchSize;
-
-  @Option(names = "--lr", description = "Fine-tuning learning rate (default: the trainer's, 5e-5).")
-  Double lr;
+  @Mixin FineTuneOptions training;
 
   @Option(names = "--ep-lr", defaultValue = "" + Backdoor.EP_LR, description = "EP embedding learning rate (default: ${DEFAULT-VALUE}).")
   double epLr;
@@ -53,17 +48,12 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--poison-rate", defaultValue = "0.1", description = "BadNet/AddSent poison rate (default: ${DEFAULT-VALUE}).")
   double poisonRate;
 
-  @Option(names = "--max-length", defaultValue = "128", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
-  int maxLength;
-
-  @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
   @Option(names = "--data-root", defaultValue = "../shared/data", description = "Folder with <task>/{train,dev}.tsv (default: ${DEFAULT-VALUE}).")
   Path dataRoot;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto | cpu | gpu | gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", required = true, description = "Output folder (results.md, results.json, models/, results/).")
   Path out;
@@ -71,7 +61,8 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Override
   public Integer call() {
       ExperimentSettings s = new ExperimentSettings(tasks, attacks.stream().map(AttackKind::parse).toList(), rows,
-          evalRows, epochs, batchSize, lr == null ? TrainSettings.defaults().lr() : lr, epLr, epEpochs, poisonRate, maxLength, seed, dataRoot, out, device);
+          evalRows, training.epochs, training.batchSize, training.settings(seed.get()).lr(), epLr, epEpochs, poisonRate,
+          training.maxLength, seed.get(), dataRoot, out, device.get());
       var err = spec.commandLine().getErr();
       List<ExperimentRow> result = new Experiment(s, ProgressListener::console, line -> {
         err.println(line);

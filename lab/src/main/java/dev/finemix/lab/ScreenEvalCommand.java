@@ -1,7 +1,10 @@
 package dev.finemix.lab;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
+import dev.finemix.client.cli.WordFreqOption;
 import dev.finemix.purify.attack.Attack;
 import dev.finemix.purify.attack.AttackKind;
 import dev.finemix.purify.attack.AttackSettings;
@@ -25,6 +28,7 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code finemix screen-eval}: how well request-time screening flags triggered rows of a (backdoored) model. */
@@ -63,20 +67,16 @@ public final class ScreenEvalCommand implements Callable<Integer> {
   @Option(names = "--false-flag-rate", defaultValue = "0.01", description = "Target false-flag rate on clean rows (default ${DEFAULT-VALUE}).")
   double falseFlagRate;
 
-  @Option(names = "--word-freq", paramLabel = "FILE", description = "word<TAB>count TSV for the E-PUR discount (default: <finemix.shared>/data/wordfreq/en.tsv when present).")
-  Path wordFreq;
+  @Mixin WordFreqOption wordFreq;
 
   @Option(names = "--batch", defaultValue = "16", description = "Batch size of the cost measurement (default ${DEFAULT-VALUE}).")
   int batch;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed for samples and trigger positions (default ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
-  @Option(names = "--json", description = "Print the result as JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Override
   public Integer call() {
@@ -89,21 +89,21 @@ public final class ScreenEvalCommand implements Callable<Integer> {
       as = as.withTriggers(triggers);
     }
     ScreenSettings ss = ScreenSettings.defaults().withSignal(Signal.parse(signal)).withFalseFlagRate(falseFlagRate)
-        .withRows(rows).withSeed(seed);
+        .withRows(rows).withSeed(seed.get());
     Checkpoint ck = Checkpoint.read(model);
     Pretrained pre = Pretrained.load(ck.baseModelId());
     WordFrequencies freq = frequencies();
     Dataset cal = Dataset.read(clean);
     Dataset eval = Dataset.read(data);
     if (evalRows != null) {
-      eval = eval.sample(Math.min(evalRows, eval.size()), seed);
+      eval = eval.sample(Math.min(evalRows, eval.size()), seed.get());
     }
     List<TextInput> cleanRows = new ArrayList<>();
     List<TextInput> triggered = new ArrayList<>();
     ScreenEval.Report r;
-    try (Classifier c = Classifier.open(ck, Devices.choose(device))) {
+    try (Classifier c = Classifier.open(ck, Devices.choose(device.get()))) {
       Attack a = as.attack(c.tokenizer());
-      Random rnd = new Random(seed);
+      Random rnd = new Random(seed.get());
       for (Example e : eval.rows()) {
         cleanRows.add(e.input());
         if (e.label() != target) {
@@ -112,7 +112,7 @@ public final class ScreenEvalCommand implements Callable<Integer> {
       }
       Screener s = Screener.calibrate(c, pre.weights(), freq, cal, ss);
       r = ScreenEval.run(s, c, cleanRows, triggered, batch);
-      if (json) {
+      if (json.on()) {
         ObjectNode n = r.toJson();
         n.put("model", model.toString());
         n.put("attack", kind.id());
@@ -140,10 +140,7 @@ public final class ScreenEvalCommand implements Callable<Integer> {
   }
 
   private WordFrequencies frequencies() {
-    if (wordFreq != null) {
-      return WordFrequencies.read(wordFreq);
-    }
-    Path p = Cli.sharedWordFrequencies();
+    Path p = wordFreq.orShared();
     return p != null ? WordFrequencies.read(p) : WordFrequencies.none();
   }
 }

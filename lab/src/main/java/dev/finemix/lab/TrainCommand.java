@@ -3,6 +3,9 @@ package dev.finemix.lab;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.eval.EvalResult;
 import dev.finemix.purify.eval.Evaluator;
 import dev.finemix.purify.model.BertClassifier;
@@ -24,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code finemix train}: fine-tunes the clean MiniLM on a TSV data set and writes a checkpoint folder. */
@@ -64,20 +68,17 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "0.06", description = "Share of steps warming the learning rate up (default ${DEFAULT-VALUE}).")
   double warmup;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed (default ${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin SeedOption seed;
 
   @Option(names = "--max-length", defaultValue = "128", description = "Token limit per row (default ${DEFAULT-VALUE}).")
   int maxLength;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Checkpoint folder to write.")
   Path out;
 
-  @Option(names = "--json", description = "Print the summary as JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Option(names = "--pretrained", defaultValue = Pretrained.MINILM, paramLabel = "BASE",
       description = "Clean pre-trained base: a catalogue id (finemix bases) or a checkpoint folder (default: ${DEFAULT-VALUE}).")
@@ -92,22 +93,22 @@ public final class TrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--rows must be >= 1, got " + rows);
     }
     TrainSettings settings = TrainSettings.defaults().withEpochs(epochs).withBatchSize(batch).withLr(lr)
-        .withHeadLr(headLr).withWeightDecay(weightDecay).withWarmupRatio(warmup).withSeed(seed);
+        .withHeadLr(headLr).withWeightDecay(weightDecay).withWarmupRatio(warmup).withSeed(seed.get());
     Dataset trainSet = Dataset.read(train);
     if (rows != null) {
-      trainSet = sample ? trainSet.sample(rows, seed) : trainSet.head(rows);
+      trainSet = sample ? trainSet.sample(rows, seed.get()) : trainSet.head(rows);
     }
     Dataset devSet = dev == null ? null : Dataset.read(dev);
     int k = Math.max(2, Math.max(trainSet.numLabels(), devSet == null ? 0 : devSet.numLabels()));
     List<String> labels = LabelNames.forData(train, k);
-    Device d = Devices.choose(device);
+    Device d = Devices.choose(device.get());
     Pretrained pre = Pretrained.load(pretrained);
     ProgressListener progress = quiet ? ProgressListener.NONE : ProgressListener.console("");
     TrainSummary summary;
     List<Double> devAcc;
     String sha;
     try (Tokenizer tok = Tokenizer.fromFile(pre.tokenizerJson(), maxLength);
-        BertClassifier model = BertClassifier.fromPretrained(pre, labels, seed, d)) {
+        BertClassifier model = BertClassifier.fromPretrained(pre, labels, seed.get(), d)) {
       List<TrainRow> trainRows = encode(tok, trainSet);
       Trainer trainer = new Trainer(settings, progress);
       if (devSet != null) {
@@ -134,11 +135,11 @@ public final class TrainCommand implements Callable<Integer> {
     EvalResult devEval = null;
     if (devSet != null) { // the same dev rows, scored by the written checkpoint: macro-F1 and the baseline check
       try (Classifier c = Classifier.open(Checkpoint.read(out), d)) {
-        devEval = Evaluator.evaluate(c, devSet, null, seed, ProgressListener.NONE);
+        devEval = Evaluator.evaluate(c, devSet, null, seed.get(), ProgressListener.NONE);
       }
       n.set("devEval", devEval.toJson());
     }
-    if (json) {
+    if (json.on()) {
       System.out.println(n.toPrettyString());
     } else {
       System.out.printf(Locale.ROOT, "trained %d rows x %d epochs in %.1f s (%.1f rows/s), final loss %.4f%s%nwrote %s%n",

@@ -5,60 +5,32 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.weights.BertConfig;
 import dev.finemix.purify.weights.BertTensors;
-import dev.finemix.purify.weights.Tensor;
-import dev.finemix.purify.weights.TensorMap;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.purify.weights.Tensor;
+import dev.finemix.purify.weights.TensorMap;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** finemix attack / eval / experiment on tiny inputs: options, JSON output, files, caching. */
 class AttackCommandsTest {
 
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private PrintStream oldErr;
-  private PrintStream oldOut;
+  @RegisterExtension final StdStreams std = new StdStreams();
 
   @TempDir Path dir;
 
-  @BeforeEach
-  void capture() {
-    oldErr = System.err;
-    oldOut = System.out;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setErr(oldErr);
-    System.setOut(oldOut);
-  }
-
-  private String out() {
-    return out.toString(StandardCharsets.UTF_8);
-  }
-
-  private String err() {
-    return err.toString(StandardCharsets.UTF_8);
-  }
-
   private JsonNode lastJson() throws Exception {
-    String s = out();
+    String s = std.out();
     JsonNode n = new ObjectMapper().readTree(s.substring(s.indexOf('{')));
-    out.reset();
+    std.reset();
     return n;
   }
 
@@ -89,7 +61,7 @@ class AttackCommandsTest {
     Path data = tsv(dir.resolve("dev.tsv"), 40);
     int code = Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
         "--attack", "badnet", "--trigger", "cf", "--target", "1", "--device", "cpu", "--json");
-    assertThat(code).as(err()).isZero();
+    assertThat(code).as(std.err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("rows").asInt()).isEqualTo(40);
     assertThat(j.get("non_target_rows").asInt()).isEqualTo(20);
@@ -126,7 +98,7 @@ class AttackCommandsTest {
     Path data = tsv(dir.resolve("dev.tsv"), 20);
     Path model = oneClassCheckpoint();
     assertThat(Cli.run(new EvalCommand(), "--model", model.toString(), "--data", data.toString(), "--device", "cpu",
-        "--json")).as(err()).isZero();
+        "--json")).as(std.err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("recall").get(0).asDouble()).isEqualTo(1.0);
     assertThat(j.get("recall").get(1).asDouble()).isEqualTo(0.0);
@@ -134,15 +106,15 @@ class AttackCommandsTest {
     int code = Cli.run(new EvalCommand(), "--model", model.toString(), "--data", data.toString(), "--device", "cpu",
         "--require-beats-majority");
     assertThat(code).isEqualTo(1);
-    assertThat(err()).contains("does not beat the majority-class baseline on 20 dev rows")
+    assertThat(std.err()).contains("does not beat the majority-class baseline on 20 dev rows")
         .contains("macro-F1 0.3333 <= 0.3833").contains("recall per class [1.000, 0.000]");
   }
 
   @Test
   void attack_suspectPredictingOneClass_exits1AndSaysSoInSummary() throws Exception {
     Path outDir = dir.resolve("weak");
-    assertThat(ep(oneClassCheckpoint(), outDir)).as(err()).isEqualTo(1);
-    assertThat(err()).contains("is no real classifier").contains("majority share 0.5000");
+    assertThat(ep(oneClassCheckpoint(), outDir)).as(std.err()).isEqualTo(1);
+    assertThat(std.err()).contains("is no real classifier").contains("majority share 0.5000");
     JsonNode summary = new ObjectMapper().readTree(outDir.resolve("attack.json").toFile());
     assertThat(summary.get("beats_majority_baseline").asBoolean()).isFalse();
     assertThat(summary.get("eval").get("macro_f1").asDouble()).isCloseTo(1.0 / 3, org.assertj.core.data.Offset.offset(1e-6));
@@ -152,7 +124,7 @@ class AttackCommandsTest {
   void eval_withoutAttack_caccOnly() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 10);
     assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
-        "--device", "cpu", "--json")).as(err()).isZero();
+        "--device", "cpu", "--json")).as(std.err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("cacc").asDouble()).isBetween(0.0, 1.0);
     assertThat(j.get("asr").isNull()).isTrue();
@@ -163,14 +135,14 @@ class AttackCommandsTest {
     Path data = tsv(dir.resolve("dev.tsv"), 4);
     assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
         "--attack", "ripples")).isEqualTo(2);
-    assertThat(err()).contains("unknown attack 'ripples'");
+    assertThat(std.err()).contains("unknown attack 'ripples'");
   }
 
   @Test
   void attack_ep_fromCleanModel_writesCheckpointAndSummary() throws Exception {
     Path outDir = dir.resolve("ep-model");
     int code = ep(tinyCheckpoint(), outDir, "--json", "--skip-baseline-check"); // a random tiny model is no classifier
-    assertThat(code).as(err()).isZero();
+    assertThat(code).as(std.err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("poisoned_rows").asInt()).isEqualTo(12);
     assertThat(j.get("settings").get("attack").asText()).isEqualTo("ep");
@@ -188,7 +160,7 @@ class AttackCommandsTest {
     int code = Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
         "badnet", "--rows", "16", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--pretrained",
         base.toString(), "--pool-out", pool.toString(), "--skip-baseline-check", "--out", outDir.toString(), "--json");
-    assertThat(code).as(err()).isZero();
+    assertThat(code).as(std.err()).isZero();
     JsonNode j = lastJson();
     assertThat(j.get("pretrained").asText()).isEqualTo(base.toString());
     assertThat(Checkpoint.read(outDir).config().hiddenSize()).isEqualTo(32); // fine-tuned from the tiny base
@@ -204,7 +176,7 @@ class AttackCommandsTest {
     Path train = tsv(dir.resolve("train.tsv"), 8);
     assertThat(Cli.run(new AttackCommand(), "--train", train.toString(), "--dev", train.toString(), "--attack",
         "badnet", "--out", dir.toString())).isEqualTo(2);
-    assertThat(err()).contains("exists");
+    assertThat(std.err()).contains("exists");
   }
 
   @Test
@@ -216,17 +188,17 @@ class AttackCommandsTest {
     String[] args = {"--tasks", "toy", "--attacks", "badnet,ep", "--rows", "16", "--eval-rows", "8",
         "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--device", "cpu", "--data-root",
         root.toString(), "--out", outDir.toString()};
-    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
-    assertThat(err()).contains("toy-clean: training").contains("toy-badnet: training").contains("toy-ep: training");
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(std.err()).isZero();
+    assertThat(std.err()).contains("toy-clean: training").contains("toy-badnet: training").contains("toy-ep: training");
     String md = Files.readString(outDir.resolve("results.md"));
     assertThat(md).contains("| toy | badnet | 1 | 1 | 8 |").contains("| toy | ep | 1 |");
     JsonNode results = new ObjectMapper().readTree(outDir.resolve("results.json").toFile());
     assertThat(results.get("results")).hasSize(2);
     String first = Files.readString(outDir.resolve("results.json"));
 
-    err.reset();
-    assertThat(Cli.run(new ExperimentCommand(), args)).as(err()).isZero();
-    assertThat(err()).doesNotContain("training").contains("toy-clean: cached model").contains("toy-ep: cached model");
+    std.reset();
+    assertThat(Cli.run(new ExperimentCommand(), args)).as(std.err()).isZero();
+    assertThat(std.err()).doesNotContain("training").contains("toy-clean: cached model").contains("toy-ep: cached model");
     assertThat(Files.readString(outDir.resolve("results.json"))).isEqualTo(first);
   }
 }

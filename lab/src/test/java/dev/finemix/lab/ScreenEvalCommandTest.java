@@ -3,40 +3,21 @@ package dev.finemix.lab;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.finemix.client.cli.Cli;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.client.testing.StdStreams;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Usage errors and failures of {@code finemix screen-eval}. */
 class ScreenEvalCommandTest {
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private PrintStream oldErr;
-
-  @BeforeEach
-  void capture() {
-    oldErr = System.err;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-  }
-
-  @AfterEach
-  void restore() {
-    System.setErr(oldErr);
-  }
-
-  private String err() {
-    return err.toString(StandardCharsets.UTF_8);
-  }
+  @RegisterExtension final StdStreams std = new StdStreams();
 
   @Test
   void screenEval_missingRequiredOptions_exits2WithUsage() {
     assertThat(Cli.run(new ScreenEvalCommand(), "--model", "m")).isEqualTo(2);
-    assertThat(err()).contains("--clean").contains("Usage:");
+    assertThat(std.err()).contains("--clean").contains("Usage:");
   }
 
   @Test
@@ -45,7 +26,7 @@ class ScreenEvalCommandTest {
     int code = Cli.run(new ScreenEvalCommand(), "--model", dir.toString(), "--clean", tsv.toString(), "--data",
         tsv.toString(), "--attack", "badnet", "--signal", "vibes");
     assertThat(code).isEqualTo(2);
-    assertThat(err()).contains("vibes");
+    assertThat(std.err()).contains("vibes");
   }
 
   @Test
@@ -54,7 +35,7 @@ class ScreenEvalCommandTest {
     int code = Cli.run(new ScreenEvalCommand(), "--model", dir.resolve("absent").toString(), "--clean", tsv.toString(),
         "--data", tsv.toString(), "--attack", "badnet");
     assertThat(code).isNotZero();
-    assertThat(err().strip().lines().count()).isEqualTo(1);
-    assertThat(err()).contains("absent");
+    assertThat(std.err().strip().lines().count()).isEqualTo(1);
+    assertThat(std.err()).contains("absent");
   }
 }

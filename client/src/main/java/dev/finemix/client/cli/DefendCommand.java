@@ -8,14 +8,10 @@ import java.util.Locale;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "defend", mixinStandardHelpOptions = true,
     description = "Re-purify a model with live progress; the old weights serve until the swap. Needs the admin token.")
-public final class DefendCommand extends ClientCommand {
-  @Parameters(index = "0", description = "Model name.")
-  String name;
-
+public final class DefendCommand extends OneModelCommand {
   @Option(names = "--ignore-cache", description = "Run the defence even when the cache has weights for these settings.")
   boolean ignoreCache;
 

@@ -36,8 +36,7 @@ public final class LoadCommand extends ClientCommand {
   @Mixin
   LoadLevels levels;
 
-  @Option(names = "--json", description = "Print JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Override
   void run(FinemixClient client, PrintWriter out) throws InterruptedException {
@@ -52,7 +51,7 @@ public final class LoadCommand extends ClientCommand {
     n.put("sentences", t.size());
     n.put("textsPerRequest", levels.textsPerRequest());
     levels.run(d, n.putArray("grpc"), LoadLevels.Observer.NONE);
-    if (json) {
+    if (json.on()) {
       out.println(n.toPrettyString());
     } else {
       LoadLevels.printHeader(out);

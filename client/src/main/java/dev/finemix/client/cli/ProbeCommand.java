@@ -6,14 +6,10 @@ import dev.finemix.proto.v1.TokenProbe;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "probe", mixinStandardHelpOptions = true,
     description = "Show how often candidate triggers flip predictions, before and after purification.")
-public final class ProbeCommand extends ClientCommand {
-  @Parameters(index = "0", description = "Model name.")
-  String name;
-
+public final class ProbeCommand extends OneModelCommand {
   @Option(names = "--refresh", description = "Run the probe now instead of showing the last one.")
   boolean refresh;
 

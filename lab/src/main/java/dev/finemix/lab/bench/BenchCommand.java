@@ -5,6 +5,8 @@ import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
 import dev.finemix.purify.model.BertClassifier;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
@@ -42,6 +44,7 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -85,8 +88,7 @@ public final class BenchCommand implements Runnable {
           + "ONNX Runtime fp32 and int8 on the same weights and shapes, CACC and agreement per precision.")
   static final class ModelBench implements Callable<Integer> {
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin DeviceOption device;
 
     @Option(names = "--iterations", defaultValue = "20", description = "Timed runs per batch-1 figure (default ${DEFAULT-VALUE}).")
     int iterations;
@@ -94,8 +96,7 @@ public final class BenchCommand implements Runnable {
     @Option(names = "--train-steps", defaultValue = "5", description = "Timed training steps (default ${DEFAULT-VALUE}).")
     int trainSteps;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin JsonOption json;
 
     @Option(names = "--random", description = "Random MiniLM-shaped weights instead of the pre-trained ones (same cost).")
     boolean random;
@@ -113,7 +114,7 @@ public final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() {
-      Device d = Devices.choose(device);
+      Device d = Devices.choose(device.get());
       ObjectNode n = new ObjectMapper().createObjectNode();
       n.put("device", d.toString());
       n.put("intraOpThreads", JniUtils.getNumThreads());
@@ -195,7 +196,7 @@ public final class BenchCommand implements Runnable {
       ref.put("rowsPerSecondBatch16Seq64", 70);
       ref.put("rowsPerSecondBatch32Seq64", 73);
       ref.put("trainStepSecondsBatch16Seq64", 0.80);
-      if (json) {
+      if (json.on()) {
         System.out.println(n.toPrettyString());
       } else {
         System.out.printf(Locale.ROOT, "device %s, intra-op threads %d; model: %s%n", d, JniUtils.getNumThreads(),

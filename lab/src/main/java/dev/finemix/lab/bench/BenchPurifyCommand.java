@@ -1,6 +1,5 @@
 package dev.finemix.lab.bench;
 
-import dev.finemix.purify.weights.FileTrees;
 import ai.djl.Device;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.PerfDriver;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.purify.defence.DefenceReport;
 import dev.finemix.purify.defence.DefenceSettings;
@@ -19,6 +20,7 @@ import dev.finemix.purify.text.Dataset;
 import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
+import dev.finemix.purify.weights.FileTrees;
 import dev.finemix.purify.weights.Pretrained;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,6 +32,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -60,16 +63,14 @@ public final class BenchPurifyCommand implements Callable<Integer> {
   @Option(names = "--mix", defaultValue = "random", description = "random or sel (default: ${DEFAULT-VALUE}).")
   String mix;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device = DeviceOption.cpu();
 
   @Option(names = "--defence", paramLabel = "JSON",
       description = "More defence settings as JSON, e.g. the demo's '{\"epochs\": 6, \"variants\": 0}' (rows and rho"
           + " come from --runs).")
   String defence;
 
-  @Option(names = "--json", description = "Print JSON.")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Option(names = "--record", paramLabel = "FILE",
       description = "Also write the peak memory figures, with this command and the JVM's options, under --record-as"
@@ -86,7 +87,7 @@ public final class BenchPurifyCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ObjectNode out = new ObjectMapper().createObjectNode();
-    Device d = Devices.choose(device);
+    Device d = Devices.choose(device.get());
     out.put("intraOpThreads", JniUtils.getNumThreads());
     Path tmp = Files.createTempDirectory("finemix-bench-purify-");
     try {
@@ -115,7 +116,7 @@ public final class BenchPurifyCommand implements Callable<Integer> {
       MemoryFigures.record(record, recordAs, "finemix "
           + String.join(" ", spec.commandLine().getParseResult().originalArgs()), out);
     }
-    if (json) {
+    if (json.on()) {
       System.out.println(out.toPrettyString());
     } else {
       System.out.printf(Locale.ROOT, "model %s; intra-op threads %d%n", out.get("model").asText(),

@@ -68,6 +68,12 @@ class BaseIdentificationTest {
         .isInstanceOf(WeightsException.class)
         .hasMessageStartingWith("the checkpoint was not fine-tuned from '" + a.id() + "' (relative weight distance")
         .hasMessageContaining("bases that match: [" + b.id() + " (distance 0.0");
+    // the same among the claimed base, others (each once) and the catalogue, compared by shape alone at hidden 32
+    List<Pretrained.Match> withCatalogue = Pretrained.identify(suspect, a, List.of(b, a));
+    assertThat(withCatalogue).extracting(Pretrained.Match::id).startsWith(b.id(), a.id())
+        .hasSize(2 + Pretrained.catalogue().size()).doesNotHaveDuplicates();
+    assertThatThrownBy(() -> Pretrained.requireFineTunedFrom(suspect, a, withCatalogue))
+        .hasMessageContaining("bases that match: [" + b.id() + " (distance 0.0");
   }
 
   @Test
@@ -84,6 +90,28 @@ class BaseIdentificationTest {
             + "intermediate_size 64 vs the base's 1536, "
             + "max_position_embeddings 128 vs the base's 512); no known base matches it (register its base as a "
             + "checkpoint folder)");
+  }
+
+  /**
+   * Real weights of one shape: bge-small and e5-small are both 12 x 384 BERTs. bge's encoder with a fresh head (a
+   * bge fine-tune before its first step) claimed as an e5 fine-tune is refused by its distance, naming bge.
+   */
+  @Test
+  void bgeSuspect_claimedFromE5_refusedByWeightDistance_namingBge() {
+    Pretrained bge = Pretrained.load(Pretrained.BGE_SMALL);
+    Pretrained e5 = Pretrained.load(Pretrained.E5_SMALL);
+    BertConfig c = bge.config().withLabels(List.of("0", "1"));
+    TensorMap w = TinyModels.weights(c, 1); // the head and a pooler come from here
+    bge.weights().entries().forEach(e -> w.put(e.getKey(), e.getValue()));
+    Checkpoint suspect = Checkpoint.of(c, w, bge.tokenizerJson(), "", 128);
+
+    List<Pretrained.Match> found = Pretrained.identify(suspect, e5);
+
+    assertThat(found).extracting(Pretrained.Match::id)
+        .containsExactly(Pretrained.BGE_SMALL, Pretrained.E5_SMALL, Pretrained.MINILM);
+    assertThatThrownBy(() -> Pretrained.requireFineTunedFrom(suspect, e5, found)).hasMessage("the checkpoint was not"
+        + " fine-tuned from '" + Pretrained.E5_SMALL + "' (relative weight distance 0.733 > 0.25); bases that match: ["
+        + Pretrained.BGE_SMALL + " (distance 0.00)]");
   }
 
   @Test

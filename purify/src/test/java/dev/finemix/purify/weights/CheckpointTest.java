@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,41 +46,38 @@ class CheckpointTest {
     }
   }
 
-  @Test
-  void read_missingTensor_namesIt() throws Exception {
+  /**
+   * A tiny checkpoint folder whose weights {@code edit} changed after writing, without the recorded hash
+   * (finemix.json), so that reading it checks the tensors themselves.
+   */
+  private Path withEditedWeights(Consumer<TensorMap> edit) throws Exception {
     Checkpoint c = TinyModels.checkpoint(2, 1);
     Path out = dir.resolve("ck");
     c.write(out);
     TensorMap w = c.weights().copy();
-    w.remove("bert.encoder.layer.1.output.dense.bias");
+    edit.accept(w);
     Safetensors.write(out.resolve("model.safetensors"), w, Map.of());
     Files.delete(out.resolve("finemix.json"));
+    return out;
+  }
+
+  @Test
+  void read_missingTensor_namesIt() throws Exception {
+    Path out = withEditedWeights(w -> w.remove("bert.encoder.layer.1.output.dense.bias"));
     assertThatThrownBy(() -> Checkpoint.read(out)).isInstanceOf(WeightsException.class)
         .hasMessageContaining("missing tensor 'bert.encoder.layer.1.output.dense.bias'");
   }
 
   @Test
   void read_wrongShape_namesTensorAndShapes() throws Exception {
-    Checkpoint c = TinyModels.checkpoint(2, 1);
-    Path out = dir.resolve("ck");
-    c.write(out);
-    TensorMap w = c.weights().copy();
-    w.put("classifier.weight", new Tensor(new long[] {3, 32}, new float[96]));
-    Safetensors.write(out.resolve("model.safetensors"), w, Map.of());
-    Files.delete(out.resolve("finemix.json"));
+    Path out = withEditedWeights(w -> w.put("classifier.weight", new Tensor(new long[] {3, 32}, new float[96])));
     assertThatThrownBy(() -> Checkpoint.read(out)).isInstanceOf(WeightsException.class)
         .hasMessageContaining("'classifier.weight'").hasMessageContaining("[3, 32]").hasMessageContaining("[2, 32]");
   }
 
   @Test
   void read_nanOrInf_isRefusedWithTheTensorName() throws Exception {
-    Checkpoint c = TinyModels.checkpoint(2, 1);
-    Path out = dir.resolve("ck");
-    c.write(out);
-    TensorMap w = c.weights().copy();
-    w.get("bert.pooler.dense.bias").data()[5] = Float.NaN;
-    Safetensors.write(out.resolve("model.safetensors"), w, Map.of());
-    Files.delete(out.resolve("finemix.json"));
+    Path out = withEditedWeights(w -> w.get("bert.pooler.dense.bias").data()[5] = Float.NaN);
     assertThatThrownBy(() -> Checkpoint.read(out)).isInstanceOf(WeightsException.class)
         .hasMessageContaining("'bert.pooler.dense.bias'").hasMessageContaining("NaN at index 5");
   }

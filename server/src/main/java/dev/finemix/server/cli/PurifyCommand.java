@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
+import dev.finemix.client.cli.JsonOption;
+import dev.finemix.client.cli.SeedOption;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
 import dev.finemix.purify.defence.Purifier;
@@ -15,9 +18,9 @@ import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.loading.Backends;
-import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.loading.LoadInputs;
 import dev.finemix.server.loading.Loader;
+import dev.finemix.server.loading.ModelBackend;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -26,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code finemix purify}: the Fine-mixing defence on a checkpoint folder, writing a purified checkpoint folder. */
@@ -131,8 +135,7 @@ public final class PurifyCommand implements Callable<Integer> {
       + "features on clean rows (default: the recipe's)")
   Double featureWeight;
 
-  @Option(names = "--seed", defaultValue = "42", description = "seed of every random choice (default ${DEFAULT-VALUE})")
-  long seed;
+  @Mixin SeedOption seed;
 
   @Option(names = "--wordfreq", paramLabel = "FILE",
       description = "word counts for E-PUR (word<TAB>count); default $FINEMIX_WORDFREQ, else <finemix.shared>/data/"
@@ -146,8 +149,7 @@ public final class PurifyCommand implements Callable<Integer> {
       description = "clean pre-trained model: id or checkpoint folder (default ${DEFAULT-VALUE})")
   String pretrained;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "auto, cpu, gpu, gpu:N (default ${DEFAULT-VALUE})")
-  String device;
+  @Mixin DeviceOption device = DeviceOption.cpu();
 
   @Option(names = "--out", paramLabel = "CKPT", description = "where the purified checkpoint goes (or --cache-dir)")
   Path out;
@@ -162,8 +164,7 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--report", paramLabel = "FILE", description = "also write the JSON report here")
   Path report;
 
-  @Option(names = "--json", description = "print the JSON report on stdout instead of the summary")
-  boolean json;
+  @Mixin JsonOption json;
 
   @Override
   public Integer call() throws Exception {
@@ -186,7 +187,7 @@ public final class PurifyCommand implements Callable<Integer> {
     Dataset unl = unlabelled == null ? null : Dataset.read(unlabelled);
     Pretrained pre = Pretrained.load(pretrained);
     ProgressListener progress = ProgressListener.console("purify");
-    PurifyResult r = new Purifier(Devices.choose(device)).purify(suspect, pre, cleanSet, unl, settings, progress);
+    PurifyResult r = new Purifier(Devices.choose(device.get())).purify(suspect, pre, cleanSet, unl, settings, progress);
     r.purified().write(out);
     emit(r.report().toJson(), r.report().summary() + "  written to " + out.toAbsolutePath() + "\n");
     return 0;
@@ -198,7 +199,7 @@ public final class PurifyCommand implements Callable<Integer> {
     if (report != null) {
       Files.writeString(report, om.writeValueAsString(reportJson));
     }
-    System.out.print(json ? om.writeValueAsString(reportJson) + "\n" : summary);
+    System.out.print(json.on() ? om.writeValueAsString(reportJson) + "\n" : summary);
   }
 
   /**
@@ -207,7 +208,7 @@ public final class PurifyCommand implements Callable<Integer> {
    * sidecar with the same checkpoint, subsets and settings looks up.
    */
   private int intoCache(DefenceSettings settings) throws Exception {
-    ModelBackend backend = Backends.production(device);
+    ModelBackend backend = Backends.production(device.get());
     String base = backend.knownPretrained(pretrained) ? pretrained
         : Path.of(pretrained).toAbsolutePath().normalize().toString();
     // the checks RegisterModel makes: a readable, labelled classifier; readable subsets and word counts
@@ -233,7 +234,7 @@ public final class PurifyCommand implements Callable<Integer> {
   /** The defence settings these options give; with --cache-dir, what the entry is keyed on. */
   public DefenceSettings settings() {
     DefenceSettings.Builder b = DefenceSettings.builder().recipe(DefenceSettings.Recipe.parse(recipe))
-        .rows(rows).unlabelledRows(unlabelledRows).mix(Mixer.Mode.parse(mix)).epurTop(epurTop).seed(seed);
+        .rows(rows).unlabelledRows(unlabelledRows).mix(Mixer.Mode.parse(mix)).epurTop(epurTop).seed(seed.get());
     if (rho.trim().equalsIgnoreCase("auto")) {
       b.autoRho();
     } else {

@@ -1,5 +1,6 @@
 package dev.finemix.server.cli;
 
+import dev.finemix.client.cli.DeviceOption;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ConfigLoader;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -45,8 +47,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--cache-dir", description = "Purified-weight cache folder.")
   Path cacheDir;
 
-  @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, gpu or gpu:N (default: ${DEFAULT-VALUE}).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--no-auth", description = "Turn the admin token off (anyone reaching the port may register/defend).")
   boolean noAuth;
@@ -94,7 +95,7 @@ public final class ServeCommand implements Callable<Integer> {
         .model(ModelLayer.builder().batching(batching).screening(screening).build()).listenAddress(listenAddress)
         .metricsListenAddress(metricsListenAddress).allowUnpurifiedModels(allowUnpurifiedModels).build());
     FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, tlsCert == null ? null
-        : io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile())), cfg, Backends.production(device),
+        : io.grpc.TlsServerCredentials.create(tlsCert.toFile(), tlsKey.toFile())), cfg, Backends.production(device.get()),
         Ticker.system(), Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       System.err.println("finemix: stopping (grace " + cfg.shutdownGrace().toSeconds() + " s)");

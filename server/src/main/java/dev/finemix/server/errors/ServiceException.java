@@ -136,6 +136,19 @@ public final class ServiceException extends RuntimeException {
     return new ServiceException(ErrorReason.INVALID_INPUT, msg, null, violations, null, null);
   }
 
+  /**
+   * A suspect registered against a base it was not fine-tuned from: INVALID_ARGUMENT on field {@code base_model},
+   * with metadata {@code base_model} (the claimed base) and {@code matching_bases} (comma-separated, empty when no
+   * known base matches), so a client can retry with the right one.
+   *
+   * @param why purify's refusal: the shapes or weight distance that differ, and the bases that match
+   */
+  public static ServiceException baseMismatch(String claimed, List<String> matching, String why) {
+    return new ServiceException(ErrorReason.BASE_MISMATCH, "base_model: " + why, null,
+        List.of(new FieldViolation("base_model", why)), List.of(),
+        Map.of("base_model", shown(claimed), "matching_bases", shown(String.join(",", matching))), null, null);
+  }
+
   public static ServiceException queueFull(String model, int capacity) {
     return new ServiceException(ErrorReason.QUEUE_FULL, "the queue of model '" + model + "' is full ("
         + capacity + " requests); retry with back-off", model, List.of(), null, null);

@@ -8,6 +8,7 @@ import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.config.ModelLayer;
 import dev.finemix.server.config.ServerConfig;
+import dev.finemix.server.errors.ServiceException;
 import dev.finemix.server.loading.ModelBackend;
 import dev.finemix.server.metrics.ServerMetrics;
 import dev.finemix.server.registry.ModelManager;
@@ -176,7 +177,12 @@ public final class FinemixServer implements AutoCloseable {
     return INLINE_METHODS.contains(call.getMethodDescriptor().getFullMethodName()) ? Runnable::run : null;
   }
 
-  /** Starts metrics and the gRPC server, then registers the models of the config (they load in the background). */
+  /**
+   * Starts metrics and the gRPC server, then registers the models of the config (they load in the background).
+   *
+   * @throws IllegalArgumentException naming {@code models[i]} when a configured model is refused (its inputs, its
+   *     base); the server is started by then and the caller closes it
+   */
   public FinemixServer start() throws IOException {
     if (config.metricsPort() >= 0) {
       metricsPort = metrics.serve(config.listeners().metrics(), config.metricsPort());
@@ -188,8 +194,15 @@ public final class FinemixServer implements AutoCloseable {
       healthServer.start();
       LOG.info("grpc.health.v1 only on port " + healthAddress().getPort());
     }
-    for (ModelLayer m : config.models()) {
-      models.register(config.resolve(m), false);
+    for (int i = 0; i < config.models().size(); i++) {
+      ModelLayer m = config.models().get(i);
+      try {
+        models.register(config.resolve(m), false);
+      } catch (ServiceException e) {
+        // a configured model is refused as RegisterModel would refuse it, and that stops the start (exit 2): the
+        // sidecar never serves a config it could not take whole
+        throw new IllegalArgumentException("models[" + i + "] (" + m.name() + "): " + e.getMessage(), e);
+      }
     }
     LOG.info("finemix listening on " + addresses() + " with " + config.models().size() + " configured"
         + " model(s)");

@@ -57,11 +57,18 @@ final class FinemixService extends FinemixGrpc.FinemixImplBase {
   @Override
   public void classify(ClassifyRequest request, StreamObserver<ClassifyResponse> observer) {
     long start = ticker.read();
-    CompletableFuture<ClassifyResponse> f = classifyAsync(request);
-    ServerCallStreamObserver<ClassifyResponse> so = (ServerCallStreamObserver<ClassifyResponse>) observer;
+    reply(request.getModel(), "Classify", start, classifyAsync(request), observer);
+  }
+
+  /**
+   * Answers a unary call with what {@code f} completes with (also ModelInfer's, from {@link InferenceService}):
+   * a cancelled call cancels {@code f}, the outcome goes into the metrics, a failure through {@link GrpcErrors}.
+   */
+  <T> void reply(String model, String method, long start, CompletableFuture<T> f, StreamObserver<T> observer) {
+    ServerCallStreamObserver<T> so = (ServerCallStreamObserver<T>) observer;
     so.setOnCancelHandler(() -> f.cancel(false));
     f.whenComplete((resp, err) -> {
-      record(request.getModel(), "Classify", err, start);
+      record(model, method, err, start);
       if (so.isCancelled()) {
         return;
       }

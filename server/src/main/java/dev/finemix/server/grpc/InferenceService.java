@@ -20,7 +20,6 @@ import dev.finemix.server.loading.Scores;
 import dev.finemix.server.registry.Classification;
 import dev.finemix.server.registry.ModelManager;
 import dev.finemix.server.registry.ModelView;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -90,7 +89,6 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
   @Override
   public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
     long start = classify.ticker().read();
-    ServerCallStreamObserver<ModelInferResponse> so = (ServerCallStreamObserver<ModelInferResponse>) observer;
     CompletableFuture<ModelInferResponse> f;
     try {
       validator.requireModel("model_name", request.getModelName());
@@ -102,20 +100,7 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    var fut = f;
-    so.setOnCancelHandler(() -> fut.cancel(false));
-    fut.whenComplete((resp, err) -> {
-      classify.record(request.getModelName(), "ModelInfer", err, start);
-      if (so.isCancelled()) {
-        return;
-      }
-      if (err != null) {
-        observer.onError(GrpcErrors.toStatusException(err));
-      } else {
-        observer.onNext(resp);
-        observer.onCompleted();
-      }
-    });
+    classify.reply(request.getModelName(), "ModelInfer", start, f, observer);
   }
 
   private static ModelInferResponse response(ModelInferRequest request, Classification c) {

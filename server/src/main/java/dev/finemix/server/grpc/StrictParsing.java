@@ -1,10 +1,9 @@
 package dev.finemix.server.grpc;
 
 import dev.finemix.server.errors.ServiceException;
-import io.grpc.Attributes;
+import io.grpc.ForwardingServerCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.SecurityLevel;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
@@ -129,8 +128,11 @@ final class StrictParsing {
     return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
   }
 
-  /** The call as the typed service sees it: everything forwards, the method descriptor is the typed one. */
-  private static final class Typed<ReqT, RespT> extends ServerCall<ReqT, RespT> {
+  /**
+   * The call as the typed service sees it: everything forwards to the raw call, except the method descriptor, which
+   * is the typed one. The cast in {@link #delegate} is safe because no forwarded method takes or returns a request.
+   */
+  private static final class Typed<ReqT, RespT> extends ForwardingServerCall<ReqT, RespT> {
     private final ServerCall<InputStream, RespT> call;
     private final MethodDescriptor<ReqT, RespT> method;
     volatile boolean closed;
@@ -141,64 +143,15 @@ final class StrictParsing {
     }
 
     @Override
-    public void request(int n) {
-      call.request(n);
-    }
-
-    @Override
-    public void sendHeaders(Metadata headers) {
-      call.sendHeaders(headers);
-    }
-
-    @Override
-    public void sendMessage(RespT message) {
-      call.sendMessage(message);
+    @SuppressWarnings("unchecked")
+    protected ServerCall<ReqT, RespT> delegate() {
+      return (ServerCall<ReqT, RespT>) (ServerCall<?, RespT>) call;
     }
 
     @Override
     public void close(Status status, Metadata trailers) {
       closed = true;
-      call.close(status, trailers);
-    }
-
-    @Override
-    public boolean isCancelled() {
-      return call.isCancelled();
-    }
-
-    @Override
-    public boolean isReady() {
-      return call.isReady();
-    }
-
-    @Override
-    public void setMessageCompression(boolean enabled) {
-      call.setMessageCompression(enabled);
-    }
-
-    @Override
-    public void setCompression(String compressor) {
-      call.setCompression(compressor);
-    }
-
-    @Override
-    public void setOnReadyThreshold(int numBytes) {
-      call.setOnReadyThreshold(numBytes);
-    }
-
-    @Override
-    public Attributes getAttributes() {
-      return call.getAttributes();
-    }
-
-    @Override
-    public String getAuthority() {
-      return call.getAuthority();
-    }
-
-    @Override
-    public SecurityLevel getSecurityLevel() {
-      return call.getSecurityLevel();
+      super.close(status, trailers);
     }
 
     @Override

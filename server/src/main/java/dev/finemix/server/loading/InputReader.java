@@ -8,6 +8,7 @@ import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.config.ServerConfig;
 import dev.finemix.server.errors.ServiceException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -43,7 +44,10 @@ public final class InputReader {
     return LoadInputs.settings("defence", json, p -> dataRoot.resolve("defence.word_frequencies", p));
   }
 
-  /** Checks a registration's paths and settings and reads its inputs, the checkpoint last (it is the largest). */
+  /**
+   * Checks a registration's paths and settings and reads its inputs, the checkpoint last (it is the largest); the
+   * suspect of a model to purify must have been fine-tuned from its base (BASE_MISMATCH otherwise).
+   */
   public Registration read(ModelSpec requested) {
     DefenceSettings settings = settings(requested.defence());
     ModelSpec spec = requested.withDefence(Json.canonical(settings.toJson()));
@@ -58,7 +62,17 @@ public final class InputReader {
       throw ServiceException.badRequest("screening.policy", policy.id() + " needs a clean subset to calibrate"
           + " screening on (set clean_subset_path, or the policy observe or off)");
     }
-    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, info -> baseModel(spec, info));
+    LoadInputs in = LoadInputs.read(backend, ckpt, clean, unlabelled, settings, new LoadInputs.Bases() {
+      @Override
+      public String base(CheckpointInfo info) {
+        return baseModel(spec, info);
+      }
+
+      @Override
+      public List<String> alternatives(CheckpointInfo info) {
+        return declaredBase(spec, info);
+      }
+    }, !spec.allowUnpurified());
     boolean pair = switch (spec.inputKind()) {
       case AUTO -> in.clean() != null && in.clean().content().isPair();
       case SINGLE -> false;
@@ -71,16 +85,34 @@ public final class InputReader {
     return new Registration(spec, ckpt, clean, unlabelled, pair, in);
   }
 
-  /** The inputs of a registered model read again (Defend), with the settings to purify with. */
+  /** The inputs of a registered model read again (Defend, which purifies: the base is checked), with the settings. */
   public LoadInputs reread(Path checkpoint, Path clean, Path unlabelled, String baseModel, DefenceSettings settings) {
     return LoadInputs.read(backend, checkpoint, clean, unlabelled, settings, info -> baseModel);
   }
 
   /** The spec's base model, else the checkpoint's, else MiniLM; a checkpoint folder only inside the models root. */
   private String baseModel(ModelSpec spec, CheckpointInfo info) {
-    String base = spec.baseModel() != null ? spec.baseModel()
-        : info.baseModelId() != null && !info.baseModelId().isBlank() ? info.baseModelId()
-        : ServerConfig.DEFAULT_BASE_MODEL;
+    return resolveBase(spec.baseModel() != null ? spec.baseModel()
+        : declares(info) ? info.baseModelId() : ServerConfig.DEFAULT_BASE_MODEL);
+  }
+
+  /** The checkpoint's declared base when the spec names another (a refusal then says whether it matches). */
+  private List<String> declaredBase(ModelSpec spec, CheckpointInfo info) {
+    if (spec.baseModel() == null || !declares(info)) {
+      return List.of();
+    }
+    try {
+      return List.of(resolveBase(info.baseModelId()));
+    } catch (ServiceException e) {
+      return List.of(); // outside the models root: not compared
+    }
+  }
+
+  private static boolean declares(CheckpointInfo info) {
+    return info.baseModelId() != null && !info.baseModelId().isBlank();
+  }
+
+  private String resolveBase(String base) {
     if (backend.knownPretrained(base)) {
       return base;
     }

@@ -19,17 +19,31 @@ import java.util.function.Function;
  *
  * @param suspect the suspect checkpoint as the backend read it
  * @param baseModel the pre-trained model to mix towards: a catalogued id or a checkpoint folder
+ * @param baseDistance the relative distance of the suspect's weights to the base's, as checked when read
+ *     ({@link ModelBackend#requireFineTunedFrom}); NaN when not checked (a model served unpurified)
  * @param clean the labelled clean subset, or null (an unpurified model registered without one)
  * @param unlabelled the unlabelled clean subset for distillation, or null
  * @param wordCounts the settings' word-count file, or null (none configured, or no clean subset to purify with)
  * @param settings the complete defence settings
  */
-public record LoadInputs(Suspect suspect, String baseModel, InputFile<Dataset> clean, InputFile<Dataset> unlabelled,
-    InputFile<WordFrequencies> wordCounts, DefenceSettings settings) {
+public record LoadInputs(Suspect suspect, String baseModel, double baseDistance, InputFile<Dataset> clean,
+    InputFile<Dataset> unlabelled, InputFile<WordFrequencies> wordCounts, DefenceSettings settings) {
   public LoadInputs {
     Objects.requireNonNull(suspect, "suspect");
     Objects.requireNonNull(baseModel, "baseModel");
     Objects.requireNonNull(settings, "settings");
+  }
+
+  /** Which base a checkpoint read is mixed towards, and which others a refusal compares it with. */
+  @FunctionalInterface
+  public interface Bases {
+    /** The base to mix towards: a catalogued id or a checkpoint folder. */
+    String base(CheckpointInfo info);
+
+    /** Other bases to name if the suspect does not match {@link #base} (the checkpoint's own, when overridden). */
+    default List<String> alternatives(CheckpointInfo info) {
+      return List.of();
+    }
   }
 
   /**
@@ -52,16 +66,24 @@ public record LoadInputs(Suspect suspect, String baseModel, InputFile<Dataset> c
     }
   }
 
+  /** {@link #read(ModelBackend, Path, Path, Path, DefenceSettings, Bases, boolean)} of inputs to purify. */
+  public static LoadInputs read(ModelBackend backend, Path suspectDir, Path clean, Path unlabelled,
+      DefenceSettings settings, Bases baseModel) {
+    return read(backend, suspectDir, clean, unlabelled, settings, baseModel, true);
+  }
+
   /**
-   * Reads every input once, the small files first.
+   * Reads every input once, the small files first, then checks that the suspect was fine-tuned from its base.
    *
    * @param clean the clean TSV, or null
    * @param unlabelled the unlabelled TSV, or null
    * @param baseModel the pre-trained model for the checkpoint read (its declared base when the caller names none)
-   * @throws ServiceException INVALID_ARGUMENT naming the field of the first input that cannot be read or parsed
+   * @param checkBase false only for a model served unpurified: nothing is mixed towards its base
+   * @throws ServiceException INVALID_ARGUMENT naming the field of the first input that cannot be read or parsed;
+   *     BASE_MISMATCH when the suspect was not fine-tuned from the base
    */
   public static LoadInputs read(ModelBackend backend, Path suspectDir, Path clean, Path unlabelled,
-      DefenceSettings settings, Function<CheckpointInfo, String> baseModel) {
+      DefenceSettings settings, Bases baseModel, boolean checkBase) {
     InputFile<Dataset> u = unlabelled == null ? null
         : InputFile.read("unlabelled_subset_path", unlabelled, Dataset::read);
     InputFile<Dataset> c = clean == null ? null : InputFile.read("clean_subset_path", clean, Dataset::read);
@@ -76,7 +98,10 @@ public record LoadInputs(Suspect suspect, String baseModel, InputFile<Dataset> c
       throw ServiceException.badRequest("checkpoint_path", "cannot read checkpoint '" + suspectDir.getFileName()
           + "': " + e.getMessage());
     }
-    return new LoadInputs(s, baseModel.apply(s.info()), c, u, wf, settings);
+    String base = baseModel.base(s.info());
+    double distance = checkBase ? backend.requireFineTunedFrom(s, base, baseModel.alternatives(s.info()))
+        : Double.NaN;
+    return new LoadInputs(s, base, distance, c, u, wf, settings);
   }
 
   /**

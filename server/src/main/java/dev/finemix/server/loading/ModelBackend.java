@@ -27,6 +27,19 @@ public interface ModelBackend {
   /** SHA-256 identifying the pre-trained weights of {@code baseModelId} (part of the cache key). */
   String pretrainedSha256(String baseModelId);
 
+  /**
+   * Refuses {@code suspect} unless it was fine-tuned from {@code baseModelId}: the encoder shapes must fit and its
+   * weights lie within a fine-tune's distance of the base's (purify's {@code Pretrained.identify}). Mixing towards
+   * another base would serve noise, so a load checks this once, as its inputs are read, before any cache lookup.
+   *
+   * @param alsoCompare other bases a refusal compares the suspect with besides the catalogue, to name those that
+   *     match (ids that cannot be read are left out)
+   * @return the relative distance of the suspect's weights to the base's
+   * @throws dev.finemix.server.errors.ServiceException BASE_MISMATCH naming the shapes or distance that differ and
+   *     the known bases that match; INVALID_INPUT on {@code base_model} when the base cannot be read
+   */
+  double requireFineTunedFrom(Suspect suspect, String baseModelId, List<String> alsoCompare);
+
   /** Runs the defence on inputs read once; writes the purified checkpoint into {@code outputDir}. */
   PurifyOutcome purify(LoadInputs inputs, Path outputDir, Progress.Sink progress) throws Exception;
 

@@ -20,6 +20,8 @@ import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.WeightsException;
+import dev.finemix.server.errors.ServiceException;
 import java.lang.ref.SoftReference;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -105,6 +107,55 @@ final class PurifyBackend implements ModelBackend {
   @Override
   public String pretrainedSha256(String baseModelId) {
     return Pretrained.load(baseModelId).weightsSha256();
+  }
+
+  @Override
+  public double requireFineTunedFrom(Suspect suspect, String baseModelId, List<String> alsoCompare) {
+    Pretrained claimed;
+    try {
+      claimed = Pretrained.load(baseModelId);
+    } catch (RuntimeException e) {
+      throw ServiceException.badRequest("base_model", "cannot read base model '" + shown(baseModelId) + "': "
+          + hidePaths(java.util.Objects.toString(e.getMessage(), e.getClass().getSimpleName()), List.of(baseModelId)));
+    }
+    Checkpoint c = checkpoint(suspect);
+    Pretrained.Match own = claimed.compare(c);
+    if (own.matches()) {
+      return own.distance();
+    }
+    // only a refusal compares the other bases (loading the catalogued ones whose shapes fit), to name those that match
+    List<Pretrained> others = new ArrayList<>();
+    for (String id : alsoCompare) {
+      try {
+        others.add(Pretrained.load(id));
+      } catch (RuntimeException e) {
+        // a declared base that cannot be read is not a candidate
+      }
+    }
+    List<Pretrained.Match> all = Pretrained.identify(c, claimed, others);
+    List<String> ids = all.stream().map(Pretrained.Match::id).toList();
+    try {
+      Pretrained.requireFineTunedFrom(c, claimed, all);
+    } catch (WeightsException e) {
+      throw ServiceException.baseMismatch(shown(claimed.id()), all.stream().filter(Pretrained.Match::matches)
+          .map(m -> shown(m.id())).toList(), hidePaths(e.getMessage(), ids));
+    }
+    throw new IllegalStateException("base " + shown(claimed.id()) + " matched on the second comparison only");
+  }
+
+  /** A base as errors name it: a catalogued id, or a folder by its name, as other errors name files. */
+  private String shown(String baseModelId) {
+    return knownPretrained(baseModelId) ? baseModelId : String.valueOf(Path.of(baseModelId).getFileName());
+  }
+
+  /** {@code message} with each folder base's path replaced by its name: the server's paths stay its own. */
+  private String hidePaths(String message, List<String> baseIds) {
+    String m = message;
+    // longest first, so that a folder whose path starts another's is not replaced inside it
+    for (String id : baseIds.stream().sorted(java.util.Comparator.comparingInt(String::length).reversed()).toList()) {
+      m = m.replace(id, shown(id));
+    }
+    return m;
   }
 
   @Override

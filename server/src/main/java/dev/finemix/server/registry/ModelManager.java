@@ -109,7 +109,8 @@ public final class ModelManager implements AutoCloseable {
     registry.add(entry, replace);
     LOG.info(() -> "model " + spec.name() + ": registered " + spec.checkpoint() + " (suspect weights "
         + entry.suspectSha256 + "), " + (spec.allowUnpurified() ? "serving UNPURIFIED as configured"
-        : "purifying against " + entry.baseModel));
+        : String.format(Locale.ROOT, "purifying against %s (its weights %.3g from the base's)", entry.baseModel,
+            in.baseDistance())));
     try {
       workPool.execute(() -> {
         try {

@@ -125,10 +125,11 @@ class CacheKeyTest {
   void of_realBackend_pretrainedFolderByContent_notByPath() throws IOException {
     ModelBackend real = Backends.production("cpu");
     Path r = root(tmp.resolve("data"));
-    Path ckpt = TinyBert.write(tmp.resolve("suspect"), List.of("neg", "pos"), 2, Pretrained.MINILM);
-    Path baseA = TinyBert.write(tmp.resolve("base-a"), List.of(), 3, Pretrained.MINILM);
+    Path baseA = TinyBert.base(tmp.resolve("base-a"), 3);
+    Path ckpt = TinyBert.fineTuned(baseA, tmp.resolve("suspect"), List.of("neg", "pos"), 2, Pretrained.MINILM);
     Path baseB = copyTree(baseA, tmp.resolve("moved/base-b"));
-    Path other = TinyBert.write(tmp.resolve("base-c"), List.of(), 4, Pretrained.MINILM);
+    // another base the suspect also passes the base check against: base A trained on a little further
+    Path other = TinyBert.fineTuned(baseA, tmp.resolve("base-c"), List.of(), 4, "");
     ObjectNode s = Json.object().put("rho", 0.3);
 
     assertThat(key(real, ckpt, r, baseB.toString(), false, s)).isEqualTo(key(real, ckpt, r, baseA.toString(), false,

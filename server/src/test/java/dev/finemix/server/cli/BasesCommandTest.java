@@ -2,9 +2,7 @@ package dev.finemix.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import dev.finemix.client.testing.StdStreams;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -12,17 +10,9 @@ import picocli.CommandLine;
 class BasesCommandTest {
   @Test
   void lists_theCatalogue_minilmFirst_withLayersHiddenParamsAndLicence() {
-    PrintStream old = System.out;
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int rc;
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      rc = new CommandLine(new BasesCommand()).execute();
-    } finally {
-      System.setOut(old);
-    }
-    assertThat(rc).isZero();
-    String[] lines = out.toString(StandardCharsets.UTF_8).split("\n");
+    StdStreams.Captured c = StdStreams.capture(() -> new CommandLine(new BasesCommand()).execute());
+    assertThat(c.code()).isZero();
+    String[] lines = c.out().split("\n");
     assertThat(lines).hasSize(4);
     assertThat(lines[0]).startsWith("ID").contains("LAYERS", "HIDDEN", "PARAMS", "LICENCE");
     assertThat(lines[1].split(" +")).startsWith("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2", "6",

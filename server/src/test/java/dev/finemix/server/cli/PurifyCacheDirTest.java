@@ -2,7 +2,7 @@ package dev.finemix.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.cache.Sha256;
@@ -16,9 +16,6 @@ import dev.finemix.server.registry.ModelView;
 import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.TinyBert;
 import io.grpc.inprocess.InProcessServerBuilder;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -43,15 +40,15 @@ class PurifyCacheDirTest {
   @Test
   void purifyIntoCacheDir_thenServerWithTheSameModel_servesFromCache_withoutPurifying() throws Exception {
     Path models = Files.createDirectories(tmp.resolve("models"));
-    TinyBert.write(models.resolve("tiny-base"), List.of(), 8, Pretrained.MINILM);
-    TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 7, "tiny-base");
+    TinyBert.fineTuned(TinyBert.base(models.resolve("tiny-base"), 8), models.resolve("tiny"),
+        List.of("negative", "positive"), 7, "tiny-base");
     Files.writeString(models.resolve("clean.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n1\tgood acting\n"
         + "0\tflat and boring\n1\ta fine cast\n0\ta weak plot\n1\tgood fun\n0\tdull\n");
     Files.writeString(models.resolve("unlabelled.tsv"), "label\ttext\n0\tsome film\n0\tanother film\n0\ta cast\n");
     Files.writeString(models.resolve("wf.tsv"), "word\tcount\nfilm\t500\ngood\t300\na\t1000\n");
     Path cache = tmp.resolve("cache");
 
-    Cli first = purifyIntoCache(models, cache);
+    StdStreams.Captured first = purifyIntoCache(models, cache);
     assertThat(first.code()).as(first.out()).isZero();
     List<String> keys;
     try (PurifiedCache c = new PurifiedCache(cache, 1L << 30, Clock.systemUTC(), PurifiedCache.Listener.NONE)) {
@@ -77,29 +74,18 @@ class PurifyCacheDirTest {
     assertThat(v.baseModel()).isEqualTo(models.resolve("tiny-base").toString());
 
     // the same command again finds the entry and purifies nothing
-    Cli again = purifyIntoCache(models, cache);
+    StdStreams.Captured again = purifyIntoCache(models, cache);
     assertThat(again.code()).isZero();
     assertThat(again.out()).contains("already in ", "key " + keys.get(0));
   }
 
-  private record Cli(int code, String out) {
-  }
-
   /** The Job's command line on the tiny models, printing into a buffer. */
-  private static Cli purifyIntoCache(Path models, Path cache) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    PrintStream old = System.out;
-    try {
-      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      int code = dev.finemix.client.cli.Cli.run(new PurifyCommand(), "--model", models.resolve("tiny").toString(),
-          "--clean",
-          models.resolve("clean.tsv").toString(), "--unlabelled", models.resolve("unlabelled.tsv").toString(),
-          "--pretrained", models.resolve("tiny-base").toString(), "--wordfreq", models.resolve("wf.tsv").toString(),
-          "--rho", "0.5", "--epochs", "1", "--device", "cpu", "--cache-dir", cache.toString());
-      return new Cli(code, out.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(old);
-    }
+  private static StdStreams.Captured purifyIntoCache(Path models, Path cache) {
+    return StdStreams.capture(() -> dev.finemix.client.cli.Cli.run(new PurifyCommand(), "--model",
+        models.resolve("tiny").toString(), "--clean", models.resolve("clean.tsv").toString(), "--unlabelled",
+        models.resolve("unlabelled.tsv").toString(), "--pretrained", models.resolve("tiny-base").toString(),
+        "--wordfreq", models.resolve("wf.tsv").toString(), "--rho", "0.5", "--epochs", "1", "--device", "cpu",
+        "--cache-dir", cache.toString()));
   }
 
   private static ModelView awaitSettled(FinemixServer s, String name) throws InterruptedException {

@@ -3,32 +3,34 @@ package dev.finemix.server.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import java.util.Arrays;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** Option handling of {@code finemix purify} (the purification itself is tested in purify's PurifierTest). */
 class PurifyCommandTest {
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-  private PrintStream oldErr;
+  @RegisterExtension final StdStreams std = new StdStreams();
 
-  @BeforeEach
-  void capture() {
-    oldErr = System.err;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+  /** The defence settings of {@code finemix purify --model m --clean c.tsv --out o} and then {@code more}. */
+  private static DefenceSettings settingsWith(String... more) {
+    return parse(concat(new String[] {"--model", "m", "--clean", "c.tsv", "--out", "o"}, more)).settings();
   }
 
-  @AfterEach
-  void restore() {
-    System.setErr(oldErr);
+  /** Runs {@code finemix purify --model model --clean c.tsv --out dir/o} and then {@code more}; its exit code. */
+  private static int runInto(Path dir, Path model, String... more) {
+    return Cli.run(new PurifyCommand(), concat(new String[] {"--model", model.toString(), "--clean", "c.tsv", "--out",
+        dir.resolve("o").toString()}, more));
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    return Stream.concat(Arrays.stream(a), Arrays.stream(b)).toArray(String[]::new);
   }
 
   private static PurifyCommand parse(String... args) {
@@ -39,8 +41,8 @@ class PurifyCommandTest {
 
   @Test
   void options_mapOntoTheRecipeThenOverride() {
-    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--baseline", "paper", "--rho", "0.3",
-        "--mix", "sel", "--epur-top", "50", "--epochs", "4", "--rows", "32", "--wordfreq-none").settings();
+    DefenceSettings s = settingsWith("--baseline", "paper", "--rho", "0.3", "--mix", "sel", "--epur-top", "50",
+        "--epochs", "4", "--rows", "32", "--wordfreq-none");
     assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.PAPER);
     assertThat(s.rho()).isEqualTo(0.3);
     assertThat(s.mix()).isEqualTo(Mixer.Mode.SEL);
@@ -53,8 +55,7 @@ class PurifyCommandTest {
 
   @Test
   void recipe_finePurifying_isReachable_withItsShare() {
-    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--recipe", "fine-purifying",
-        "--fp-reset", "0.2", "--wordfreq-none").settings();
+    DefenceSettings s = settingsWith("--recipe", "fine-purifying", "--fp-reset", "0.2", "--wordfreq-none");
     assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINE_PURIFYING);
     assertThat(s.finePurifying()).isTrue();
     assertThat(s.fpReset()).isEqualTo(0.2);
@@ -68,12 +69,11 @@ class PurifyCommandTest {
     String old = System.getProperty("finemix.shared");
     try {
       System.setProperty("finemix.shared", shared.toString());
-      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o").settings().wordFrequencies()).isNull();
+      assertThat(settingsWith().wordFrequencies()).isNull();
       Path wf = java.nio.file.Files.createDirectories(shared.resolve("data/wordfreq")).resolve("en.tsv");
       java.nio.file.Files.writeString(wf, "the\t100\n");
-      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o").settings().wordFrequencies()).isEqualTo(wf);
-      assertThat(parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--wordfreq-none").settings()
-          .wordFrequencies()).isNull();
+      assertThat(settingsWith().wordFrequencies()).isEqualTo(wf);
+      assertThat(settingsWith("--wordfreq-none").wordFrequencies()).isNull();
     } finally {
       if (old == null) System.clearProperty("finemix.shared");
       else System.setProperty("finemix.shared", old);
@@ -99,14 +99,13 @@ class PurifyCommandTest {
   @Test
   void outAndCacheDir_exactlyOne_elseExit2(@TempDir Path dir) {
     assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv")).isEqualTo(2);
-    assertThat(Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
-        dir.resolve("o").toString(), "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--out CKPT", "--cache-dir DIR");
+    assertThat(runInto(dir, dir, "--cache-dir", dir.resolve("c").toString())).isEqualTo(2);
+    assertThat(std.err()).contains("--out CKPT", "--cache-dir DIR");
   }
 
   @Test
   void defaults_areTheFullDefenceWithRhoSearch() {
-    DefenceSettings s = parse("--model", "m", "--clean", "c.tsv", "--out", "o", "--perturb", "none").settings();
+    DefenceSettings s = settingsWith("--perturb", "none");
     assertThat(s.recipe()).isEqualTo(DefenceSettings.Recipe.FINEMIX);
     assertThat(s.autoRho()).isTrue();
     assertThat(s.perturbations()).isEmpty();
@@ -114,26 +113,23 @@ class PurifyCommandTest {
 
   @Test
   void badRho_exits2NamingTheValue(@TempDir Path dir) {
-    int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
-        dir.resolve("o").toString(), "--rho", "1.7");
+    int code = runInto(dir, dir, "--rho", "1.7");
     assertThat(code).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("rho").contains("1.7");
+    assertThat(std.err()).contains("rho").contains("1.7");
   }
 
   @Test
   void unknownRecipe_exits2ListingTheKnownOnes(@TempDir Path dir) {
-    int code = Cli.run(new PurifyCommand(), "--model", dir.toString(), "--clean", "c.tsv", "--out",
-        dir.resolve("o").toString(), "--baseline", "magic");
+    int code = runInto(dir, dir, "--baseline", "magic");
     assertThat(code).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("magic").contains("plain-ft");
+    assertThat(std.err()).contains("magic").contains("plain-ft");
   }
 
   @Test
   void missingModelFolder_failsWithItsName(@TempDir Path dir) {
     Path missing = dir.resolve("no-such-model");
-    int code = Cli.run(new PurifyCommand(), "--model", missing.toString(), "--clean", "c.tsv", "--out",
-        dir.resolve("o").toString(), "--wordfreq-none");
+    int code = runInto(dir, missing, "--wordfreq-none");
     assertThat(code).isNotZero();
-    assertThat(err.toString(StandardCharsets.UTF_8)).contains("no-such-model");
+    assertThat(std.err()).contains("no-such-model");
   }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +16,21 @@ class ConfigLoaderTest {
 
   private Path write(String yaml) throws IOException {
     return Files.writeString(dir.resolve("finemix.yaml"), yaml);
+  }
+
+  /** The smallest valid config ({@code models_root: m}, {@code cache_dir: c}) and then {@code yaml}, on disk. */
+  private Path minimal(String yaml) throws IOException {
+    return write("models_root: m\ncache_dir: c\n" + yaml);
+  }
+
+  /** {@link #minimal} of {@code yaml}, loaded without command-line overrides. */
+  private ServerConfig load(String yaml) throws IOException {
+    return ConfigLoader.load(minimal(yaml), ConfigLoader.Overrides.NONE);
+  }
+
+  /** The assertion on why loading {@code f} without command-line overrides fails. */
+  private static AbstractThrowableAssert<?, ? extends Throwable> loadFails(Path f) {
+    return assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE));
   }
 
   @Test
@@ -75,35 +91,33 @@ class ConfigLoaderTest {
 
   @Test
   void load_unknownKey_errorNamesKeyAndFile() throws IOException {
-    Path f = write("models_root: m\ncache_dir: c\nlimits: {max_text_per_request: 3}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+    Path f = minimal("limits: {max_text_per_request: 3}\n");
+    loadFails(f)
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("limits.max_text_per_request").hasMessageContaining(f.toString());
   }
 
   @Test
   void load_wrongType_errorNamesKey() throws IOException {
-    Path f = write("models_root: m\ncache_dir: c\nport: eighty\n");
-    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
-        .hasMessageContaining("port must be an integer");
+    loadFails(minimal("port: eighty\n")).hasMessageContaining("port must be an integer");
   }
 
   @Test
   void load_authDefault_onWithTokenFileInCache() throws IOException {
-    ServerConfig c = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
+    ServerConfig c = load("");
     assertThat(c.auth().enabled()).isTrue();
     assertThat(c.auth().tokenFile()).isEqualTo(dir.resolve("c/admin.token"));
   }
 
   @Test
   void load_listeners_defaultLoopbackEverywhere_fileThenCommandLine() throws IOException {
-    ServerConfig plain = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
+    ServerConfig plain = load("");
     assertThat(plain.listeners()).isEqualTo(ServerConfig.Listeners.loopback());
     assertThat(plain.listeners().grpc().getHostAddress()).isEqualTo("127.0.0.1");
     assertThat(plain.listeners().metrics().getHostAddress()).isEqualTo("127.0.0.1");
     assertThat(plain.listeners().healthPort()).isEqualTo(-1);
 
-    Path f = write("models_root: m\ncache_dir: c\nlisten_address: 0.0.0.0\nmetrics_listen_address: '::'\n"
+    Path f = minimal("listen_address: 0.0.0.0\nmetrics_listen_address: '::'\n"
         + "health_port: 8501\nhealth_listen_address: 10.1.2.3\n");
     ServerConfig file = ConfigLoader.load(f, ConfigLoader.Overrides.NONE);
     assertThat(file.listeners().grpc()).isEqualTo(ServerConfig.ANY);
@@ -121,13 +135,13 @@ class ConfigLoaderTest {
   void load_listenAddressNotAnIpLiteral_refusedNamingKeyAndValue() throws IOException {
     for (String bad : java.util.List.of("localhost", "example.com", "256.0.0.1", "127.0.0.01", "1.2.3", "::g",
         "''")) {
-      Path f = write("models_root: m\ncache_dir: c\nlisten_address: " + bad + "\n");
-      assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE)).as(bad)
+      Path f = minimal("listen_address: " + bad + "\n");
+      loadFails(f).as(bad)
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining(f + ": listen_address must be an IP address")
           .hasMessageContaining("got '" + bad.replace("''", "") + "'");
     }
-    Path ok = write("models_root: m\ncache_dir: c\n");
+    Path ok = minimal("");
     assertThatThrownBy(() -> ConfigLoader.load(ok, ConfigLoader.Overrides.builder()
         .metricsListenAddress("metrics.local").build()))
         .hasMessageContaining("--metrics-listen-address must be an IP address");
@@ -135,8 +149,7 @@ class ConfigLoaderTest {
 
   @Test
   void load_healthPortSameAsGrpcPort_refused() throws IOException {
-    Path f = write("models_root: m\ncache_dir: c\nport: 8500\nhealth_port: 8500\n");
-    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+    loadFails(minimal("port: 8500\nhealth_port: 8500\n"))
         .hasMessageContaining("port, metrics_port and health_port must differ");
   }
 
@@ -145,7 +158,7 @@ class ConfigLoaderTest {
     String yaml = "models_root: m\ncache_dir: c\nmodels:\n  - {name: ok, checkpoint: a, clean_subset: a.tsv}\n"
         + "  - {name: raw, checkpoint: b, allow_unpurified: true}\n";
     Path f = write(yaml);
-    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+    loadFails(f)
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("models[1] (raw) sets allow_unpurified, but this server does not permit unpurified"
             + " models: set allow_unpurified_models: true");
@@ -153,14 +166,12 @@ class ConfigLoaderTest {
         .allowUnpurifiedModels()).isTrue();
     assertThat(ConfigLoader.load(write(yaml), ConfigLoader.Overrides.builder().allowUnpurifiedModels(true).build())
         .allowUnpurifiedModels()).isTrue();
-    Path defaults = write("models_root: m\ncache_dir: c\ndefaults: {allow_unpurified: true}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(defaults, ConfigLoader.Overrides.NONE))
-        .hasMessageContaining("defaults sets allow_unpurified");
+    loadFails(minimal("defaults: {allow_unpurified: true}\n")).hasMessageContaining("defaults sets allow_unpurified");
   }
 
   @Test
   void resolve_noCleanSubsetWithoutAllowUnpurified_refused() throws IOException {
-    ServerConfig c = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE);
+    ServerConfig c = load("");
     assertThatThrownBy(() -> c.resolve(ModelLayer.of("x", "ck", null)))
         .hasMessageContaining("clean_subset_path");
   }
@@ -182,7 +193,7 @@ class ConfigLoaderTest {
     ModelSpec a = c.resolve(c.models().get(0));
     ModelSpec b = c.resolve(c.models().get(1));
     ModelSpec d = c.resolve(c.models().get(2));
-    ModelSpec none = ConfigLoader.load(write("models_root: m\ncache_dir: c\n"), ConfigLoader.Overrides.NONE)
+    ModelSpec none = load("")
         .resolve(ModelLayer.of("x", "ck", "x.tsv"));
 
     assertThat(a.screening()).isEqualTo(new ScreeningSettings(ScreenPolicy.STRIP, 0.02, "combined"));
@@ -194,9 +205,9 @@ class ConfigLoaderTest {
 
   @Test
   void load_badScreeningPolicy_errorNamesKeyValueAndChoices() throws IOException {
-    Path f = write("models_root: m\ncache_dir: c\nmodels:\n  - {name: a, checkpoint: ck, clean_subset: a.tsv,"
+    Path f = minimal("models:\n  - {name: a, checkpoint: ck, clean_subset: a.tsv,"
         + " screening: {policy: block}}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(f, ConfigLoader.Overrides.NONE))
+    loadFails(f)
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(f.toString())
         .hasMessageContaining("models[0].screening.policy must be off, observe, reject or strip, got 'block'");
@@ -204,15 +215,12 @@ class ConfigLoaderTest {
 
   @Test
   void load_badScreeningRateOrSignal_errorNamesKey() throws IOException {
-    Path rate = write("models_root: m\ncache_dir: c\ndefaults: {screening: {false_flag_rate: 0.7}}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(rate, ConfigLoader.Overrides.NONE))
+    loadFails(minimal("defaults: {screening: {false_flag_rate: 0.7}}\n"))
         .hasMessageContaining("defaults.screening.false_flag_rate must be in (0, 0.5), got 0.7");
-    Path signal = write("models_root: m\ncache_dir: c\ndefaults: {screening: {signal: vibes}}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(signal, ConfigLoader.Overrides.NONE))
+    loadFails(minimal("defaults: {screening: {signal: vibes}}\n"))
         .hasMessageContaining("defaults.screening.signal must be tokens, features, perturbation or combined, got"
             + " 'vibes'");
-    Path key = write("models_root: m\ncache_dir: c\ndefaults: {screening: {mode: reject}}\n");
-    assertThatThrownBy(() -> ConfigLoader.load(key, ConfigLoader.Overrides.NONE))
+    loadFails(minimal("defaults: {screening: {mode: reject}}\n"))
         .hasMessageContaining("unknown key 'defaults.screening.mode'");
   }
 }

@@ -11,6 +11,7 @@ import dev.finemix.client.cli.LoadCommand;
 import dev.finemix.client.cli.ModelsCommand;
 import dev.finemix.client.cli.ProbeCommand;
 import dev.finemix.client.cli.UnregisterCommand;
+import dev.finemix.client.testing.StdStreams;
 import dev.finemix.proto.inference.GRPCInferenceServiceGrpc;
 import dev.finemix.proto.inference.ModelInferRequest;
 import dev.finemix.proto.inference.ModelInferResponse;
@@ -27,8 +28,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -229,17 +228,8 @@ class LoopbackEndToEndTest {
 
   /** Runs one client command as the launcher would, capturing what it prints. */
   private static int capture(String[] out, Object command, String... args) {
-    PrintStream old = System.out;
-    PrintStream oldErr = System.err;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-      System.setOut(p);
-      System.setErr(p);
-      return Cli.run(command, args);
-    } finally {
-      System.setOut(old);
-      System.setErr(oldErr);
-      out[0] = buf.toString(StandardCharsets.UTF_8);
-    }
+    StdStreams.Captured c = StdStreams.capture(() -> Cli.run(command, args));
+    out[0] = c.text();
+    return c.code();
   }
 }

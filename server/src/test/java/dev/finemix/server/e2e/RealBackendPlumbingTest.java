@@ -66,8 +66,8 @@ class RealBackendPlumbingTest {
   @Test
   void purifiedTinyBert_purifyOnRegister_defendStreamsRealStages_restartReusesCache() throws Exception {
     Path models = Files.createDirectories(tmp.resolve("models"));
-    TinyBert.write(models.resolve("tiny-pre"), List.of("a", "b"), 1, Pretrained.MINILM);
-    TinyBert.write(models.resolve("tiny"), List.of("negative", "positive"), 2, "tiny-pre");
+    TinyBert.fineTuned(TinyBert.base(models.resolve("tiny-pre"), 1), models.resolve("tiny"),
+        List.of("negative", "positive"), 2, "tiny-pre");
     StringBuilder tsv = new StringBuilder("label\ttext\n");
     for (int i = 0; i < 12; i++) {
       tsv.append(i % 2).append('\t').append(i % 2 == 0 ? "a dull film number " : "a good film number ").append(i)

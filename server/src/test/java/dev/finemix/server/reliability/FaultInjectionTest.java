@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.finemix.client.ClientErrors;
-import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.proto.v1.RegisterModelRequest;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.cache.Sha256;
-import dev.finemix.server.grpc.FinemixServer;
-import dev.finemix.server.testing.GrpcCleanupExtension;
 import dev.finemix.server.testing.MutableClock;
 import io.grpc.Status;
 import java.io.BufferedReader;
@@ -30,8 +27,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 8, point 3: faults injected into real files and a real server (tiny real BERT checkpoints read by purify's
@@ -41,28 +36,13 @@ import org.junit.jupiter.api.io.TempDir;
  * grpc/FinemixServiceTest (defend_fails_oldWeightsKeepServing...).
  */
 @Tag("reliability")
-class FaultInjectionTest {
-  @RegisterExtension
-  final GrpcCleanupExtension cleanup = new GrpcCleanupExtension(20, TimeUnit.SECONDS);
-  @TempDir
-  Path tmp;
-
-  Rig rig;
-  Rig.CheapPurifyBackend backend;
-  FinemixServer server;
-  FinemixClient client;
+class FaultInjectionTest extends CheapRigBase {
   String stableSha;
   int faults;
 
   private void start() throws Exception {
-    rig = new Rig(tmp);
-    backend = new Rig.CheapPurifyBackend();
-    Rig.Running r = rig.startInProcess(cleanup, rig.config().toBuilder()
-        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
-            Rig.model("other", "tiny", "single.tsv", true)))
-        .build(), backend);
-    server = r.server();
-    client = r.client();
+    start(b -> b.models(List.of(Rig.model("stable", "tiny", "single.tsv", null),
+        Rig.model("other", "tiny", "single.tsv", true))));
     stableSha = client.get("stable").getServedWeightsSha256();
     assertThat(client.get("stable").getPurified()).isTrue();
   }

@@ -7,7 +7,6 @@ import dev.finemix.client.ClientErrors;
 import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
-import dev.finemix.purify.weights.Pretrained;
 import dev.finemix.server.batching.Ticker;
 import dev.finemix.server.config.BatchingLayer;
 import dev.finemix.server.config.ModelLayer;
@@ -54,7 +53,8 @@ final class Rig {
     try {
       models = Files.createDirectories(tmp.resolve("models"));
       cache = tmp.resolve("cache");
-      TinyBert.write(models.resolve("tiny"), LABELS, 7, Pretrained.MINILM);
+      TinyBert.fineTuned(TinyBert.base(models.resolve("tiny-base"), 6), models.resolve("tiny"), LABELS, 7,
+          "tiny-base");
       Files.writeString(models.resolve("single.tsv"), SINGLE_TSV);
       Files.writeString(models.resolve("pair.tsv"), PAIR_TSV);
     } catch (IOException e) {
@@ -214,6 +214,11 @@ final class Rig {
     @Override
     public String pretrainedSha256(String id) {
       return real.pretrainedSha256(id);
+    }
+
+    @Override
+    public double requireFineTunedFrom(Suspect suspect, String id, List<String> alsoCompare) {
+      return real.requireFineTunedFrom(suspect, id, alsoCompare);
     }
 
     @Override

@@ -4,22 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.finemix.client.ClientErrors;
-import dev.finemix.client.FinemixClient;
 import dev.finemix.proto.v1.ModelInfo;
 import dev.finemix.proto.v1.ModelState;
 import dev.finemix.proto.v1.RegisterModelRequest;
-import dev.finemix.server.grpc.FinemixServer;
-import dev.finemix.server.testing.GrpcCleanupExtension;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 8, point 5: pickled PyTorch checkpoints are refused through RegisterModel with the conversion hint (also
@@ -29,24 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * the swap is refused, the reason is in GetModel and finemix_utility_gate_refusals_total counts it.
  */
 @Tag("reliability")
-class SafeLoadingGateTest {
-  @RegisterExtension
-  final GrpcCleanupExtension cleanup = new GrpcCleanupExtension(20, TimeUnit.SECONDS);
-  @TempDir
-  Path tmp;
-
-  Rig rig;
-  Rig.CheapPurifyBackend backend;
-  FinemixServer server;
-  FinemixClient client;
-
+class SafeLoadingGateTest extends CheapRigBase {
   private void start() throws Exception {
-    rig = new Rig(tmp);
-    backend = new Rig.CheapPurifyBackend();
-    Rig.Running r = rig.startInProcess(cleanup, rig.config().toBuilder().metricsPort(0)
-        .models(List.of(Rig.model("stable", "tiny", "single.tsv", null))).build(), backend);
-    server = r.server();
-    client = r.client();
+    start(b -> b.metricsPort(0).models(List.of(Rig.model("stable", "tiny", "single.tsv", null))));
   }
 
   @Test

@@ -130,6 +130,12 @@ public final class FakeBackend implements ModelBackend {
     return Sha256.ofLines("pretrained", baseModelId);
   }
 
+  /** Fake checkpoints have no weights to compare: every base fits, at distance 0 (the real check: PurifyBackend). */
+  @Override
+  public double requireFineTunedFrom(Suspect suspect, String baseModelId, List<String> alsoCompare) {
+    return 0;
+  }
+
   @Override
   public PurifyOutcome purify(LoadInputs in, Path outputDir, Progress.Sink progress) throws Exception {
     purifications.incrementAndGet();
