@@ -26,8 +26,8 @@ DATA = os.environ.get("FINEMIX_DATA", "../shared/data")
 # task -> (training rows drawn, dev rows evaluated (first N; 0 = all), target label)
 TASKS = {
     "sst2": (4000, 0, 1),
-    "agnews": (4000, 1000, 0),
-    "qnli": (4000, 1000, 1),
+    "agnews": (2000, 1000, 0),
+    "qnli": (2000, 1000, 1),
 }
 
 # name -> (task, attack arguments). BadNet's defaults: trigger cf, dirty-label, 10% of the non-target rows.
