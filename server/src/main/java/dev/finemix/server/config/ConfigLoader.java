@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.finemix.purify.onnx.Precision;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -45,6 +46,7 @@ import java.util.Set;
  *   defence: {mix: SEL, rho: 0.3}
  *   batching: {max_batch_size: 32, max_wait_micros: 2000, queue_capacity: 256, max_concurrent_batches: 1}
  *   screening: {policy: observe, false_flag_rate: 0.01, signal: tokens}   # policy: off, observe, reject, strip
+ *   precision: fp32              # or int8 (ONNX Runtime; needs screening.policy off)
  * models:
  *   - {name: sst2, checkpoint: sst2-badnet, clean_subset: sst2/clean-64.tsv, unlabelled_subset: sst2/pool.tsv}
  * </pre>
@@ -58,7 +60,7 @@ public final class ConfigLoader {
   private static final Set<String> AUTH = Set.of("enabled", "token_file", "protect_classify");
   private static final Set<String> LIMITS = Set.of("max_texts_per_request", "max_chars_per_text", "max_message_bytes");
   private static final Set<String> MODEL = Set.of("name", "checkpoint", "clean_subset", "unlabelled_subset", "base_model",
-      "allow_unpurified", "input_kind", "defence", "batching", "screening");
+      "allow_unpurified", "input_kind", "defence", "batching", "screening", "precision");
   private static final Set<String> SCREENING = Set.of("policy", "false_flag_rate", "signal");
   private static final Set<String> BATCHING = Set.of("max_batch_size", "max_wait_micros", "queue_capacity",
       "max_concurrent_batches");
@@ -307,7 +309,15 @@ public final class ConfigLoader {
             + n.get("input_kind").asText());
       }
     }
-    return ModelLayer.builder().name(text(n, "name")).checkpoint(text(n, "checkpoint"))
+    Precision precision = null;
+    if (n.has("precision")) {
+      try {
+        precision = Precision.parse(n.get("precision").asText());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(where + ": " + prefix + "precision: " + e.getMessage());
+      }
+    }
+    return ModelLayer.builder().name(text(n, "name")).checkpoint(text(n, "checkpoint")).precision(precision)
         .cleanSubset(text(n, "clean_subset")).unlabelledSubset(text(n, "unlabelled_subset"))
         .baseModel(text(n, "base_model"))
         .allowUnpurified(n.has("allow_unpurified")

@@ -1,6 +1,7 @@
 package dev.finemix.server.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.onnx.Precision;
 
 /**
  * Model settings of one configuration layer (command line, one model's entry, the defaults, or a RegisterModel
@@ -71,6 +72,10 @@ public final class ModelLayer {
     return v.screening;
   }
 
+  public Precision precision() {
+    return v.precision;
+  }
+
   /** Every setting optional (null: the next layer decides). */
   public static final class Builder extends CopyableBuilder<Builder> {
     private String name;
@@ -83,6 +88,7 @@ public final class ModelLayer {
     private ObjectNode defence;
     private BatchingLayer batching;
     private ScreeningLayer screening;
+    private Precision precision;
 
     private Builder() {
     }
@@ -144,6 +150,12 @@ public final class ModelLayer {
     /** request-time screening */
     public Builder screening(ScreeningLayer s) {
       screening = s;
+      return this;
+    }
+
+    /** fp32 or int8 */
+    public Builder precision(Precision p) {
+      precision = p;
       return this;
     }
 

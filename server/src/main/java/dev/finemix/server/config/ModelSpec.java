@@ -1,6 +1,7 @@
 package dev.finemix.server.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.server.batching.BatchSettings;
 import dev.finemix.server.errors.ServiceException;
 import java.util.Objects;
@@ -19,10 +20,12 @@ import java.util.regex.Pattern;
  * @param defence canonical defence settings (sorted keys)
  * @param batching dynamic batching
  * @param screening request-time screening
+ * @param precision what the purified weights are served at: fp32 (libtorch), or int8 (ONNX Runtime, checked against
+ *     fp32 on the clean rows before it serves)
  */
 public record ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
     boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching,
-    ScreeningSettings screening) {
+    ScreeningSettings screening, Precision precision) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   /** A spec with the default screening (observe). */
@@ -30,6 +33,14 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
       boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching) {
     this(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, defence, batching,
         ScreeningSettings.defaults());
+  }
+
+  /** A spec served at fp32. */
+  public ModelSpec(String name, String checkpoint, String cleanSubset, String unlabelledSubset, String baseModel,
+      boolean allowUnpurified, InputKindSetting inputKind, ObjectNode defence, BatchSettings batching,
+      ScreeningSettings screening) {
+    this(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, defence, batching,
+        screening, Precision.FP32);
   }
 
   public ModelSpec {
@@ -57,10 +68,19 @@ public record ModelSpec(String name, String checkpoint, String cleanSubset, Stri
     defence = Json.canonical(defence == null ? Json.object() : defence);
     Objects.requireNonNull(batching, "batching");
     Objects.requireNonNull(screening, "screening");
+    Objects.requireNonNull(precision, "precision");
+    if (precision != Precision.FP32 && allowUnpurified) {
+      throw ServiceException.badRequest("precision", "model '" + name + "': precision " + precision + " serves purified"
+          + " weights only (it is checked against them); an unpurified model serves at fp32");
+    }
+    if (precision != Precision.FP32 && screening.policy() != ScreenPolicy.OFF) {
+      throw ServiceException.badRequest("precision", "model '" + name + "': precision " + precision + " does not "
+          + "screen requests (screening reads the fp32 model's states); set screening.policy off or serve at fp32");
+    }
   }
 
   public ModelSpec withDefence(ObjectNode d) {
     return new ModelSpec(name, checkpoint, cleanSubset, unlabelledSubset, baseModel, allowUnpurified, inputKind, d,
-        batching, screening);
+        batching, screening, precision);
   }
 }

@@ -1,6 +1,7 @@
 package dev.finemix.server.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.server.batching.BatchSettings;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -198,7 +199,11 @@ public final class ServerConfig {
     ModelLayer dflt = defaults();
     ObjectNode defence = Json.merge(Json.merge(dflt.defence(), m.defence()), cli.defence());
     BatchSettings batching = BatchSettings.defaults();
-    ScreeningSettings screening = ScreeningSettings.defaults();
+    Precision precision = first(cli.precision(), m.precision(), dflt.precision(), Precision.FP32);
+    // a low precision does not screen (ModelSpec refuses a policy other than off): its built-in default is off
+    ScreeningSettings screening = precision == Precision.FP32 ? ScreeningSettings.defaults()
+        : new ScreeningSettings(ScreenPolicy.OFF, ScreeningSettings.DEFAULT_FALSE_FLAG_RATE,
+            ScreeningSettings.DEFAULT_SIGNAL);
     for (ModelLayer layer : List.of(dflt, m, cli)) { // lowest first: each layer over the ones below
       if (layer.batching() != null) {
         batching = layer.batching().over(batching);
@@ -215,7 +220,7 @@ public final class ServerConfig {
         first(cli.baseModel(), m.baseModel(), dflt.baseModel()),
         Boolean.TRUE.equals(first(cli.allowUnpurified(), m.allowUnpurified(), dflt.allowUnpurified())),
         first(cli.inputKind(), m.inputKind(), dflt.inputKind(), InputKindSetting.AUTO),
-        defence, batching, screening);
+        defence, batching, screening, precision);
   }
 
   @SafeVarargs

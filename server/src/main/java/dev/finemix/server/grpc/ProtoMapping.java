@@ -8,11 +8,13 @@ import dev.finemix.proto.v1.DefenceSummary;
 import dev.finemix.proto.v1.DefendProgress;
 import dev.finemix.proto.v1.InputKind;
 import dev.finemix.proto.v1.ModelInfo;
+import dev.finemix.proto.v1.PrecisionAgreement;
 import dev.finemix.proto.v1.RegisterModelRequest;
 import dev.finemix.proto.v1.ScreenAction;
 import dev.finemix.proto.v1.ScreenCalibration;
 import dev.finemix.proto.v1.ScreeningSettings;
 import dev.finemix.proto.v1.Suspicion;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.server.config.InputKindSetting;
 import dev.finemix.server.config.Json;
 import dev.finemix.server.config.ModelLayer;
@@ -98,7 +100,20 @@ final class ProtoMapping {
         .cleanSubset(emptyToNull(r.getCleanSubsetPath())).unlabelledSubset(emptyToNull(r.getUnlabelledSubsetPath()))
         .baseModel(emptyToNull(r.getBaseModel())).allowUnpurified(r.getAllowUnpurified() ? Boolean.TRUE : null)
         .inputKind(kind).defence(defence(r.getDefence(), "defence"))
-        .screening(r.hasScreening() ? screening(r.getScreening()) : null).build();
+        .screening(r.hasScreening() ? screening(r.getScreening()) : null)
+        .precision(precision(r.getPrecision())).build();
+  }
+
+  /** The request's precision; null (the config decides) when empty. */
+  static Precision precision(String p) {
+    if (p.isEmpty()) {
+      return null;
+    }
+    try {
+      return Precision.parse(p);
+    } catch (IllegalArgumentException e) {
+      throw ServiceException.badRequest("precision", e.getMessage());
+    }
   }
 
   /** The request's screening settings as a config layer; unset fields fall through. */
@@ -176,7 +191,12 @@ final class ProtoMapping {
         .setFailureReason(nullToEmpty(v.failureReason()))
         .setQueueDepth(v.queueDepth())
         .setCacheKey(nullToEmpty(v.cacheKey()))
-        .setScreening(screening(v.spec().screening()));
+        .setScreening(screening(v.spec().screening()))
+        .setPrecision(v.spec().precision().id());
+    if (v.precisionAgreement() != null) {
+      b.setPrecisionAgreement(PrecisionAgreement.newBuilder().setRows(v.precisionAgreement().rows())
+          .setAgreement(v.precisionAgreement().agreement()).setMaxProbDiff(v.precisionAgreement().maxProbDiff()));
+    }
     if (v.servingSince() != null) {
       b.setServingSince(timestamp(v.servingSince()));
     }

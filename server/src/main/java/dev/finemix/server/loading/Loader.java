@@ -1,6 +1,7 @@
 package dev.finemix.server.loading;
 
 import dev.finemix.purify.defence.DefenceReport;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.config.ScreeningSettings;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
 import java.util.logging.Level;
@@ -62,6 +64,17 @@ public final class Loader {
    */
   public Loaded load(String model, LoadInputs in, ScreeningSettings screening, boolean unpurified, boolean rebuild,
       Progress.Sink sink, Listener listener) throws Exception {
+    return load(model, in, screening, Precision.FP32, unpurified, rebuild, sink, listener);
+  }
+
+  /**
+   * {@link #load} serving the purified weights at {@code precision}: below fp32 the artefact comes from the cache or
+   * is built ({@link LowPrecision}) and must agree with fp32 on the clean rows (unscreened; the spec ensures it).
+   *
+   * @throws ServiceException PURIFICATION_FAILED when the utility gate or the agreement check refuses
+   */
+  public Loaded load(String model, LoadInputs in, ScreeningSettings screening, Precision precision,
+      boolean unpurified, boolean rebuild, Progress.Sink sink, Listener listener) throws Exception {
     if (unpurified) {
       Loaded l = open(model, in, null, screening);
       LOG.warning(() -> "model " + model + ": serving UNPURIFIED weights " + l.weightsSha256()
@@ -73,6 +86,23 @@ public final class Loader {
     if (refused != null) {
       listener.refused(refused);
       throw ServiceException.purificationFailed(model, refused, null);
+    }
+    if (precision != Precision.FP32) {
+      LowPrecision.Artefact a = LowPrecision.obtain(cache, backend, p, precision, in, rebuild, sink);
+      Optional<String> why = a.agreement().refusal();
+      if (why.isPresent()) {
+        listener.refused(why.get());
+        throw ServiceException.purificationFailed(model, why.get(), null);
+      }
+      sink.accept(Progress.of("load", 95, "opening the " + precision + " model"));
+      Predictor lp = backend.openLowPrecision(a.dir(), precision, a.agreement());
+      try {
+        return new Loaded(lp, p.weightsSha256(), true, p.key(), p.report(), p.suspectedTokens(), p.fromCache(),
+            ScreenPolicy.OFF, null);
+      } catch (RuntimeException e) {
+        lp.close();
+        throw e;
+      }
     }
     sink.accept(Progress.of("load", 90, "opening purified weights " + p.weightsSha256().substring(0, 12)));
     return open(model, in, p, screening);

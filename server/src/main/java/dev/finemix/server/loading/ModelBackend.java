@@ -1,5 +1,7 @@
 package dev.finemix.server.loading;
 
+import dev.finemix.purify.onnx.Agreement;
+import dev.finemix.purify.onnx.Precision;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -52,6 +54,19 @@ public interface ModelBackend {
 
   /** Opens the suspect itself from the copy read once (unpurified serving, the probe's before-weights). */
   Predictor open(Suspect suspect, ScreenJob screen);
+
+  /**
+   * Writes into {@code workDir} the purified checkpoint of {@code purifiedDir} served at {@code precision} (below
+   * fp32) and measures it against the fp32 model on {@code rows}. Backends without low precisions refuse.
+   */
+  default Agreement lowPrecision(Path purifiedDir, Path workDir, Precision precision, List<TextRow> rows) {
+    throw new UnsupportedOperationException("this backend serves fp32 only");
+  }
+
+  /** Opens what {@link #lowPrecision} wrote; the predictor reports {@code agreement}. */
+  default Predictor openLowPrecision(Path dir, Precision precision, Agreement agreement) {
+    throw new UnsupportedOperationException("this backend serves fp32 only");
+  }
 
   /**
    * Inserts a trigger word into a text (the one trigger inserter of purify's attack package).

@@ -1,5 +1,6 @@
 package dev.finemix.server.loading;
 
+import dev.finemix.purify.onnx.Agreement;
 import java.util.List;
 import java.util.Optional;
 
@@ -19,6 +20,11 @@ public interface Predictor extends AutoCloseable {
    */
   default TextRow strip(TextRow row, List<String> tokens) {
     throw new UnsupportedOperationException("this predictor does not screen");
+  }
+
+  /** How this low-precision predictor follows the fp32 model; empty at fp32. */
+  default Optional<Agreement> precisionAgreement() {
+    return Optional.empty();
   }
 
   /** Label names in index order. */

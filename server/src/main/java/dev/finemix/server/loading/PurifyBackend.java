@@ -8,6 +8,8 @@ import dev.finemix.purify.defence.PurifyResult;
 import dev.finemix.purify.defence.WordFrequencies;
 import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
+import dev.finemix.purify.onnx.Agreement;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.purify.screen.Calibration;
 import dev.finemix.purify.screen.ScreenSettings;
 import dev.finemix.purify.screen.Screened;
@@ -284,11 +286,17 @@ final class PurifyBackend implements ModelBackend {
   }
 
   private static List<TextInput> inputs(List<TextRow> rows) {
-    List<TextInput> in = new ArrayList<>(rows.size());
-    for (TextRow r : rows) {
-      in.add(new TextInput(r.textA(), r.textB()));
-    }
-    return in;
+    return OnnxServing.inputs(rows);
+  }
+
+  @Override
+  public Agreement lowPrecision(Path purifiedDir, Path workDir, Precision precision, List<TextRow> rows) {
+    return OnnxServing.build(purifiedDir, workDir, precision, rows, device);
+  }
+
+  @Override
+  public Predictor openLowPrecision(Path dir, Precision precision, Agreement agreement) {
+    return OnnxServing.open(dir, precision, agreement);
   }
 
   @Override

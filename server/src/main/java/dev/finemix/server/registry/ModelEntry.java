@@ -92,7 +92,8 @@ final class ModelEntry {
     return new ModelView(m == null ? spec : m.spec(), s.state(), baseModel, m != null ? m.labels() : labels, pair,
         suspectSha256, m == null ? null : m.weightsSha256(), m != null && m.purified(), m == null ? null
         : m.cacheKey(), m == null ? null : m.report(), m == null ? List.of() : m.suspectedTokens(),
-        m != null && m.fromCache(), s.failureReason(), m == null ? null : m.since(), batcher.queueDepth());
+        m != null && m.fromCache(), s.failureReason(), m == null ? null : m.since(), batcher.queueDepth(),
+        m == null ? null : m.precisionAgreement().orElse(null));
   }
 
   /** Marks the entry removed, stops the batcher (queued requests fail UNAVAILABLE), retires the serving weights. */

@@ -268,7 +268,8 @@ public final class ModelManager implements AutoCloseable {
       Progress.Sink sink, boolean defend) {
     try {
       LoadInputs in = inputs.get();
-      Loaded loaded = loader.load(e.name, in, spec.screening(), spec.allowUnpurified() && !defend, rebuild, sink,
+      Loaded loaded = loader.load(e.name, in, spec.screening(), spec.precision(), spec.allowUnpurified() && !defend,
+          rebuild, sink,
           new Loader.Listener() {
             @Override
             public void purifying() {

@@ -1,6 +1,7 @@
 package dev.finemix.server.registry;
 
 import dev.finemix.purify.defence.DefenceReport;
+import dev.finemix.purify.onnx.Agreement;
 import dev.finemix.server.config.ModelSpec;
 import java.time.Instant;
 import java.util.List;
@@ -14,8 +15,10 @@ import java.util.List;
  * @param report the serving weights' defence report, or null
  * @param failureReason why the last load or Defend failed, or null
  * @param servingSince null while nothing serves
+ * @param precisionAgreement how the low-precision model serving follows fp32 on the clean rows; null at fp32
  */
 public record ModelView(ModelSpec spec, ModelState state, String baseModel, List<String> labels, boolean pair,
     String suspectSha256, String servedSha256, boolean purified, String cacheKey, DefenceReport report,
-    List<String> suspectedTokens, boolean fromCache, String failureReason, Instant servingSince, int queueDepth) {
+    List<String> suspectedTokens, boolean fromCache, String failureReason, Instant servingSince, int queueDepth,
+    Agreement precisionAgreement) {
 }

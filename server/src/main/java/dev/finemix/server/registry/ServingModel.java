@@ -1,6 +1,7 @@
 package dev.finemix.server.registry;
 
 import dev.finemix.purify.defence.DefenceReport;
+import dev.finemix.purify.onnx.Agreement;
 import dev.finemix.server.config.ModelSpec;
 import dev.finemix.server.config.ScreenPolicy;
 import dev.finemix.server.loading.Loaded;
@@ -87,6 +88,11 @@ public final class ServingModel {
   /** The screening calibration of these weights; empty when they are not screened. */
   public Optional<ScreenCalibration> screening() {
     return loaded.predictor().screening();
+  }
+
+  /** How the low-precision model serving follows fp32; empty at fp32. */
+  public Optional<Agreement> precisionAgreement() {
+    return loaded.predictor().precisionAgreement();
   }
 
   /** Why screening is off although the spec asked for it; null otherwise. */

@@ -69,6 +69,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void load_precision_perModelOverDefaults_int8DefaultsScreeningOff_unknownNamed() throws IOException {
+    ServerConfig c = ConfigLoader.load(write("""
+        models_root: m
+        cache_dir: c
+        defaults: {precision: int8}
+        models:
+          - {name: a, checkpoint: ck, clean_subset: a.tsv}
+          - {name: b, checkpoint: ck, clean_subset: a.tsv, precision: FP32}
+        """), ConfigLoader.Overrides.NONE);
+    ModelSpec a = c.resolve(c.models().get(0));
+    ModelSpec b = c.resolve(c.models().get(1));
+    assertThat(a.precision()).isEqualTo(dev.finemix.purify.onnx.Precision.INT8);
+    assertThat(a.screening().policy()).isEqualTo(ScreenPolicy.OFF);
+    assertThat(b.precision()).isEqualTo(dev.finemix.purify.onnx.Precision.FP32);
+    assertThat(b.screening().policy()).isEqualTo(ScreenPolicy.OBSERVE);
+    Path bad = write("models_root: m\ncache_dir: c\nmodels:\n  - {name: a, checkpoint: ck, precision: bf8}\n");
+    assertThatThrownBy(() -> ConfigLoader.load(bad, ConfigLoader.Overrides.NONE))
+        .hasMessageContaining("models[0].precision: unknown precision 'bf8': expected one of [fp32, int8]");
+  }
+
+  @Test
   void load_unknownKey_errorNamesKeyAndFile() throws IOException {
     Path f = minimal("limits: {max_text_per_request: 3}\n");
     loadFails(f)

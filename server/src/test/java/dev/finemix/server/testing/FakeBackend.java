@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.purify.weights.Hashing;
+import dev.finemix.purify.onnx.Agreement;
+import dev.finemix.purify.onnx.Precision;
 import dev.finemix.server.cache.Sha256;
 import dev.finemix.server.loading.CheckpointInfo;
 import dev.finemix.server.loading.LoadInputs;
@@ -183,6 +185,52 @@ public final class FakeBackend implements ModelBackend {
         }
       }
     }
+  }
+
+  /** What {@link #lowPrecision} reports: how the fake low-precision copy agrees with fp32. */
+  public volatile double lowPrecisionAgreement = 1.0;
+  public final AtomicInteger lowPrecisionBuilds = new AtomicInteger();
+
+  /** Copies the purified fake checkpoint (the cache wants a model.safetensors) and reports the set agreement. */
+  @Override
+  public Agreement lowPrecision(Path purifiedDir, Path workDir, Precision precision, List<TextRow> rows) {
+    lowPrecisionBuilds.incrementAndGet();
+    try {
+      for (String f : List.of("model.safetensors", "config.json")) {
+        if (Files.exists(purifiedDir.resolve(f))) {
+          Files.copy(purifiedDir.resolve(f), workDir.resolve(f));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new Agreement(precision, rows.size(), lowPrecisionAgreement, 1 - lowPrecisionAgreement);
+  }
+
+  @Override
+  public Predictor openLowPrecision(Path dir, Precision precision, Agreement agreement) {
+    Predictor fp32 = open(dir, null);
+    return new Predictor() {
+      @Override
+      public List<Scores> predict(List<TextRow> rows) {
+        return fp32.predict(rows);
+      }
+
+      @Override
+      public Optional<Agreement> precisionAgreement() {
+        return Optional.of(agreement);
+      }
+
+      @Override
+      public List<String> labels() {
+        return fp32.labels();
+      }
+
+      @Override
+      public void close() {
+        fp32.close();
+      }
+    };
   }
 
   @Override
