@@ -2,6 +2,7 @@ package dev.finemix.purify.attack;
 
 import dev.finemix.purify.train.StepMasks;
 import java.util.Random;
+import java.util.SplittableRandom;
 
 /**
  * The mixing-aware adaptive attack (issue 19, 4a): the poisoned fine-tuning sees, at every step, the model Fine-mixing
@@ -28,7 +29,8 @@ final class AdaptiveMixing {
   static StepMasks masks(long seed) {
     return (step, name, size) -> {
       int keep = (int) Math.round(rho(seed, step) * size);
-      Random r = new Random(mix(seed, step, name.hashCode()));
+      // SplittableRandom: ~22M draws a step for MiniLM; java.util.Random's atomic seed update made this the step's cost
+      SplittableRandom r = new SplittableRandom(mix(seed, step, name.hashCode()));
       float[] m = new float[size];
       int chosen = 0;
       for (int i = 0; i < size && chosen < keep; i++) {
