@@ -10,7 +10,7 @@ class PerturberTest {
 
   @Test
   void suspects_insertsOnlySuspectedTokens() {
-    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of());
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of(), List.of());
     Random r = new Random(1);
     for (int i = 0; i < 50; i++) {
       String out = p.perturb("a fine film", r);
@@ -21,7 +21,7 @@ class PerturberTest {
 
   @Test
   void spans_comeFromDonorRows_andKeepTheOriginalWordsInOrder() {
-    Perturber p = new Perturber(List.of(Perturber.Kind.SPANS), List.of(), List.of(),
+    Perturber p = new Perturber(List.of(Perturber.Kind.SPANS), List.of(), List.of(), List.of(),
         List.of("one two three four five six seven eight nine ten"));
     String out = p.perturb("x y", new Random(3));
     assertThat(out.split(" ").length).isBetween(2 + 3, 2 + 8);
@@ -30,7 +30,7 @@ class PerturberTest {
 
   @Test
   void unusableKinds_areDropped_andEmptyPerturberIsIdentity() {
-    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS, Perturber.Kind.SPANS), List.of(), List.of(),
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS, Perturber.Kind.SPANS), List.of(), List.of(), List.of(),
         List.of());
     assertThat(p.isEmpty()).isTrue();
     assertThat(p.perturb("keep me", new Random(0))).isEqualTo("keep me");
@@ -38,7 +38,8 @@ class PerturberTest {
 
   @Test
   void perturb_isSeeded() {
-    Perturber p = new Perturber(List.of(Perturber.Kind.values()), List.of("cf", "mn"), List.of("apple", "zebra"),
+    Perturber p = new Perturber(List.of(Perturber.Kind.values()), List.of("cf", "mn"), List.of(List.of("qzxv")),
+        List.of("apple", "zebra"),
         List.of("the quick brown fox jumps over"));
     for (int i = 0; i < 20; i++) {
       assertThat(p.perturb("a b c", new Random(i))).isEqualTo(p.perturb("a b c", new Random(i)));
