@@ -28,7 +28,7 @@ import java.util.Random;
 final class PurifyBackend implements ModelBackend {
   /** Bump when the defence changes in a way that makes older purified weights stale. */
   static final String CODE_VERSION = "finemix-defence-2";
-  /** Suspected tokens taken from E-PUR's ranking for probes and request counting. */
+  /** Candidate triggers (rebuilt strings, then E-PUR's tokens) for GetModel, probes and request counting. */
   static final int SUSPECTED_TOKENS = 5;
 
   private final Device device;
