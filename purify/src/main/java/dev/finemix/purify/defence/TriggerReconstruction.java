@@ -1,6 +1,7 @@
 package dev.finemix.purify.defence;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -84,7 +85,7 @@ final class TriggerReconstruction {
     // starts best first
     Integer[] so = new Integer[starts.size()];
     for (int i = 0; i < so.length; i++) so[i] = i;
-    java.util.Arrays.sort(so, (a, b) -> Double.compare(startExcess.get(b), startExcess.get(a)));
+    Arrays.sort(so, (a, b) -> Double.compare(startExcess.get(b), startExcess.get(a)));
     List<int[]> sets = pieceSets(pieces.size());
     double[] setExcess = new double[sets.size()];
     for (int i = 0; i < setExcess.length; i++) {
@@ -92,7 +93,7 @@ final class TriggerReconstruction {
     }
     Integer[] po = new Integer[sets.size()];
     for (int i = 0; i < po.length; i++) po[i] = i;
-    java.util.Arrays.sort(po, (a, b) -> {
+    Arrays.sort(po, (a, b) -> {
       int c = Double.compare(setExcess[b], setExcess[a]);
       return c != 0 ? c : Integer.compare(sets.get(a).length, sets.get(b).length);
     });
