@@ -27,6 +27,7 @@ import java.util.Map;
  * @param rhoChosen the rho of the output; NaN when there was no mixing
  * @param trials each rho tried, in order
  * @param suspects E-PUR's top tokens (up to 20 reported), best first
+ * @param suspectedTriggers trigger strings reconstructed from suspected word pieces, most suspicious first
  * @param accuracyRows what the clean accuracies below were measured on
  * @param suspectAccuracy clean accuracy of the suspect on those rows
  * @param purifiedAccuracy clean accuracy of the output on those rows
@@ -49,6 +50,7 @@ public record DefenceReport(
     double rhoChosen,
     List<RhoTrial> trials,
     List<Epur.Suspect> suspects,
+    List<SuspectedTrigger> suspectedTriggers,
     String accuracyRows,
     double suspectAccuracy,
     double purifiedAccuracy,
@@ -74,9 +76,44 @@ public record DefenceReport(
     }
   }
 
+  /**
+   * A trigger string reconstructed from E-PUR's suspected word pieces ({@code TriggerReconstruction}): its pieces
+   * (a start piece, then continuation pieces), every order of the continuation pieces that the tokenizer splits
+   * back into exactly those pieces ({@code text} is the first; E-PUR cannot see the order), and its score (the sum
+   * of the pieces' excess over the noise level, in E-PUR units).
+   */
+  public record SuspectedTrigger(String text, List<String> pieces, List<String> orders, double score) {
+    public SuspectedTrigger {
+      pieces = List.copyOf(pieces);
+      orders = List.copyOf(orders);
+    }
+
+    ObjectNode toJson() {
+      ObjectNode n = JsonNodeFactory.instance.objectNode();
+      n.put("text", text);
+      ArrayNode p = n.putArray("pieces");
+      pieces.forEach(p::add);
+      ArrayNode o = n.putArray("orders");
+      orders.forEach(o::add);
+      n.put("score", score);
+      return n;
+    }
+
+    static SuspectedTrigger fromJson(JsonNode n) {
+      List<String> pieces = new ArrayList<>();
+      n.path("pieces").forEach(x -> pieces.add(x.asText()));
+      List<String> orders = new ArrayList<>();
+      n.path("orders").forEach(x -> orders.add(x.asText()));
+      String text = n.path("text").asText("");
+      return new SuspectedTrigger(text, pieces, orders.isEmpty() && !text.isEmpty() ? List.of(text) : orders,
+          number(n.get("score")));
+    }
+  }
+
   public DefenceReport {
     trials = List.copyOf(trials);
     suspects = List.copyOf(suspects);
+    suspectedTriggers = List.copyOf(suspectedTriggers);
     stageSeconds = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(stageSeconds));
     notes = List.copyOf(notes);
   }
@@ -109,6 +146,8 @@ public record DefenceReport(
       o.put("shift", x.shift());
       o.put("frequency", x.frequency());
     }
+    ArrayNode tr = n.putArray("suspected_triggers");
+    suspectedTriggers.forEach(x -> tr.add(x.toJson()));
     ObjectNode acc = n.putObject("clean_accuracy");
     acc.put("rows", accuracyRows);
     acc.put("before", suspectAccuracy);
@@ -136,6 +175,8 @@ public record DefenceReport(
     List<Epur.Suspect> suspects = new ArrayList<>();
     n.path("suspected_tokens").forEach(x -> suspects.add(new Epur.Suspect(x.path("id").asInt(0),
         x.path("token").asText(""), number(x.get("score")), number(x.get("shift")), x.path("frequency").asLong(0))));
+    List<SuspectedTrigger> triggers = new ArrayList<>();
+    n.path("suspected_triggers").forEach(x -> triggers.add(SuspectedTrigger.fromJson(x)));
     Map<String, Double> stages = new LinkedHashMap<>();
     n.path("stage_seconds").fields().forEachRemaining(e -> stages.put(e.getKey(), number(e.getValue())));
     List<String> notes = new ArrayList<>();
@@ -149,8 +190,20 @@ public record DefenceReport(
         clean.path("held_out_rows").asInt(0), n.path("unlabelled").path("sha256").asText(""),
         n.path("unlabelled").path("rows").asInt(0),
         settings == null || settings.isNull() ? DefenceSettings.defaults() : DefenceSettings.fromJson(settings),
-        number(n.get("rho_chosen")), trials, suspects, acc.path("rows").asText(""), number(acc.get("before")),
+        number(n.get("rho_chosen")), trials, suspects, triggers, acc.path("rows").asText(""), number(acc.get("before")),
         number(acc.get("after")), stages, number(n.get("total_seconds")), notes);
+  }
+
+  /**
+   * The candidate triggers to show and watch for, at most {@code n}, most suspicious first: the reconstructed
+   * trigger strings, then E-PUR's tokens (a word-piece trigger's pieces never occur as words in a request; its
+   * string does).
+   */
+  public List<String> suspectedStrings(int n) {
+    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+    for (SuspectedTrigger t : suspectedTriggers) if (out.size() < n) out.add(t.text());
+    for (Epur.Suspect s : suspects) if (out.size() < n) out.add(s.token());
+    return List.copyOf(out);
   }
 
   /** A number as toJson wrote it: a number, null or absent (NaN), or Jackson's string form of NaN / infinity. */
@@ -192,6 +245,13 @@ public record DefenceReport(
       b.append("  suspected tokens:");
       for (int i = 0; i < Math.min(10, suspects.size()); i++) {
         b.append(String.format(Locale.ROOT, " %s (%.3f)", suspects.get(i).token(), suspects.get(i).score()));
+      }
+      b.append('\n');
+    }
+    if (!suspectedTriggers.isEmpty()) {
+      b.append("  suspected triggers (from word pieces):");
+      for (SuspectedTrigger t : suspectedTriggers) {
+        b.append(String.format(Locale.ROOT, " %s = %s (%.3f)", t.text(), String.join(" ", t.pieces()), t.score()));
       }
       b.append('\n');
     }

@@ -9,13 +9,16 @@ import java.util.Random;
 /**
  * Perturbs the student's copy of an unlabelled clean row during recovery; the target stays the suspect's prediction
  * on the unperturbed row, so the student learns that such insertions do not change the label. Nothing here knows a
- * trigger: the inserted material comes from E-PUR's suspected tokens, random vocabulary words, or spans of other
- * clean rows.
+ * trigger: the inserted material comes from E-PUR's suspected tokens, trigger strings reconstructed from its suspected
+ * word pieces ({@link TriggerReconstruction}), random vocabulary words, or spans of other clean rows.
  */
 final class Perturber {
   /** Kinds of perturbation. */
   enum Kind {
-    /** one of E-PUR's top suspected (whole-word) tokens, 1-3 times */
+    /**
+     * one of E-PUR's top suspected whole-word tokens, or (half the time, when there are any) one of the trigger
+     * strings reconstructed from its suspected word pieces, 1-3 times
+     */
     SUSPECTS,
     /** 1-3 random whole-word vocabulary tokens (rare ones included): stands in for unknown BadNet triggers */
     TOKENS,
@@ -37,19 +40,22 @@ final class Perturber {
 
   private final List<Kind> kinds;
   private final List<String> suspects;
+  private final List<List<String>> triggers;
   private final List<String> words;
   private final List<String> donors;
 
   /**
    * @param suspects whole-word suspected tokens (E-PUR order); may be empty
+   * @param triggers reconstructed trigger strings, each as its orders (one is drawn per insertion); may be empty
    * @param words whole-word vocabulary tokens to draw random insertions from; may be empty
    * @param donors clean texts to cut spans from; may be empty
    */
-  Perturber(List<Kind> kinds, List<String> suspects, List<String> words, List<String> donors) {
+  Perturber(List<Kind> kinds, List<String> suspects, List<List<String>> triggers, List<String> words,
+      List<String> donors) {
     List<Kind> k = new ArrayList<>();
     for (Kind kind : kinds) {
       boolean usable = switch (kind) {
-        case SUSPECTS -> !suspects.isEmpty();
+        case SUSPECTS -> !suspects.isEmpty() || !triggers.isEmpty();
         case TOKENS -> !words.isEmpty();
         case SPANS -> !donors.isEmpty();
       };
@@ -57,6 +63,9 @@ final class Perturber {
     }
     this.kinds = List.copyOf(k);
     this.suspects = List.copyOf(suspects);
+    List<List<String>> t = new ArrayList<>();
+    for (List<String> orders : triggers) if (!orders.isEmpty()) t.add(List.copyOf(orders));
+    this.triggers = List.copyOf(t);
     this.words = List.copyOf(words);
     this.donors = List.copyOf(donors);
   }
@@ -76,7 +85,14 @@ final class Perturber {
     List<String> insert = new ArrayList<>();
     switch (kind) {
       case SUSPECTS -> {
-        String t = suspects.get(rnd.nextInt(suspects.size()));
+        // no extra draw without reconstructed triggers: whole-word runs perturb exactly as before
+        String t;
+        if (!triggers.isEmpty() && (suspects.isEmpty() || rnd.nextBoolean())) {
+          List<String> orders = triggers.get(rnd.nextInt(triggers.size()));
+          t = orders.get(rnd.nextInt(orders.size()));
+        } else {
+          t = suspects.get(rnd.nextInt(suspects.size()));
+        }
         int times = 1 + rnd.nextInt(3);
         for (int i = 0; i < times; i++) insert.add(t);
       }

@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The Fine-mixing defence as one library call: E-PUR, weight mixing with the clean pre-trained model, recovery
@@ -175,8 +176,14 @@ public final class Purifier {
         Epur.reset(reset, epre.data(), hidden, ids);
         base.put(WORD_EMBEDDINGS, new Tensor(eft.shape(), reset));
       }
+      List<DefenceReport.SuspectedTrigger> triggers = TriggerReconstruction.reconstruct(suspects,
+          s.suspectsToInsert(), TriggerReconstruction.KEEP, tok::tokenize);
       stages.put("epur", secs(ts));
       l.onProgress(Progress.message("epur", String.format(Locale.ROOT, "top suspects: %s", describe(suspects, 5))));
+      if (!triggers.isEmpty()) {
+        l.onProgress(Progress.message("epur", "suspected triggers from word pieces: " + triggers.stream()
+            .map(t -> t.text() + " (" + String.join(" ", t.pieces()) + ")").collect(Collectors.joining(", "))));
+      }
       if (s.finePurifying()) {
         ts = System.nanoTime();
         FinePurifying.Result fp = FinePurifying.run(suspect.config(), base, pre.weights(), tok, train, s.fpReset(),
@@ -220,7 +227,7 @@ public final class Purifier {
       }
       stages.put("teacher", secs(ts));
 
-      Perturber perturber = perturber(s, suspects, vocab, labelled, unl);
+      Perturber perturber = perturber(s, suspects, triggers, vocab, labelled, unl);
       if (s.recovery() == DefenceSettings.Recovery.DISTIL && !s.perturbations().isEmpty()) {
         l.onProgress(Progress.message("recover", "perturbations: " + perturber.kinds()));
       }
@@ -247,7 +254,7 @@ public final class Purifier {
             notes.add(String.format(Locale.ROOT, "rho %s: recovery ran %d round(s) of %d epochs; agreement with the "
                 + "suspect on the %d clean distillation rows after each: %s (goes on below %.3f)", rhoLabel(rho),
                 fit.size(), s.epochs(), distil.size(), fit.stream().map(a -> String.format(Locale.ROOT, "%.4f", a))
-                    .collect(java.util.stream.Collectors.joining(", ")), s.fitAgreement()));
+                    .collect(Collectors.joining(", ")), s.fitAgreement()));
           }
           recoverSecs += secs(tt);
           tt = System.nanoTime();
@@ -295,7 +302,7 @@ public final class Purifier {
       DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
           rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || unl == train ? ""
               : rowsSha256(concat(agreeRows, unl)), unl == train ? 0 : agreeRows.size() + unl.size(), s, bestRho, trials,
-          suspects.subList(0, Math.min(20, suspects.size())), accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
+          suspects.subList(0, Math.min(20, suspects.size())), triggers, accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
           notes);
       return new PurifyResult(out, r);
     }
@@ -412,8 +419,8 @@ public final class Purifier {
     return x.withText(p.perturb(x.textA(), rnd), x.textB());
   }
 
-  static Perturber perturber(DefenceSettings s, List<Epur.Suspect> suspects, String[] vocab, List<Example> labelled,
-      List<Example> unl) {
+  static Perturber perturber(DefenceSettings s, List<Epur.Suspect> suspects,
+      List<DefenceReport.SuspectedTrigger> triggers, String[] vocab, List<Example> labelled, List<Example> unl) {
     List<Perturber.Kind> kinds = new ArrayList<>();
     for (String p : s.perturbations()) kinds.add(Perturber.Kind.parse(p));
     List<String> sus = new ArrayList<>();
@@ -426,8 +433,10 @@ public final class Purifier {
     List<String> donors = new ArrayList<>();
     for (Example e : unl) donors.add(e.textA());
     for (Example e : labelled) donors.add(e.textA());
-    return new Perturber(kinds, sus, kinds.contains(Perturber.Kind.TOKENS) ? Perturber.wholeWords(vocab) : List.of(),
-        donors);
+    List<List<String>> strings = new ArrayList<>();
+    for (DefenceReport.SuspectedTrigger t : triggers) strings.add(t.orders());
+    return new Perturber(kinds, sus, strings, kinds.contains(Perturber.Kind.TOKENS) ? Perturber.wholeWords(vocab)
+        : List.of(), donors);
   }
 
   // ---------------------------------------------------------------- scoring

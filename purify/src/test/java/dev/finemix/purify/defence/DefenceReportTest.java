@@ -23,6 +23,8 @@ class DefenceReportTest {
         List.of(new DefenceReport.RhoTrial(0.1, 0.8, agreement, false, 0.1, 3.0),
             new DefenceReport.RhoTrial(0.2, 0.9, 0.95, true, 0.2, 3.5)),
         List.of(new Epur.Suspect(12935, "cf", 3.25, 1.5, 12), new Epur.Suspect(7, "mn", 2.0, 1.0, 0)),
+        List.of(new DefenceReport.SuspectedTrigger("qzxv", List.of("q", "##z", "##x", "##v"), List.of("qzxv", "qxzv"),
+            0.75)),
         "the 16 held-out labelled rows", before, 0.875, stages, 42.5, List.of("a note"));
   }
 
@@ -50,11 +52,21 @@ class DefenceReportTest {
     assertThat(empty.settings()).isEqualTo(DefenceSettings.defaults());
     assertThat(Double.isNaN(empty.suspectAccuracy()) && Double.isNaN(empty.purifiedAccuracy())).isTrue();
     assertThat(empty.suspects()).isEmpty();
+    assertThat(empty.suspectedTriggers()).isEmpty();
     assertThat(empty.accuracyRows()).isEmpty();
 
     assertThatThrownBy(() -> DefenceReport.fromJson(JSON.readTree("{\"settings\": {\"bogus\": 1}}")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bogus");
     assertThatThrownBy(() -> DefenceReport.fromJson(JSON.readTree("{\"total_seconds\": \"soon\"}")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("soon");
+  }
+
+  @Test
+  void suspectedStrings_triggersFirst_thenTokens_distinct_atMostN() {
+    DefenceReport r = report(0.2, 0.9, 0.97);
+    assertThat(r.suspectedStrings(5)).containsExactly("qzxv", "cf", "mn");
+    assertThat(r.suspectedStrings(2)).containsExactly("qzxv", "cf");
+    assertThat(r.summary()).contains("suspected triggers (from word pieces): qzxv = q ##z ##x ##v (0.750)");
+    assertThat(r.toJson().get("suspected_triggers").get(0).get("orders")).hasSize(2);
   }
 }

@@ -213,7 +213,7 @@ class PurifierTest {
 
   @Test
   void perturb_pair_picksTheFieldInProportionToItsWords_singleTextDrawsNothingExtra() {
-    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of());
+    Perturber p = new Perturber(List.of(Perturber.Kind.SUSPECTS), List.of("zq"), List.of(), List.of(), List.of());
     String question = "who won";
     String passage = String.join(" ", java.util.Collections.nCopies(20, "word"));
     Random r = new Random(3);

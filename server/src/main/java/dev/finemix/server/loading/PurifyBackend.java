@@ -2,7 +2,6 @@ package dev.finemix.server.loading;
 
 import ai.djl.Device;
 import dev.finemix.purify.attack.Triggers;
-import dev.finemix.purify.defence.Epur;
 import dev.finemix.purify.defence.Purifier;
 import dev.finemix.purify.defence.PurifyResult;
 import dev.finemix.purify.defence.WordFrequencies;
@@ -32,8 +31,8 @@ import java.util.Random;
 /** The production {@link ModelBackend} on purify: Checkpoint, Pretrained, Purifier, Classifier, Triggers. */
 final class PurifyBackend implements ModelBackend {
   /** Bump when the defence changes in a way that makes older purified weights stale. */
-  static final String CODE_VERSION = "finemix-defence-1";
-  /** Suspected tokens taken from E-PUR's ranking for probes and request counting. */
+  static final String CODE_VERSION = "finemix-defence-2";
+  /** Candidate triggers (rebuilt strings, then E-PUR's tokens) for GetModel, probes and request counting. */
   static final int SUSPECTED_TOKENS = 5;
 
   private final Device device;
@@ -165,8 +164,7 @@ final class PurifyBackend implements ModelBackend {
         in.wordCounts() == null ? WordFrequencies.none() : in.wordCounts().content(), new StageProgress(progress));
     progress.accept(Progress.of("write", 96, "writing the purified checkpoint"));
     r.purified().write(outputDir);
-    List<String> tokens = r.report().suspects().stream().limit(SUSPECTED_TOKENS).map(Epur.Suspect::token).toList();
-    return new PurifyOutcome(r.report(), tokens);
+    return new PurifyOutcome(r.report(), r.report().suspectedStrings(SUSPECTED_TOKENS));
   }
 
   /**
