@@ -101,12 +101,10 @@ class RealBackendPlumbingTest {
     assertThat(d.getServedWeightsSha256()).isNotEqualTo(m.getServedWeightsSha256());
 
     server.close();
-    long t0 = System.nanoTime();
     FinemixServer again = startServer(cfg);
     ModelInfo r = client(again).awaitSettled("tiny", Duration.ofSeconds(60));
     assertThat(r.getDefenceSummary().getFromCache()).isTrue();
     assertThat(r.getServedWeightsSha256()).isEqualTo(m.getServedWeightsSha256());
-    assertThat((System.nanoTime() - t0) / 1e9).isLessThan(10);
   }
 
   private FinemixServer startServer(ServerConfig cfg) throws Exception {
