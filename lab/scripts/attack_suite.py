@@ -203,7 +203,23 @@ def fmt(v, pct=True):
     return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
 
 
-def table(work, cases=CASES):
+def table(work, cases=CASES, into=None):
+    """Prints the markdown table; with `into`, replaces the lines between its <!-- attack-suite-table --> markers."""
+    if into:
+        import contextlib
+        import io
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            table(work, cases)
+        tag = "bge-table" if cases is BGE_CASES else "attack-suite-table"
+        text = open(into).read()
+        start, end = f"<!-- {tag} -->", f"<!-- /{tag} -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"{into} has no {start} ... {end} markers")
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        open(into, "w").write(before + start + "\n" + buf.getvalue() + end + after)
+        return
     head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
         f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |")
     print(head)
@@ -237,11 +253,12 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("--work", required=True)
     t.add_argument("--bge", action="store_true", help="the 12-layer cases")
+    t.add_argument("--into", help="a markdown file whose table markers get the table")
     c = sub.add_parser("commands")
     c.add_argument("--work", default="W")
     a = ap.parse_args()
     if a.cmd == "table":
-        table(a.work, BGE_CASES if a.bge else CASES)
+        table(a.work, BGE_CASES if a.bge else CASES, a.into)
     elif a.cmd == "commands":
         for name, task, _ in CASES + BGE_CASES:
             print(f"# {name}")
