@@ -272,7 +272,7 @@ public final class Purifier {
               "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,
               Double.isNaN(agree) ? ""
                   : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
-                      agree, agreeRows.size()), within ? ", within margin" : "")));
+                      agree, agreeRows.size()), within ? ", meets the bar" : "")));
           search.judged(new Scored(m.toTensors(), acc), within);
         }
       }
