@@ -20,7 +20,7 @@ import java.util.Map;
  * @param cleanSha256 SHA-256 over the labelled rows used (label, text a, text b per line)
  * @param cleanRows labelled rows used in all (training + held out)
  * @param trainRows labelled rows trained on
- * @param heldOutRows labelled rows held out to score rho (0 unless the search ran)
+ * @param heldOutRows labelled rows held out to score rho (0 unless the search ran with {@code holdout > 0})
  * @param unlabelledSha256 SHA-256 over the unlabelled rows used; empty when none
  * @param unlabelledRows unlabelled rows used
  * @param settings the settings that ran
@@ -60,7 +60,8 @@ public record DefenceReport(
 
   /**
    * One rho tried: accuracy on the scoring rows, agreement with the suspect on held-out unlabelled rows (NaN when
-   * none), whether it was within the margin, share of fine-tuned entries kept, wall time.
+   * none), whether it met the search's bars ({@code within_margin} in JSON: the agreement bar, and the accuracy
+   * margin when labelled rows were held out), share of fine-tuned entries kept, wall time.
    */
   public record RhoTrial(double rho, double accuracy, double agreement, boolean withinMargin, double shareKept,
       double seconds) {
@@ -239,7 +240,7 @@ public record DefenceReport(
       b.append(String.format(Locale.ROOT, "  %s: accuracy %.3f%s%s (%.1f s)%n", Double.isNaN(t.rho()) ? "no mixing"
           : String.format(Locale.ROOT, "rho %.2f", t.rho()), t.accuracy(),
           Double.isNaN(t.agreement()) ? "" : String.format(Locale.ROOT, ", agreement %.3f", t.agreement()),
-          t.withinMargin() ? ", within margin" : "", t.seconds()));
+          t.withinMargin() ? ", meets the bar" : "", t.seconds()));
     }
     if (!suspects.isEmpty()) {
       b.append("  suspected tokens:");

@@ -97,7 +97,11 @@ public final class DefenceSettings {
     }
   }
 
-  public static final List<Double> DEFAULT_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9);
+  /**
+   * The search's grid: capped at 0.5, because a higher rho keeps more of the backdoor and the search's signal (100
+   * held-out agreement rows) is too noisy to justify it (docs/defence-results.md, "How rho is chosen").
+   */
+  public static final List<Double> DEFAULT_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5);
 
   /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (QNLI runs: docs/defence-results.md). */
   static final int CROSS_PAIRS = 3;
@@ -147,13 +151,20 @@ public final class DefenceSettings {
   /** rho values tried by the search, smallest first */
   private static final Field<List<Double>> RHO_GRID = field("rho_grid", NUMBERS, DEFAULT_GRID,
       DefenceSettings::checkGrid);
-  /** the search takes the smallest rho whose held-out clean accuracy is at least the suspect's minus this */
-  private static final Field<Double> MARGIN = field("margin", NUMBER, 0.05, within(0, true, 1, true));
-  /** share of the labelled rows held out to score each rho (search only; they are not trained on) */
-  private static final Field<Double> HOLDOUT = field("holdout", NUMBER, 0.25, within(0, false, 1, false));
   /**
-   * search with distillation: a rho also needs to agree with the suspect's predictions on at least
-   * {@code 1 - agreementMargin} of the held-out unlabelled rows
+   * with {@code holdout > 0}, the search also needs a rho's held-out clean accuracy to be at least the suspect's minus
+   * this; the server's utility gate uses it on the report's accuracies
+   */
+  private static final Field<Double> MARGIN = field("margin", NUMBER, 0.05, within(0, true, 1, true));
+  /**
+   * share of the labelled rows held out to score each rho (search only; they are not trained on); 0 (default) = none:
+   * 16 of 64 rows cannot see a 1-2 point loss (one row is 6 points) and cost the recovery a quarter of its labels
+   */
+  private static final Field<Double> HOLDOUT = field("holdout", NUMBER, 0.0, within(0, true, 1, false));
+  /**
+   * search with distillation: the smallest rho whose predictions agree with the suspect's on at least
+   * {@code 1 - agreementMargin} of the held-out unlabelled rows is taken (the suspect is right on most clean rows,
+   * so a purified model that disagrees more is losing clean accuracy); if none does, the smallest rho
    */
   private static final Field<Double> AGREEMENT_MARGIN = field("agreement_margin", NUMBER, 0.10,
       within(0, true, 1, true));

@@ -44,13 +44,12 @@ import java.util.stream.Collectors;
  *
  * <p>Stages: {@code epur} (scores every vocabulary row, resets the top rows), {@code teacher} (the suspect's
  * accuracy on the scoring rows and, for distillation, its soft predictions on the unlabelled rows), then per rho
- * {@code mix}, {@code recover} and {@code score}. With {@code rho = auto} the labelled rows are split: a held-out
- * share scores each rho and is never trained on; the grid is walked from the smallest rho up and the first rho whose
- * held-out accuracy is at least the suspect's minus the margin is taken (if none is, the most accurate one is, and
- * the report says so). When distilling, the search also keeps a tenth of the unlabelled rows (at most
- * {@code agreementRows}) out of training and requires the candidate to agree with the suspect's own predictions on at
- * least {@code 1 - agreementMargin} of them: 16 held-out labelled rows alone cannot see a 2-point accuracy loss.
- * With a fixed rho every labelled and unlabelled row is trained on and the accuracies are on the training rows.
+ * {@code mix}, {@code recover} and {@code score}. With {@code rho = auto} ({@link RhoSearch}) every labelled row is
+ * trained on (unless {@code holdout > 0}); when distilling, a tenth of the unlabelled rows (at most
+ * {@code agreementRows}) is kept out of training, and the grid is walked from the smallest rho up: the first rho whose
+ * predictions agree with the suspect's on at least {@code 1 - agreementMargin} of those rows is taken, else the
+ * smallest rho, with a note. With nothing held out to judge by (no unlabelled rows, or too few) the search runs the
+ * smallest rho only. Labelled accuracies are on the training rows unless labelled rows are held out.
  */
 public final class Purifier {
   private static final int SCORE_BATCH = 32;
@@ -114,7 +113,7 @@ public final class Purifier {
     }
     List<Example> train = labelled;
     List<Example> heldOut = List.of();
-    if (s.autoRho()) {
+    if (s.autoRho() && s.holdout() > 0) {
       List<Example> shuffled = new ArrayList<>(labelled);
       Collections.shuffle(shuffled, new Random(s.seed() ^ 0x5EEDL));
       int nHold = Math.max(1, Math.min(shuffled.size() - 1, (int) Math.round(s.holdout() * shuffled.size())));
@@ -232,18 +231,22 @@ public final class Purifier {
         l.onProgress(Progress.message("recover", "perturbations: " + perturber.kinds()));
       }
 
-      // ---- rho trials
+      // ---- rho trials (RhoSearch: the first meeting the bars, else the smallest rho)
+      boolean judged = !heldOut.isEmpty() || agreeLabels != null;
       List<Double> rhos = !s.mixing() ? List.of(Double.NaN)
-          : s.autoRho() ? s.rhoGrid() : List.of(s.rho());
+          : !s.autoRho() ? List.of(s.rho())
+          : judged ? s.rhoGrid() : s.rhoGrid().subList(0, 1);
+      if (s.autoRho() && !judged) {
+        notes.add(String.format(Locale.ROOT, "rho auto with no held-out rows to judge it by (agreement needs >= 20 "
+            + "unlabelled rows and distillation): took the smallest rho of the grid, %.2f", rhos.get(0)));
+      }
       List<DefenceReport.RhoTrial> trials = new ArrayList<>();
-      TensorMap best = null;
-      double bestAcc = -1;
-      double bestRho = Double.NaN;
-      boolean found = false;
       double mixSecs = 0;
       double recoverSecs = 0;
       double scoreSecs = 0;
-      for (double rho : rhos) {
+      RhoSearch<Scored> search = new RhoSearch<>(rhos);
+      while (search.hasNext()) {
+        double rho = search.next();
         long tr = System.nanoTime();
         Mixed mixed = mixedModel(suspect, base, pre, s, rho, l);
         mixSecs += secs(tr);
@@ -261,30 +264,28 @@ public final class Purifier {
           double acc = accuracy(m, tok, scoring);
           double agree = agreeLabels == null ? Double.NaN : agreement(m, tok, agreeRows, agreeLabels);
           scoreSecs += secs(tt);
-          boolean within = acc >= suspectAcc - s.margin() - 1e-9
+          // the labelled bar binds only on held-out rows: on the training rows it would pass anything
+          boolean within = (heldOut.isEmpty() || acc >= suspectAcc - s.margin() - 1e-9)
               && (Double.isNaN(agree) || agree >= 1 - s.agreementMargin() - 1e-9);
           trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, mixed.share(), secs(tr)));
           l.onProgress(Progress.message("score", String.format(Locale.ROOT,
               "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,
               Double.isNaN(agree) ? ""
                   : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
-                      agree, agreeRows.size()), within ? ", within margin" : "")));
-          if (acc > bestAcc || within) {
-            best = m.toTensors();
-            bestAcc = acc;
-            bestRho = rho;
-          }
-          if (within && s.autoRho()) {
-            found = true;
-            break;
-          }
+                      agree, agreeRows.size()), within ? ", meets the bar" : "")));
+          search.judged(new Scored(m.toTensors(), acc), within);
         }
       }
-      if (s.autoRho() && !found) {
-        notes.add(String.format(Locale.ROOT, "no rho in %s kept held-out accuracy within %.3f of the suspect's %.3f "
-            + "(and agreement >= %.3f); took the most accurate, rho %.2f", s.rhoGrid(), s.margin(), suspectAcc,
-            1 - s.agreementMargin(), bestRho));
+      RhoSearch.Choice<Scored> choice = search.choice();
+      if (s.autoRho() && judged && !choice.accepted()) {
+        notes.add(String.format(Locale.ROOT, "no rho in %s met the bar (agreement with the suspect >= %.3f%s); took "
+            + "the smallest, rho %.2f (a larger rho keeps more of the backdoor)", rhos, 1 - s.agreementMargin(),
+            heldOut.isEmpty() ? "" : String.format(Locale.ROOT, ", held-out accuracy >= %.3f", suspectAcc - s.margin()),
+            choice.rho()));
       }
+      TensorMap best = choice.result().weights();
+      double bestAcc = choice.result().accuracy();
+      double bestRho = choice.rho();
       stages.put("mix", mixSecs);
       stages.put("recover", recoverSecs);
       stages.put("score", scoreSecs);
@@ -306,6 +307,10 @@ public final class Purifier {
           notes);
       return new PurifyResult(out, r);
     }
+  }
+
+  /** One rho's recovered weights and their clean accuracy on the scoring rows. */
+  private record Scored(TensorMap weights, double accuracy) {
   }
 
   /** A model to recover and the share of entries it kept from the E-PUR'd suspect. */

@@ -141,6 +141,105 @@ class PurifierTest {
     return max;
   }
 
+  /** {@code n} distinct unlabelled rows (a positive and a negative phrase joined), none equal to a labelled row. */
+  private static Dataset unlabelled(int n) {
+    List<Example> r = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String a = POS.get(i % POS.size());
+      String b = NEG.get((i / POS.size()) % NEG.size());
+      r.add(new Example(0, i % 2 == 0 ? a + " but " + b : b + " but " + a, null));
+    }
+    return Dataset.of("unl", false, r);
+  }
+
+  /** A tiny pre-trained model and its backdoored suspect (cf's row moved), the same for each rho-search test. */
+  private record Tiny(Pretrained pre, Checkpoint suspect) {
+  }
+
+  private static Tiny tinySuspect(Path dir) {
+    BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));
+    TensorMap preW = BertClassifier.randomWeights(cfg, 1);
+    return new Tiny(tinyPretrained(dir, cfg, preW), tiny(cfg, backdoored(preW, 2)));
+  }
+
+  /** The rho search's settings on the tiny model: the default grid, no variants (speed), one epoch. */
+  private static DefenceSettings.Builder search() {
+    return DefenceSettings.builder().rows(12).variants(0).epochs(1).batchSize(16).epurTop(5).seed(7);
+  }
+
+  @Test
+  void purify_autoRho_trainsOnEveryLabelledRow_andStopsAtTheFirstRhoMeetingTheAgreementBar(@TempDir Path dir) {
+    Tiny t = tinySuspect(dir);
+    DefenceSettings s = search().agreementMargin(1.0).build(); // bar 0: the smallest rho meets it
+    assertThat(s.autoRho()).isTrue();
+
+    DefenceReport rep = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), unlabelled(100), s,
+        null).report();
+    // no labelled row is held out: all 12 are trained on; a tenth of the unlabelled rows judge rho instead
+    assertThat(rep.heldOutRows()).isZero();
+    assertThat(rep.trainRows()).isEqualTo(12);
+    assertThat(rep.accuracyRows()).isEqualTo("the 12 labelled training rows");
+    assertThat(rep.unlabelledRows()).isEqualTo(100);
+    assertThat(rep.trials()).hasSize(1);
+    DefenceReport.RhoTrial first = rep.trials().get(0);
+    assertThat(first.rho()).isEqualTo(0.1);
+    assertThat(first.agreement()).isBetween(0.0, 1.0);
+    assertThat(first.withinMargin()).isTrue();
+    assertThat(rep.rhoChosen()).isEqualTo(0.1);
+  }
+
+  @Test
+  void purify_autoRho_realAgreementSignal_walksUpUntilAgreementWithTheSuspectMeetsTheBar(@TempDir Path dir) {
+    Tiny t = tinySuspect(dir);
+    // no E-PUR, no recovery epochs: rho 1.0 is the suspect itself (agreement 1), lower rho values mix it away
+    DefenceSettings s = search().epochs(0).epurTop(0).rhoGrid(List.of(0.1, 0.5, 1.0)).agreementMargin(0.1).build();
+    DefenceReport rep = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), unlabelled(100), s,
+        null).report();
+    assertThat(rep.trials()).extracting(DefenceReport.RhoTrial::rho).containsExactly(0.1, 0.5, 1.0);
+    assertThat(rep.trials().subList(0, 2)).allSatisfy(x -> {
+      assertThat(x.agreement()).isLessThan(0.9);
+      assertThat(x.withinMargin()).isFalse();
+    });
+    assertThat(rep.trials().get(2).agreement()).isEqualTo(1.0);
+    assertThat(rep.rhoChosen()).isEqualTo(1.0);
+    assertThat(rep.notes()).noneMatch(n -> n.contains("met the bar"));
+  }
+
+  @Test
+  void purify_autoRho_barNeverMet_walksTheGridCappedAtHalfAndTakesTheSmallestRho(@TempDir Path dir) {
+    Tiny t = tinySuspect(dir);
+    DefenceSettings s = search().agreementMargin(0.0).build(); // bar 1: every held-out row must agree
+
+    PurifyResult res = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), unlabelled(100), s,
+        null);
+    DefenceReport rep = res.report();
+    // precondition, seeded: no trial agrees on every one of the 10 held-out rows
+    assertThat(rep.trials()).allSatisfy(x -> assertThat(x.agreement()).isLessThan(1.0));
+    assertThat(rep.trials()).noneMatch(DefenceReport.RhoTrial::withinMargin);
+    // the default grid ends at 0.5: no higher rho is ever tried
+    assertThat(rep.trials()).extracting(DefenceReport.RhoTrial::rho).containsExactly(0.1, 0.2, 0.3, 0.4, 0.5);
+    // the fallback is the smallest rho's trial (the old rule took the most accurate)
+    assertThat(rep.rhoChosen()).isEqualTo(0.1);
+    assertThat(rep.purifiedAccuracy()).isEqualTo(rep.trials().get(0).accuracy());
+    assertThat(res.purified().provenance()).containsEntry("rho", "0.1");
+    assertThat(rep.notes()).anyMatch(n -> n.contains("no rho in [0.1, 0.2, 0.3, 0.4, 0.5] met the bar")
+        && n.contains("took the smallest, rho 0.10"));
+  }
+
+  @Test
+  void purify_autoRho_noUnlabelledRows_runsTheSmallestRhoOnlyAndSaysSo(@TempDir Path dir) {
+    Tiny t = tinySuspect(dir);
+    // margin 0: had labelled rows been held out, a trial below the suspect's accuracy would walk on
+    DefenceReport rep = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), null,
+        search().margin(0.0).build(), null).report();
+    assertThat(rep.heldOutRows()).isZero();
+    assertThat(rep.trainRows()).isEqualTo(12);
+    assertThat(rep.trials()).extracting(DefenceReport.RhoTrial::rho).containsExactly(0.1);
+    assertThat(rep.rhoChosen()).isEqualTo(0.1);
+    assertThat(rep.notes()).anyMatch(n -> n.startsWith("rho auto with no held-out rows to judge it by")
+        && n.endsWith("took the smallest rho of the grid, 0.10"));
+  }
+
   @Test
   void purify_epurResetsTheTopRowsToThePretrainedOnes_withoutEpurMixingLeavesTheTriggerRowShifted(@TempDir Path dir) {
     BertConfig cfg = new BertConfig(30522, 32, 2, 2, 64, 128, 2, 1e-12, 0.1, 0.1, List.of("negative", "positive"));

@@ -57,18 +57,20 @@ public final class PurifyCommand implements Callable<Integer> {
   int unlabelledRows;
 
   @Option(names = "--rho", defaultValue = "auto", paramLabel = "R|auto",
-      description = "share of fine-tuned weights kept, or auto for the search (default ${DEFAULT-VALUE})")
+      description = "share of fine-tuned weights kept, or auto: the smallest rho of the grid whose predictions agree "
+          + "with the suspect's on held-out unlabelled rows, else the smallest (default ${DEFAULT-VALUE})")
   String rho;
 
-  @Option(names = "--rho-grid", split = ",", paramLabel = "R,R,...", description = "rho values the search tries")
+  @Option(names = "--rho-grid", split = ",", paramLabel = "R,R,...", description = "rho values the search tries, ascending (default 0.1,0.2,0.3,0.4,0.5)")
   List<Double> rhoGrid;
 
-  @Option(names = "--margin", description = "search: accuracy margin below the suspect's (default 0.05)")
+  @Option(names = "--margin", description = "utility gate (and search with held-out labelled rows): accuracy margin "
+      + "below the suspect's (default 0.05)")
   Double margin;
 
   @Option(names = "--agreement-margin",
-      description = "search with distillation: least agreement with the suspect on held-out unlabelled rows is 1 - this "
-          + "(default 0.10)")
+      description = "search with distillation: least agreement with the suspect on the held-out unlabelled rows "
+          + "(a tenth, at most 100) is 1 - this (default 0.10)")
   Double agreementMargin;
 
   @Option(names = "--mix", defaultValue = "random", paramLabel = "random|sel",
