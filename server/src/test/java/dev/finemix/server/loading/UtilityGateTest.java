@@ -40,4 +40,23 @@ class UtilityGateTest {
     assertThat(UtilityGate.refusal(DefenceSettings.defaults(), report(Double.NaN, 0.1))).isNull();
     assertThat(UtilityGate.refusal(DefenceSettings.defaults(), report(0.9, Double.NaN))).isNull();
   }
+
+  private static DefenceReport withAgreement(double agreement) {
+    return Reports.of(DefenceSettings.defaults(), "in", "out", 0.95, 0.95, "the 64 labelled training rows", List.of(),
+        agreement);
+  }
+
+  @Test
+  void refusal_agreementOfTheKeptRhoBelowTheBar_refusedNamingAgreementAndBar() {
+    // accuracies equal (on the training rows, as with no labelled hold-out): only the agreement can refuse
+    assertThat(UtilityGate.refusal(DefenceSettings.defaults(), withAgreement(0.80)))
+        .contains("utility gate", "0.800", "0.900", "refused");
+  }
+
+  @Test
+  void refusal_agreementAtOrAboveTheBar_orNotMeasured_none() {
+    assertThat(UtilityGate.refusal(DefenceSettings.defaults(), withAgreement(0.90))).isNull();
+    assertThat(UtilityGate.refusal(DefenceSettings.defaults(), withAgreement(0.97))).isNull();
+    assertThat(UtilityGate.refusal(DefenceSettings.defaults(), withAgreement(Double.NaN))).isNull();
+  }
 }
