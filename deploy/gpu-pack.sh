@@ -41,10 +41,11 @@ done
   'ai/onnxruntime/native/linux-aarch64/*' '_manifest/*' \
   && zip -q -d tokenizers-*.jar 'native/lib/osx-*' 'native/lib/win-*' 'native/lib/linux-aarch64/*' \
   && zip -q -d pytorch-jni-*.jar 'jnilib/osx-*' 'jnilib/win-*' 'jnilib/linux-aarch64/*')
-# the modules jdeps finds in the jars, plus logging/TLS/zipfs that they load reflectively
+# the modules jdeps finds in the jars, plus logging/TLS/zipfs that they load reflectively; with include/ (jni.h), for
+# building a JNI against the machine's libtorch there (deploy/README.md)
 jlink --add-modules java.base,java.compiler,java.desktop,java.logging,java.management,java.naming,java.sql,java.xml,\
 jdk.httpserver,jdk.jfr,jdk.management,jdk.unsupported,jdk.crypto.ec,jdk.zipfs \
-  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/stage/jre"
+  --strip-debug --no-man-pages --compress=2 --output "$out/stage/jre"
 tar -C "$out/stage" -cJf "$out/stage/jre.tar.xz" jre
 tar -C "$out/stage" -cf "$out/stage/payload.tar" jre.tar.xz app
 split -b 54M -d -a 1 "$out/stage/payload.tar" "$out/stage/payload.tar."
