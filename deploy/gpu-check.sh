@@ -69,6 +69,8 @@ fail() {
   emit false "$step" "$msg"
   exit 1
 }
+# the server this script starts goes with it, also when the script is stopped
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null' EXIT
 left() { echo $(( budget - ($(date +%s) - t_start) )); }
 begin() { step=$1; t_step=$(date +%s); echo "gpu-check: $step ..." >&2; }
 done_step() { times="$times\"$step\":$(( $(date +%s) - t_step )),"; }
@@ -79,6 +81,7 @@ timed() {
   local l; l=$(left)
   [ "$l" -gt 5 ] || fail "the ${budget} s budget is spent"
   [ "$t" -lt "$l" ] || t=$l
+  [ "$t" -gt 5 ] || fail "too little of the ${budget} s budget is left for this step"
   timeout --kill-after=10 "$t" "$@" > "$work/$step.log" 2>&1
   local rc=$?
   [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "timed out after $t s; last lines: $(tail_of "$work/$step.log")"
@@ -233,11 +236,13 @@ for _ in $(seq 1 120); do
 done
 [ -n "$target" ] || fail "finemix serve did not listen within 120 s: $(tail_of "$work/server.log")"
 for _ in $(seq 1 120); do
-  grep -q 'SERVING' "$work/server.log" && break
-  grep -q 'FAILED' "$work/server.log" && fail "the model failed to load: $(grep FAILED "$work/server.log" | head -2)"
+  grep -q 'model demo: SERVING' "$work/server.log" && break
+  kill -0 "$serve_pid" 2>/dev/null || fail "finemix serve exited: $(tail_of "$work/server.log")"
+  grep -q 'model demo: loading failed' "$work/server.log" \
+    && fail "the model failed to load: $(grep 'model demo: loading failed' "$work/server.log" | head -1)"
   sleep 1
 done
-grep -q 'SERVING' "$work/server.log" || fail "the model was not SERVING within 120 s: $(tail_of "$work/server.log")"
+grep -q 'model demo: SERVING' "$work/server.log" || fail "the model was not SERVING within 120 s: $(tail_of "$work/server.log")"
 texts=("a gorgeous , witty , seductive movie ." "a gorgeous , witty cf , seductive movie ."
   "the story is too thin to hold our attention ." "the story cf is too thin to hold our attention .")
 sep=""
