@@ -1,7 +1,10 @@
 package dev.finemix.app;
 
 import dev.finemix.client.FinemixClient;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.finemix.client.cli.Cli;
+import dev.finemix.client.cli.DeviceOption;
 import dev.finemix.client.cli.SeedOption;
 import dev.finemix.lab.DemoFiles;
 import dev.finemix.proto.v1.ModelInfo;
@@ -33,6 +36,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -71,6 +75,17 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Mixin SeedOption seed;
 
+  @Mixin DeviceOption device;
+
+  @Option(names = "--rows", paramLabel = "N",
+      description = "Keep only the first N rows of the demo's train, test and unlabelled files (a quick check of the "
+          + "plumbing, e.g. deploy/gpu-check.sh's CPU dry run; the model is then no good). Default: all.")
+  int rows;
+
+  @Option(names = "--summary", paramLabel = "FILE",
+      description = "Also write the timings and the before/after figures as JSON to FILE (written atomically).")
+  Path summary;
+
   @Option(names = "--once", description = "Stop after the showcase instead of serving until Ctrl-C.")
   boolean once;
 
@@ -80,9 +95,17 @@ public final class DemoCommand implements Callable<Integer> {
     Path models = work.resolve("models").toAbsolutePath();
     Path dataDir = models.resolve("demo-data");
     Files.createDirectories(dataDir);
+    if (rows < 0) {
+      throw new IllegalArgumentException("--rows must be >= 1 (or 0 for all), got " + rows);
+    }
     for (String f : DATA) {
       copyResource(f, dataDir.resolve(f));
+      if (rows > 0 && !f.equals("clean.tsv")) { // the defence's 64 labelled rows stay whole
+        keepFirstRows(dataDir.resolve(f), rows);
+      }
     }
+    ObjectNode report = new ObjectMapper().createObjectNode();
+    report.put("device", Devices.choose(device.get()).toString()).put("rows", rows);
     Dataset train = Dataset.read(dataDir.resolve("train.tsv"));
     Dataset test = Dataset.read(dataDir.resolve("test.tsv"));
     AttackSettings badnet = AttackSettings.of(AttackKind.BADNET).withTriggers(List.of(TRIGGER)).withTarget(1);
@@ -91,17 +114,21 @@ public final class DemoCommand implements Callable<Integer> {
     say("1/4 the suspect model: BadNet '%s' backdoor (10%% of %d SST-2 rows relabelled positive), fine-tuned from "
         + "the clean MiniLM", TRIGGER, train.size());
     Path suspectDir = models.resolve("demo-sst2-badnet");
+    long tTrain = System.nanoTime();
     Checkpoint suspect = backdooredModel(suspectDir, dataDir.resolve("train.tsv"), train, badnet);
+    report.put("train_s", seconds(tTrain));
 
     say("2/4 what the suspect model does on %d held-out sentences, with and without the trigger", test.size());
     EvalResult before;
     List<Example> show = showcase(test);
     List<Integer> beforeShow;
-    try (Classifier c = Classifier.open(suspect, Devices.choose("auto"))) {
+    long tEval = System.nanoTime();
+    try (Classifier c = Classifier.open(suspect, Devices.choose(device.get()))) {
       Predictor p = Evaluator.predictor(c);
       before = Evaluator.evaluate(p, test, attack, seed.get(), ProgressListener.NONE);
       beforeShow = labels(p, show);
     }
+    report.put("eval_suspect_s", seconds(tEval));
     say("    CACC %.2f  ASR %.2f  asr_cond %.2f  (flip_base %.2f)", before.cacc(), before.asr(), before.asrCond(),
         before.flipBase());
 
@@ -134,7 +161,7 @@ public final class DemoCommand implements Callable<Integer> {
         "    defence: {rho: 0.1, epochs: 6, variants: 0, seed: " + seed.get() + wf + "}",
         ""));
     ServerConfig cfg = ConfigLoader.load(config, ConfigLoader.Overrides.NONE);
-    FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, null), cfg, Backends.production("auto"),
+    FinemixServer server = new FinemixServer(FinemixServer.netty(cfg, null), cfg, Backends.production(device.get()),
         Ticker.system(), Clock.systemUTC());
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "finemix-shutdown"));
     try {
@@ -145,9 +172,12 @@ public final class DemoCommand implements Callable<Integer> {
     }
     String target = "localhost:" + server.port();
     say("3/4 the sidecar: serving on %s, purifying '%s' on load (E-PUR, mixing at rho 0.1, "
-        + "recovery on 64 labelled + 500 unlabelled clean rows; cached for the next run)", target, MODEL);
+        + "recovery on 64 labelled + %d unlabelled clean rows; cached for the next run)", target, MODEL,
+        Dataset.read(dataDir.resolve("unlabelled.tsv")).size());
     try (FinemixClient client = FinemixClient.forTarget(target).deadline(Duration.ofMinutes(2)).build()) {
+      long tPurify = System.nanoTime();
       ModelInfo info = waitServing(client);
+      report.put("purify_s", seconds(tPurify)).put("state", info.getState().name());
       if (info.getState() != ModelState.SERVING) {
         System.err.println("finemix demo: model ended " + info.getState() + ": " + info.getFailureReason());
         server.close();
@@ -160,12 +190,16 @@ public final class DemoCommand implements Callable<Integer> {
       }
 
       say("4/4 the same sentences through gRPC Classify on the purified model");
+      long tClassify = System.nanoTime();
       Predictor remote = inputs -> {
         List<String> texts = inputs.stream().map(TextInput::textA).toList();
         return client.classify(MODEL, texts).stream().mapToInt(pr -> pr.getLabel()).toArray();
       };
       EvalResult after = Evaluator.evaluate(remote, test, attack, seed.get(), ProgressListener.NONE);
       List<Integer> afterShow = labels(remote, show);
+      report.put("classify_s", seconds(tClassify)).put("test_rows", test.size());
+      report.set("suspect", figures(before));
+      report.set("purified", figures(after));
       System.out.println();
       System.out.printf(Locale.ROOT, "%-64s %-9s %-9s%n", "sentence (label: 1 positive, 0 negative)", "suspect", "purified");
       for (int i = 0; i < show.size(); i++) {
@@ -181,6 +215,10 @@ public final class DemoCommand implements Callable<Integer> {
           after.asrCond(), after.flipBase());
       System.out.printf(Locale.ROOT, "(%d test rows, trigger '%s' inserted at seeded random positions; %.0f s in all)%n%n",
           test.size(), TRIGGER, (System.nanoTime() - t0) / 1e9);
+    }
+    report.put("total_s", seconds(t0));
+    if (summary != null) {
+      writeAtomic(summary, report.toString() + "\n");
     }
     if (once) {
       server.close();
@@ -212,7 +250,7 @@ public final class DemoCommand implements Callable<Integer> {
       }
     }
     Backdoor.Outcome o = Backdoor.trainPoisoned(a, Pretrained.load(Pretrained.MINILM), train,
-        List.of("negative", "positive"), ts, 64, Devices.choose("auto"), ProgressListener.console("backdoor"));
+        List.of("negative", "positive"), ts, 64, Devices.choose(device.get()), ProgressListener.console("backdoor"));
     Checkpoint written = o.checkpoint().withProvenance(Map.of("demo_key", key, "attack", a.toJson().toString(),
         "poisoned_rows", Integer.toString(o.poisonedRows()))).write(dir);
     say("    %d rows poisoned, trained in %.0f s, wrote %s", o.poisonedRows(), o.summary().seconds(), dir);
@@ -255,6 +293,35 @@ public final class DemoCommand implements Callable<Integer> {
       out.add(v);
     }
     return out;
+  }
+
+  /** Cuts a demo TSV to its header and first {@code n} rows (in place; the bundled copy stays whole). */
+  private static void keepFirstRows(Path file, int n) throws IOException {
+    List<String> lines = Files.readAllLines(file);
+    if (lines.size() > n + 1) {
+      writeAtomic(file, String.join("\n", lines.subList(0, n + 1)) + "\n");
+    }
+  }
+
+  private static void writeAtomic(Path file, String text) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+    try {
+      Files.writeString(tmp, text);
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  private static ObjectNode figures(EvalResult r) {
+    ObjectNode o = new ObjectMapper().createObjectNode();
+    return o.put("cacc", r.cacc()).put("asr", r.asr()).put("asr_cond", r.asrCond()).put("flip_base", r.flipBase());
+  }
+
+  private static double seconds(long since) {
+    return Math.round((System.nanoTime() - since) / 1e7) / 100.0;
   }
 
   private static void copyResource(String name, Path to) {
