@@ -271,6 +271,14 @@ public final class DefenceSettings {
   public double holdout() { return get(HOLDOUT); }
   public double agreementMargin() { return get(AGREEMENT_MARGIN); }
   public int agreementRows() { return get(AGREEMENT_ROWS); }
+
+  /**
+   * The agreement bar of the rho search and of the server's utility gate: {@code agreement} (with the suspect, on
+   * held-out clean unlabelled rows) is at least {@code 1 - agreementMargin}; a value not measured (NaN) meets it.
+   */
+  public boolean meetsAgreementBar(double agreement) {
+    return Double.isNaN(agreement) || agreement >= 1 - agreementMargin() - 1e-9;
+  }
   public int rows() { return get(ROWS); }
   public int unlabelledRows() { return get(UNLABELLED_ROWS); }
   public Recovery recovery() { return get(RECOVERY); }

@@ -266,7 +266,7 @@ public final class Purifier {
           scoreSecs += secs(tt);
           // the labelled bar binds only on held-out rows: on the training rows it would pass anything
           boolean within = (heldOut.isEmpty() || acc >= suspectAcc - s.margin() - 1e-9)
-              && (Double.isNaN(agree) || agree >= 1 - s.agreementMargin() - 1e-9);
+              && s.meetsAgreementBar(agree);
           trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, mixed.share(), secs(tr)));
           l.onProgress(Progress.message("score", String.format(Locale.ROOT,
               "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,

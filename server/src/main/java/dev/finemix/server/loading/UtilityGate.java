@@ -43,7 +43,7 @@ public final class UtilityGate {
     double bar = 1 - settings.agreementMargin();
     for (DefenceReport.RhoTrial t : report.trials()) {
       boolean kept = Double.compare(t.rho(), report.rhoChosen()) == 0;
-      if (kept && !Double.isNaN(t.agreement()) && t.agreement() < bar - 1e-9) {
+      if (kept && !settings.meetsAgreementBar(t.agreement())) {
         return String.format(Locale.ROOT, "utility gate: the purified model agrees with the suspect on %.3f of the"
             + " held-out clean unlabelled rows, below the bar %.3f (1 - agreement_margin) at rho %.2f; the swap was"
             + " refused, retry with other defence settings (more unlabelled rows, a larger rho)", t.agreement(), bar,
