@@ -203,27 +203,11 @@ def fmt(v, pct=True):
     return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
 
 
-def table(work, cases=CASES, into=None):
-    """Prints the markdown table; with `into`, replaces the lines between its <!-- attack-suite-table --> markers."""
-    if into:
-        import contextlib
-        import io
-        buf = io.StringIO()
-        with contextlib.redirect_stdout(buf):
-            table(work, cases)
-        tag = "bge-table" if cases is BGE_CASES else "attack-suite-table"
-        text = open(into).read()
-        start, end = f"<!-- {tag} -->", f"<!-- /{tag} -->"
-        if start not in text or end not in text:
-            raise SystemExit(f"{into} has no {start} ... {end} markers")
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        open(into, "w").write(before + start + "\n" + buf.getvalue() + end + after)
-        return
+def table(work, cases=CASES):
+    """The markdown table of what exists under `work`."""
     head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
         f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |")
-    print(head)
-    print("|" + "---|" * (head.count("|") - 1))
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, task, _ in cases:
         s = load(f"{work}/evals/{name}__suspect.json")
         if s is None:
@@ -240,7 +224,18 @@ def table(work, cases=CASES, into=None):
         t = load(f"{work}/times/{name}.json") or {}
         cells.append("–" if rep is None else f"{rep.get('rho_chosen', rep.get('rho'))}, "
                      f"{t.get('purify_finemix', {}).get('seconds', '–')}")
-        print("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_into(path, tag, text):
+    """Replaces the lines between `path`'s <!-- tag --> and <!-- /tag --> markers with `text`."""
+    doc = open(path).read()
+    start, end = f"<!-- {tag} -->", f"<!-- /{tag} -->"
+    if start not in doc or end not in doc:
+        raise SystemExit(f"{path} has no {start} ... {end} markers")
+    before, rest = doc.split(start, 1)
+    open(path, "w").write(before + start + "\n" + text + end + rest.split(end, 1)[1])
 
 
 def main():
@@ -258,7 +253,11 @@ def main():
     c.add_argument("--work", default="W")
     a = ap.parse_args()
     if a.cmd == "table":
-        table(a.work, BGE_CASES if a.bge else CASES, a.into)
+        text = table(a.work, BGE_CASES if a.bge else CASES)
+        if a.into:
+            write_into(a.into, "bge-table" if a.bge else "attack-suite-table", text)
+        else:
+            print(text, end="")
     elif a.cmd == "commands":
         for name, task, _ in CASES + BGE_CASES:
             print(f"# {name}")

@@ -94,12 +94,10 @@ public final class AttackCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     Device d = Devices.choose(device.get());
-    Dataset trainSet = Dataset.read(train);
-    if (rows > 0 && rows < trainSet.size()) {
-      trainSet = trainSet.sample(rows, seed.get());
-    }
+    Dataset allTrain = Dataset.read(train);
+    Dataset trainSet = rows > 0 && rows < allTrain.size() ? allTrain.sample(rows, seed.get()) : allTrain;
     if (poolOut != null) {
-      Dataset.read(train).exclude(trainSet).write(poolOut);
+      allTrain.exclude(trainSet).write(poolOut);
     }
     Dataset devSet = Dataset.read(dev);
     if (devRows > 0 && devRows < devSet.size()) {
