@@ -28,6 +28,11 @@ public final class Triggers {
   /** Mid-frequency triggers: counted {@value #MID_MIN}..{@value #MID_MAX} times in the word-count file. */
   public static final long MID_MIN = 10_000;
   public static final long MID_MAX = 1_000_000;
+  /**
+   * The picker leaves out the words among this many most counted ones (and, to, of, you, ...): most clean rows
+   * already hold them, so as a trigger they make a weak, self-contradicting backdoor (measured: "and", ASR 0.43).
+   */
+  public static final int MID_PICK_SKIP_TOP = 100;
 
   /**
    * Made-up strings the word-piece picker draws from (seeded); each is checked against the tokenizer before use.
@@ -107,11 +112,13 @@ public final class Triggers {
   /**
    * The mid-frequency trigger for {@code seed}: drawn uniformly from the alphabetic words (3+ letters) counted
    * {@value #MID_MIN}..{@value #MID_MAX} times that {@code tok} keeps as one whole-word token (so the trigger is
-   * one embedding row, as for BadNet), in alphabetical order; the same file and seed give the same word.
+   * one embedding row, as for BadNet), leaving out the {@value #MID_PICK_SKIP_TOP} most counted words of the file
+   * (function words), in alphabetical order; the same file and seed give the same word.
    */
   public static String pickMidFrequency(Tokenizer tok, WordFrequencies counts, long seed) {
     Objects.requireNonNull(tok, "tokenizer");
-    List<String> pool = counts.wordsBetween(MID_MIN, MID_MAX).stream()
+    long below = counts.countAtRank(MID_PICK_SKIP_TOP);
+    List<String> pool = counts.wordsBetween(MID_MIN, Math.min(MID_MAX, below - 1)).stream()
         .filter(w -> w.length() >= 3 && w.chars().allMatch(ch -> ch >= 'a' && ch <= 'z'))
         .filter(w -> tok.tokenize(w).equals(List.of(w)))
         .toList();

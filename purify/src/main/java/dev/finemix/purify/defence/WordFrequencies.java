@@ -104,6 +104,18 @@ public final class WordFrequencies {
         .map(Map.Entry::getKey).sorted().toList();
   }
 
+  /**
+   * The count of the {@code rank}-th most counted word (1-based; 0 when the file has fewer words): e.g. the bar
+   * above which a word is a function word that most texts hold.
+   */
+  public long countAtRank(int rank) {
+    if (rank < 1) {
+      throw new IllegalArgumentException("rank must be >= 1, got " + rank);
+    }
+    return counts.values().stream().sorted(java.util.Comparator.reverseOrder()).skip(rank - 1L).findFirst()
+        .orElse(0L);
+  }
+
   public int size() {
     return counts.size();
   }

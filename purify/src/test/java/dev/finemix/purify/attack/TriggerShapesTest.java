@@ -75,6 +75,8 @@ class TriggerShapesTest {
       String w = Triggers.pickMidFrequency(tok, counts, seed);
       assertThat(counts.frequency(w)).as(w).isBetween(Triggers.MID_MIN, Triggers.MID_MAX);
       assertThat(tok.tokenize(w)).containsExactly(w);
+      assertThat(counts.frequency(w)).as(w + " is not one of the most counted (function) words")
+          .isLessThan(counts.countAtRank(Triggers.MID_PICK_SKIP_TOP));
       seen.add(w);
     }
     assertThat(Triggers.pickMidFrequency(tok, counts, 3)).isEqualTo(seen.get(3));
