@@ -104,13 +104,13 @@ class DefenceSettingsTest {
   /** What each recipe's JSON changes against {@link #DEFAULT_JSON}, as main wrote it (10cc67b). */
   static final Map<String, String> RECIPE_CHANGES = Map.of(
       "finemix", "{}",
-      "paper", "{\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,\"epochs\":10,"
+      "paper", "{\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,\"epochs\":10,"
           + "\"batch_size\":16}",
       "plain-ft", "{\"epur\":false,\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,"
           + "\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16}",
       "epur-only", "{\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
           + "\"epochs\":10,\"batch_size\":16}",
-      "mix-only", "{\"epur\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
+      "mix-only", "{\"epur\":false,\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
           + "\"epochs\":10,\"batch_size\":16}",
       "distil", "{\"perturbations\":[],\"variants\":0,\"cross_pairs\":0}",
       "distil-suspects", "{\"perturbations\":[\"suspects\"],\"variants\":0,\"cross_pairs\":0}",
