@@ -36,7 +36,8 @@ public final class DefenceSettings {
     FINEMIX("finemix", b -> b.distil(List.of("suspects", "tokens", "spans")).variants(3).crossPairs(CROSS_PAIRS)),
     /**
      * the paper's plain recipe: E-PUR + mixing + cross-entropy fine-tuning on the labelled rows, rho searched as the
-     * paper does (the smallest rho of 0.1..0.9 whose held-out clean accuracy is within the margin of the suspect's).
+     * paper does (the smallest rho of 0.1..0.9 whose held-out clean accuracy is within the margin of the suspect's,
+     * else the most accurate).
      */
     PAPER("paper", b -> paperRho(b.epur(true).mixing(true))),
     /** plain fine-tuning of the suspect on the labelled rows; no E-PUR, no mixing. */
@@ -79,6 +80,26 @@ public final class DefenceSettings {
   }
 
   /** How the mixed (or reset) model is trained back. */
+  /** Which rho trial {@code rho = auto} takes when none meets the bars. */
+  public enum RhoFallback {
+    /** the smallest rho of the grid: keeps the least of the suspect (the finemix default) */
+    SMALLEST,
+    /** the most accurate on the held-out labelled rows (the paper's selection by clean accuracy) */
+    MOST_ACCURATE;
+
+    public String id() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    public static RhoFallback parse(String s) {
+      try {
+        return valueOf(s.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("rho_fallback must be smallest or most-accurate; got '" + s + "'");
+      }
+    }
+  }
+
   public enum Recovery {
     /** none: the mixed weights are the output */
     NONE,
@@ -108,13 +129,13 @@ public final class DefenceSettings {
 
   /**
    * The paper's rho rule for the cross-entropy recipes that mix: a quarter of the labelled rows held out, the full
-   * grid. Without it (the finemix default: no held-out labelled rows, agreement on unlabelled rows) a recipe that
+   * grid, the most accurate trial when none is within the margin (as main did before issue 20.2). Without it (the finemix default: no held-out labelled rows, agreement on unlabelled rows) a recipe that
    * does not distil has nothing to judge rho by and takes 0.1, which cost the paper recipe 26-27 points of CACC.
    */
   static final List<Double> PAPER_GRID = List.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9);
 
   private static Builder paperRho(Builder b) {
-    return b.holdout(0.25).rhoGrid(PAPER_GRID);
+    return b.holdout(0.25).rhoGrid(PAPER_GRID).rhoFallback(RhoFallback.MOST_ACCURATE);
   }
 
   /** Cross pairs per unlabelled pair row in the {@code finemix} recipe (QNLI runs: docs/defence-results.md). */
@@ -250,6 +271,12 @@ public final class DefenceSettings {
   /** share of the ranked dimensions Fine-purifying resets (written only when not the default) */
   private static final Field<Double> FP_RESET = later("fp_reset", NUMBER, 0.3, false,
       within(0, true, 1, true));
+  /**
+   * which trial {@code rho = auto} takes when none meets the bars (written only when not the default, so the older
+   * recipes' canonical JSON is unchanged)
+   */
+  private static final Field<RhoFallback> RHO_FALLBACK = later("rho_fallback",
+      text(RhoFallback::id, RhoFallback::parse), RhoFallback.SMALLEST, true, any());
   // ---- end of the table
 
   /** One value per row of the table, by {@link Field#index}. */
@@ -312,6 +339,7 @@ public final class DefenceSettings {
   public long seed() { return get(SEED); }
   public Path wordFrequencies() { return get(WORD_FREQUENCIES); }
   public boolean finePurifying() { return get(FINE_PURIFYING_FIELD); }
+  public RhoFallback rhoFallback() { return get(RHO_FALLBACK); }
   public double fpReset() { return get(FP_RESET); }
 
   /** Mixing with rho searched over {@link #rhoGrid()}. */
@@ -422,6 +450,7 @@ public final class DefenceSettings {
     /** null: no word counts (E-PUR ranks by shift only). */
     public Builder wordFrequencies(Path v) { return set(WORD_FREQUENCIES, v); }
     public Builder finePurifying(boolean v) { return set(FINE_PURIFYING_FIELD, v); }
+    public Builder rhoFallback(RhoFallback v) { return set(RHO_FALLBACK, v); }
     public Builder fpReset(double v) { return set(FP_RESET, v); }
 
     public DefenceSettings build() {

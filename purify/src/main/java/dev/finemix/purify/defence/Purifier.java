@@ -244,7 +244,7 @@ public final class Purifier {
       double mixSecs = 0;
       double recoverSecs = 0;
       double scoreSecs = 0;
-      RhoSearch<Scored> search = new RhoSearch<>(rhos);
+      RhoSearch<Scored> search = new RhoSearch<>(rhos, s.rhoFallback());
       while (search.hasNext()) {
         double rho = search.next();
         long tr = System.nanoTime();
@@ -273,15 +273,16 @@ public final class Purifier {
               Double.isNaN(agree) ? ""
                   : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
                       agree, agreeRows.size()), within ? ", meets the bar" : "")));
-          search.judged(new Scored(m.toTensors(), acc), within);
+          search.judged(new Scored(m.toTensors(), acc), within, acc);
         }
       }
       RhoSearch.Choice<Scored> choice = search.choice();
       if (s.autoRho() && judged && !choice.accepted()) {
         notes.add(String.format(Locale.ROOT, "no rho in %s met the bar (agreement with the suspect >= %.3f%s); took "
-            + "the smallest, rho %.2f (a larger rho keeps more of the backdoor)", rhos, 1 - s.agreementMargin(),
+            + "%s, rho %.2f", rhos, 1 - s.agreementMargin(),
             heldOut.isEmpty() ? "" : String.format(Locale.ROOT, ", held-out accuracy >= %.3f", suspectAcc - s.margin()),
-            choice.rho()));
+            s.rhoFallback() == DefenceSettings.RhoFallback.MOST_ACCURATE ? "the most accurate (rho_fallback)"
+                : "the smallest (a larger rho keeps more of the backdoor)", choice.rho()));
       }
       TensorMap best = choice.result().weights();
       double bestAcc = choice.result().accuracy();

@@ -104,14 +104,16 @@ class DefenceSettingsTest {
   /** What each recipe's JSON changes against {@link #DEFAULT_JSON}, as main wrote it (10cc67b). */
   static final Map<String, String> RECIPE_CHANGES = Map.of(
       "finemix", "{}",
-      "paper", "{\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,\"epochs\":10,"
-          + "\"batch_size\":16}",
+      // paper and mix-only: the paper's rho rule (DefenceSettings.paperRho), since a12c363
+      "paper", "{\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\",\"perturbations\":[],"
+          + "\"variants\":0,\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16,\"rho_fallback\":\"most-accurate\"}",
       "plain-ft", "{\"epur\":false,\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,"
           + "\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16}",
       "epur-only", "{\"mixing\":false,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
           + "\"epochs\":10,\"batch_size\":16}",
-      "mix-only", "{\"epur\":false,\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\",\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,"
-          + "\"epochs\":10,\"batch_size\":16}",
+      "mix-only", "{\"epur\":false,\"rho_grid\":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9],\"holdout\":0.25,\"recovery\":\"ce\","
+          + "\"perturbations\":[],\"variants\":0,\"cross_pairs\":0,\"epochs\":10,\"batch_size\":16,"
+          + "\"rho_fallback\":\"most-accurate\"}",
       "distil", "{\"perturbations\":[],\"variants\":0,\"cross_pairs\":0}",
       "distil-suspects", "{\"perturbations\":[\"suspects\"],\"variants\":0,\"cross_pairs\":0}",
       // issue 19: the only recipe that writes fine_purifying (a setting added after the pin: written when on)

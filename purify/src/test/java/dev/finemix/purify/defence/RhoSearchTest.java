@@ -47,6 +47,36 @@ class RhoSearchTest {
   }
 
   @Test
+  void mostAccurateFallback_noRhoMeetsTheBar_takesTheBestScore_tiesToTheSmallerRho() {
+    RhoSearch<Double> s = new RhoSearch<>(GRID, DefenceSettings.RhoFallback.MOST_ACCURATE);
+    double[] score = {0.5, 0.7, 0.6, 0.7, 0.4};
+    for (int i = 0; s.hasNext(); i++) {
+      double rho = s.next();
+      s.judged(rho, false, score[i]);
+    }
+    RhoSearch.Choice<Double> c = s.choice();
+    assertThat(c.rho()).isEqualTo(0.2);
+    assertThat(c.result()).isEqualTo(0.2);
+    assertThat(c.accepted()).isFalse();
+    assertThat(c.tried()).isEqualTo(5);
+    // an accepted trial still wins over the most accurate one
+    RhoSearch<Double> t = new RhoSearch<>(GRID, DefenceSettings.RhoFallback.MOST_ACCURATE);
+    t.next();
+    t.judged(0.1, false, 0.9);
+    t.next();
+    t.judged(0.2, true, 0.5);
+    assertThat(t.choice().rho()).isEqualTo(0.2);
+    assertThat(t.choice().accepted()).isTrue();
+  }
+
+  @Test
+  void recipes_paperFallsBackToTheMostAccurate_finemixToTheSmallest() {
+    assertThat(DefenceSettings.builder().recipe(DefenceSettings.Recipe.PAPER).build().rhoFallback())
+        .isEqualTo(DefenceSettings.RhoFallback.MOST_ACCURATE);
+    assertThat(DefenceSettings.defaults().rhoFallback()).isEqualTo(DefenceSettings.RhoFallback.SMALLEST);
+  }
+
+  @Test
   void defaultGrid_endsAtHalf() {
     assertThat(GRID).containsExactly(0.1, 0.2, 0.3, 0.4, 0.5);
     assertThat(DefenceSettings.defaults().rhoGrid()).isEqualTo(GRID);
