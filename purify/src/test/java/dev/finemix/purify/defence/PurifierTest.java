@@ -223,7 +223,7 @@ class PurifierTest {
     assertThat(rep.purifiedAccuracy()).isEqualTo(rep.trials().get(0).accuracy());
     assertThat(res.purified().provenance()).containsEntry("rho", "0.1");
     assertThat(rep.notes()).anyMatch(n -> n.contains("no rho in [0.1, 0.2, 0.3, 0.4, 0.5] met the bar")
-        && n.contains("took the smallest, rho 0.10"));
+        && n.contains("took the smallest (a larger rho keeps more of the backdoor), rho 0.10"));
   }
 
   @Test
