@@ -22,7 +22,9 @@ import java.util.Map;
  * @param trainRows labelled rows trained on
  * @param heldOutRows labelled rows held out to score rho (0 unless the search ran with {@code holdout > 0})
  * @param unlabelledSha256 SHA-256 over the unlabelled rows used; empty when none
- * @param unlabelledRows unlabelled rows used
+ * @param unlabelledRows unlabelled rows used (distillation + agreement)
+ * @param agreementRows of those, the rows held out of distillation to judge rho by agreement with the suspect; -1
+ *     when not recorded (a report read from a cache entry written before this field, whose trials measured agreement)
  * @param settings the settings that ran
  * @param rhoChosen the rho of the output; NaN when there was no mixing
  * @param trials each rho tried, in order
@@ -46,6 +48,7 @@ public record DefenceReport(
     int heldOutRows,
     String unlabelledSha256,
     int unlabelledRows,
+    int agreementRows,
     DefenceSettings settings,
     double rhoChosen,
     List<RhoTrial> trials,
@@ -119,6 +122,26 @@ public record DefenceReport(
     notes = List.copyOf(notes);
   }
 
+  /** What this purification did with its clean data (derived from the fields above). */
+  public CleanDataUse cleanData() {
+    return CleanDataUse.of(this);
+  }
+
+  private ObjectNode cleanDataJson() {
+    CleanDataUse c = cleanData();
+    ObjectNode n = JsonNodeFactory.instance.objectNode();
+    n.put("labelled_rows", c.labelledRows());
+    n.put("trained_labelled_rows", c.trainedLabelledRows());
+    n.put("held_out_labelled_rows", c.heldOutLabelledRows());
+    n.put("unlabelled_rows", c.unlabelledRows());
+    n.put("agreement_rows", c.agreementRows());
+    n.put("rho_basis", c.rhoBasis().id());
+    n.put("recovery_data", c.recoveryData().id());
+    ArrayNode l = n.putArray("limits");
+    c.limits().forEach(l::add);
+    return n;
+  }
+
   public ObjectNode toJson() {
     ObjectNode n = JsonNodeFactory.instance.objectNode();
     n.put("input_sha256", inputSha256);
@@ -134,7 +157,9 @@ public record DefenceReport(
     ObjectNode unl = n.putObject("unlabelled");
     unl.put("sha256", unlabelledSha256);
     unl.put("rows", unlabelledRows);
+    unl.put("agreement_rows", agreementRows);
     n.set("settings", settings.toJson());
+    n.set("clean_data", cleanDataJson());
     if (Double.isNaN(rhoChosen)) n.putNull("rho_chosen"); else n.put("rho_chosen", rhoChosen);
     ArrayNode t = n.putArray("rho_trials");
     trials.forEach(x -> t.add(x.toJson()));
@@ -189,10 +214,16 @@ public record DefenceReport(
         n.path("pretrained").path("id").asText(""), n.path("pretrained").path("sha256").asText(""),
         clean.path("sha256").asText(""), clean.path("rows").asInt(0), clean.path("train_rows").asInt(0),
         clean.path("held_out_rows").asInt(0), n.path("unlabelled").path("sha256").asText(""),
-        n.path("unlabelled").path("rows").asInt(0),
+        n.path("unlabelled").path("rows").asInt(0), agreementRowsOf(n.path("unlabelled"), trials),
         settings == null || settings.isNull() ? DefenceSettings.defaults() : DefenceSettings.fromJson(settings),
         number(n.get("rho_chosen")), trials, suspects, triggers, acc.path("rows").asText(""), number(acc.get("before")),
         number(acc.get("after")), stages, number(n.get("total_seconds")), notes);
+  }
+
+  /** A report written before {@code agreement_rows} existed: -1 (not recorded) when a trial measured agreement. */
+  private static int agreementRowsOf(JsonNode unlabelled, List<RhoTrial> trials) {
+    if (unlabelled.has("agreement_rows")) return unlabelled.get("agreement_rows").asInt(0);
+    return trials.stream().anyMatch(t -> !Double.isNaN(t.agreement())) ? -1 : 0;
   }
 
   /**
@@ -234,6 +265,7 @@ public record DefenceReport(
     b.append(String.format(Locale.ROOT, "  clean rows %d (trained on %d, held out %d), sha256 %s; unlabelled rows %d%n",
         cleanRows, trainRows, heldOutRows, cleanSha256.substring(0, Math.min(12, cleanSha256.length())),
         unlabelledRows));
+    b.append("  ").append(cleanData().line()).append('\n');
     b.append(String.format(Locale.ROOT, "  clean accuracy on %s: before %.3f, after %.3f%n", accuracyRows,
         suspectAccuracy, purifiedAccuracy));
     for (RhoTrial t : trials) {

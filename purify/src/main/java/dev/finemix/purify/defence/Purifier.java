@@ -303,7 +303,7 @@ public final class Purifier {
       stages.put("hash", secs(th));
       DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
           rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || unl == train ? ""
-              : rowsSha256(concat(agreeRows, unl)), unl == train ? 0 : agreeRows.size() + unl.size(), s, bestRho, trials,
+              : rowsSha256(concat(agreeRows, unl)), unl == train ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s, bestRho, trials,
           suspects.subList(0, Math.min(20, suspects.size())), triggers, accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
           notes);
       return new PurifyResult(out, r);

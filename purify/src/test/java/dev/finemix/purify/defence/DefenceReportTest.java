@@ -18,7 +18,7 @@ class DefenceReportTest {
     Map<String, Double> stages = new LinkedHashMap<>();
     stages.put("epur", 1.5);
     stages.put("recover", 20.25);
-    return new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 48, 16, "", 0,
+    return new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 48, 16, "unl", 900, 90,
         DefenceSettings.builder().rows(64).epurTop(7).wordFrequencies(Path.of("/data/wf.tsv")).build(), rhoChosen,
         List.of(new DefenceReport.RhoTrial(0.1, 0.8, agreement, false, 0.1, 3.0),
             new DefenceReport.RhoTrial(0.2, 0.9, 0.95, true, 0.2, 3.5)),
@@ -59,6 +59,39 @@ class DefenceReportTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bogus");
     assertThatThrownBy(() -> DefenceReport.fromJson(JSON.readTree("{\"total_seconds\": \"soon\"}")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("soon");
+  }
+
+  @Test
+  void cleanData_readsWhereEachRowWent_andWhatRhoWasDecidedBy() throws Exception {
+    DefenceReport r = report(0.2, 0.9, 0.97); // 16 labelled rows and 90 unlabelled rows held out, distillation
+    CleanDataUse c = r.cleanData();
+    assertThat(c).isEqualTo(new CleanDataUse(64, 48, 16, 900, 90,
+        CleanDataUse.RhoBasis.HELD_OUT_ACCURACY_AND_AGREEMENT, CleanDataUse.RecoveryData.UNLABELLED_DISTILLATION,
+        List.of()));
+    assertThat(r.toJson().get("clean_data").get("rho_basis").asText()).isEqualTo("held-out-accuracy-and-agreement");
+    assertThat(r.summary()).contains("clean data: 64 labelled (trained on 48, held out 16), 900 unlabelled (90 held "
+        + "out for agreement); rho by accuracy on held-out labelled rows and agreement with the suspect; recovery on "
+        + "unlabelled-distillation");
+
+    // a fixed rho and cross-entropy on the labelled rows (the paper's recovery)
+    DefenceSettings ce = DefenceSettings.builder().rho(0.3).recovery(DefenceSettings.Recovery.CE).build();
+    CleanDataUse fixed = DefenceReport.fromJson(withSettings(r, ce)).cleanData();
+    assertThat(fixed.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.FIXED);
+    assertThat(fixed.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.LABELLED_CROSS_ENTROPY);
+
+    // a report cached before agreement_rows existed: the count is unknown (-1) but its trials measured agreement
+    var old = r.toJson();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) old.get("unlabelled")).remove("agreement_rows");
+    CleanDataUse back = DefenceReport.fromJson(JSON.readTree(JSON.writeValueAsString(old))).cleanData();
+    assertThat(back.agreementRows()).isEqualTo(-1);
+    assertThat(back.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.HELD_OUT_ACCURACY_AND_AGREEMENT);
+    assertThat(DefenceReport.fromJson(JSON.readTree("{}")).agreementRows()).isZero();
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode withSettings(DefenceReport r, DefenceSettings s) {
+    var n = r.toJson();
+    n.set("settings", s.toJson());
+    return n;
   }
 
   @Test

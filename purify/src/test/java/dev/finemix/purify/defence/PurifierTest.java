@@ -186,6 +186,13 @@ class PurifierTest {
     assertThat(first.agreement()).isBetween(0.0, 1.0);
     assertThat(first.withinMargin()).isTrue();
     assertThat(rep.rhoChosen()).isEqualTo(0.1);
+    // what the clean data allowed: 10 of the 100 unlabelled rows judged rho, the other 90 were distilled on
+    CleanDataUse data = rep.cleanData();
+    assertThat(data.agreementRows()).isEqualTo(10);
+    assertThat(data.unlabelledRows()).isEqualTo(100);
+    assertThat(data.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.AGREEMENT);
+    assertThat(data.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.UNLABELLED_DISTILLATION);
+    assertThat(data.limits()).isEmpty();
   }
 
   @Test
@@ -238,6 +245,16 @@ class PurifierTest {
     assertThat(rep.rhoChosen()).isEqualTo(0.1);
     assertThat(rep.notes()).anyMatch(n -> n.startsWith("rho auto with no held-out rows to judge it by")
         && n.endsWith("took the smallest rho of the grid, 0.10"));
+    CleanDataUse data = rep.cleanData();
+    assertThat(data.unlabelledRows()).isZero();
+    assertThat(data.agreementRows()).isZero();
+    assertThat(data.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.NOTHING_TO_JUDGE_BY);
+    assertThat(data.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.LABELLED_DISTILLATION);
+    assertThat(data.limits()).satisfiesExactly(
+        x -> assertThat(x).isEqualTo("no unlabelled rows: distillation ran on the 12 labelled rows (weaker against "
+            + "rare-word triggers)"),
+        x -> assertThat(x).startsWith("rho was not judged").endsWith("the grid's smallest, 0.10"));
+    assertThat(rep.summary()).contains("clean data: 12 labelled (trained on 12, held out 0), 0 unlabelled");
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.finemix.server.grpc;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.Timestamp;
+import dev.finemix.purify.defence.CleanDataUse;
 import dev.finemix.purify.defence.DefenceReport;
 import dev.finemix.proto.v1.DefenceSettings;
 import dev.finemix.proto.v1.DefenceSummary;
@@ -219,7 +220,15 @@ final class ProtoMapping {
         .setCleanAccuracy(Double.isNaN(report.purifiedAccuracy()) ? -1 : report.purifiedAccuracy())
         .setSeconds(v.fromCache() ? 0 : report.totalSeconds())
         .setFromCache(v.fromCache())
+        .setCleanData(cleanData(report.cleanData()))
         .build();
+  }
+
+  static dev.finemix.proto.v1.CleanDataUse cleanData(CleanDataUse c) {
+    return dev.finemix.proto.v1.CleanDataUse.newBuilder().setLabelledRows(c.labelledRows())
+        .setTrainedLabelledRows(c.trainedLabelledRows()).setHeldOutLabelledRows(c.heldOutLabelledRows())
+        .setUnlabelledRows(c.unlabelledRows()).setAgreementRows(c.agreementRows()).setRhoBasis(c.rhoBasis().id())
+        .setRecoveryData(c.recoveryData().id()).addAllLimits(c.limits()).build();
   }
 
   static DefendProgress progress(Progress p) {

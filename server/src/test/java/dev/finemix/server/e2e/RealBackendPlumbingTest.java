@@ -90,6 +90,15 @@ class RealBackendPlumbingTest {
     assertThat(m.getDefenceSummary().getRho()).isEqualTo(0.5);
     assertThat(m.getDefenceSummary().getEpurReset()).isEqualTo(5);
     assertThat(m.getDefenceSummary().getSuspectedTokensCount()).isEqualTo(5);
+    // what the clean data allowed: 8 of the 12 labelled rows (rows 8), no unlabelled rows, rho fixed by the config
+    var data = m.getDefenceSummary().getCleanData();
+    assertThat(data.getLabelledRows()).isEqualTo(8);
+    assertThat(data.getTrainedLabelledRows()).isEqualTo(8);
+    assertThat(data.getUnlabelledRows()).isZero();
+    assertThat(data.getAgreementRows()).isZero();
+    assertThat(data.getRhoBasis()).isEqualTo("fixed");
+    assertThat(data.getRecoveryData()).isEqualTo("labelled-distillation");
+    assertThat(data.getLimitsList()).singleElement().asString().startsWith("no unlabelled rows");
     assertThat(c.classify("tiny", List.of("a good film"))).hasSize(1);
 
     List<dev.finemix.proto.v1.DefendProgress> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -104,6 +113,7 @@ class RealBackendPlumbingTest {
     FinemixServer again = startServer(cfg);
     ModelInfo r = client(again).awaitSettled("tiny", Duration.ofSeconds(60));
     assertThat(r.getDefenceSummary().getFromCache()).isTrue();
+    assertThat(r.getDefenceSummary().getCleanData()).isEqualTo(d.getDefenceSummary().getCleanData()); // via the cache
     assertThat(r.getServedWeightsSha256()).isEqualTo(m.getServedWeightsSha256());
   }
 
