@@ -16,6 +16,7 @@ import dev.finemix.purify.train.Devices;
 import dev.finemix.purify.train.ProgressListener;
 import dev.finemix.purify.weights.Checkpoint;
 import dev.finemix.purify.weights.Pretrained;
+import dev.finemix.purify.weights.WeightsException;
 import dev.finemix.server.cache.PurifiedCache;
 import dev.finemix.server.loading.Backends;
 import dev.finemix.server.loading.LoadInputs;
@@ -188,6 +189,16 @@ public final class PurifyCommand implements Callable<Integer> {
     Dataset cleanSet = Dataset.read(clean);
     Dataset unl = unlabelled == null ? null : Dataset.read(unlabelled);
     Pretrained pre = Pretrained.load(pretrained);
+    // the check RegisterModel and --cache-dir make: mixing towards a base the suspect was not fine-tuned from would
+    // write a broken model (the catalogued bases are compared only on a refusal, to name the ones that match)
+    if (!pre.compare(suspect).matches()) {
+      try {
+        Pretrained.requireFineTunedFrom(suspect, pre, Pretrained.identify(suspect, pre));
+      } catch (WeightsException e) {
+        System.err.println("finemix purify: " + e.getMessage() + " (--pretrained names the base)");
+        return 2;
+      }
+    }
     ProgressListener progress = ProgressListener.console("purify");
     PurifyResult r = new Purifier(Devices.choose(device.get())).purify(suspect, pre, cleanSet, unl, settings, progress);
     r.purified().write(out);

@@ -6,7 +6,10 @@ import dev.finemix.client.cli.Cli;
 import dev.finemix.client.testing.StdStreams;
 import dev.finemix.purify.defence.DefenceSettings;
 import dev.finemix.purify.defence.Mixer;
+import dev.finemix.server.testing.TinyBert;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -131,5 +134,28 @@ class PurifyCommandTest {
     int code = runInto(dir, missing, "--wordfreq-none");
     assertThat(code).isNotZero();
     assertThat(std.err()).contains("no-such-model");
+  }
+
+  @Test
+  void out_suspectOfAnotherBase_refusedBeforePurifying_exit2_nothingWritten(@TempDir Path dir) throws Exception {
+    Path mine = TinyBert.base(dir.resolve("base-a"), 8);
+    Path other = TinyBert.base(dir.resolve("base-b"), 9); // same shapes, other weights
+    Path suspect = TinyBert.fineTuned(mine, dir.resolve("suspect"), List.of("negative", "positive"), 7, "base-a");
+    Files.writeString(dir.resolve("c.tsv"), "label\ttext\n1\ta good film\n0\ta dull film\n1\tgood fun\n0\tdull\n");
+
+    int code = Cli.run(new PurifyCommand(), "--model", suspect.toString(), "--clean", dir.resolve("c.tsv").toString(),
+        "--pretrained", other.toString(), "--out", dir.resolve("o").toString(), "--wordfreq-none");
+
+    assertThat(code).isEqualTo(2);
+    assertThat(std.err()).contains("finemix purify: the checkpoint was not fine-tuned from", "base-b",
+        "relative weight distance", "--pretrained names the base");
+    assertThat(dir.resolve("o")).doesNotExist();
+
+    // the right base purifies (the check does not refuse a real fine-tune)
+    int ok = Cli.run(new PurifyCommand(), "--model", suspect.toString(), "--clean", dir.resolve("c.tsv").toString(),
+        "--pretrained", mine.toString(), "--out", dir.resolve("o").toString(), "--wordfreq-none", "--rho", "0.5",
+        "--epochs", "1");
+    assertThat(ok).as(std.err()).isZero();
+    assertThat(dir.resolve("o").resolve("model.safetensors")).isRegularFile();
   }
 }
