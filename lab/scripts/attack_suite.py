@@ -9,6 +9,8 @@ skipped (reruns resume).
 
   lab/scripts/attack_suite.py run --work W [--cases sst2-badnet,...] [--recipes suspect,finemix,paper,fine-purifying]
   lab/scripts/attack_suite.py table --work W        # markdown table of what exists
+  lab/scripts/attack_suite.py table --work W --into docs/attacks.md --keep --label BUILD
+                                                    # into the document, keeping rows W has no results for
   lab/scripts/attack_suite.py commands              # the commands of every case, without running them
 
 FINEMIX (default ./finemix) is the launcher to call; FINEMIX_THREADS and JAVA_OPTS pass through to it.
@@ -203,14 +205,17 @@ def fmt(v, pct=True):
     return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
 
 
-def table(work, cases=CASES):
-    """The markdown table of what exists under `work`."""
+def table(work, cases=CASES, label=None, kept=None):
+    """The markdown table of what exists under `work`. With `label`, a last column says which build measured each
+    row; `kept` (case -> row line, from the document) fills in the cases `work` has no results for."""
     head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
-        f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |")
+        f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |" + (" measured |" if label else ""))
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, task, _ in cases:
         s = load(f"{work}/evals/{name}__suspect.json")
         if s is None:
+            if kept and name in kept:
+                lines.append(kept[name])
             continue
         cells = [name, f"{fmt(s.get('cacc'))} / {fmt(s.get('macro_f1'))}", fmt(s.get("asr")), fmt(s.get("asr_cond"))]
         for r in RECIPES:
@@ -224,8 +229,25 @@ def table(work, cases=CASES):
         t = load(f"{work}/times/{name}.json") or {}
         cells.append("–" if rep is None else f"{rep.get('rho_chosen', rep.get('rho'))}, "
                      f"{t.get('purify_finemix', {}).get('seconds', '–')}")
+        if label:
+            cells.append(label)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def rows_in(path, tag):
+    """The table rows between `path`'s markers, by case name (for `table --keep`)."""
+    doc = open(path).read()
+    start, end = f"<!-- {tag} -->", f"<!-- /{tag} -->"
+    if start not in doc or end not in doc:
+        return {}
+    block = doc.split(start, 1)[1].split(end, 1)[0]
+    rows = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells and cells[0] not in ("case", "") and not cells[0].startswith("---"):
+            rows[cells[0]] = line.rstrip()
+    return rows
 
 
 def write_into(path, tag, text):
@@ -249,13 +271,18 @@ def main():
     t.add_argument("--work", required=True)
     t.add_argument("--bge", action="store_true", help="the 12-layer cases")
     t.add_argument("--into", help="a markdown file whose table markers get the table")
+    t.add_argument("--label", help="a last column with this text on every row measured in --work (e.g. the build)")
+    t.add_argument("--keep", action="store_true",
+                   help="with --into: keep the document's rows of cases --work has no results for")
     c = sub.add_parser("commands")
     c.add_argument("--work", default="W")
     a = ap.parse_args()
     if a.cmd == "table":
-        text = table(a.work, BGE_CASES if a.bge else CASES)
+        tag = "bge-table" if a.bge else "attack-suite-table"
+        kept = rows_in(a.into, tag) if a.into and a.keep else None
+        text = table(a.work, BGE_CASES if a.bge else CASES, a.label, kept)
         if a.into:
-            write_into(a.into, "bge-table" if a.bge else "attack-suite-table", text)
+            write_into(a.into, tag, text)
         else:
             print(text, end="")
     elif a.cmd == "commands":
