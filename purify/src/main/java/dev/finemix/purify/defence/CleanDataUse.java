@@ -107,8 +107,9 @@ public record CleanDataUse(int labelledRows, int trainedLabelledRows, int heldOu
           s.rows()));
     }
     if (data == RecoveryData.LABELLED_DISTILLATION) {
-      limits.add(String.format(Locale.ROOT, "no unlabelled rows: distillation ran on the %d labelled rows (weaker "
-          + "against rare-word triggers)", report.trainRows()));
+      int per = Variants.standInSplices(report.trainRows(), s.unlabelledRows());
+      limits.add(String.format(Locale.ROOT, "no unlabelled rows: distillation ran on the %d labelled rows and %d "
+          + "splices of them standing in (weaker than unlabelled rows)", report.trainRows(), per * report.trainRows()));
     }
     if (basis == RhoBasis.NOTHING_TO_JUDGE_BY) {
       limits.add(String.format(Locale.ROOT, "rho was not judged (agreement needs >= 20 unlabelled rows and "

@@ -125,6 +125,7 @@ public final class Purifier {
         : "the " + heldOut.size() + " held-out labelled rows";
     List<Example> unl = List.of();
     List<Example> agreeRows = List.of();
+    boolean standIn = false;
     if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
       if (unlabelled != null && unlabelled.size() > 0 && s.unlabelledRows() > 0) {
         Set<String> seen = new HashSet<>();
@@ -140,15 +141,26 @@ public final class Purifier {
           unl = unl.subList(nAgree, unl.size());
         }
       } else {
-        unl = train;
-        notes.add("no unlabelled rows: distilling on the labelled training rows");
+        // no unlabelled rows: the labelled rows and splices of them stand in, as many rows as the unlabelled ones
+        // would have been (s.unlabelledRows()), so distillation gets as many clean inputs to copy the suspect on;
+        // rho is not judged (nothing held out that the suspect's answers on could be trusted as unseen)
+        int per = Variants.standInSplices(train.size(), s.unlabelledRows());
+        List<Example> splices = Variants.splices(train, per, new Random(s.seed() ^ 0x5B11L));
+        unl = concat(train, splices);
+        standIn = true;
+        notes.add(String.format(Locale.ROOT, "no unlabelled rows: distilling on the %d labelled training rows and %d "
+            + "splices of them (%d per row: the start of one row's text, the end of another's), standing in for "
+            + "unlabelled rows", train.size(), splices.size(), per));
       }
     }
     // the distillation set: the unlabelled rows, plus clean variants and cross pairs of them when asked (targets: the
     // suspect's own predictions on each)
     List<Example> distil = unl;
-    String distilRows = unl.size() + " unlabelled";
-    if (!unl.isEmpty() && unl != train) {
+    String distilRows = standIn ? train.size() + " labelled + " + (unl.size() - train.size()) + " splices (no "
+        + "unlabelled rows)" : unl.size() + " unlabelled";
+    if (!unl.isEmpty()) {
+      // without unlabelled rows the labelled rows' variants and cross pairs stand in for them: more inputs on which
+      // the student copies the suspect's clean behaviour (its soft predictions), each perturbed like an unlabelled row
       List<Example> variants = Variants.of(unl, s.variants(), new Random(s.seed() ^ 0xA7A7L));
       List<Example> cross = Variants.crossPairs(unl, s.crossPairs());
       distil = concat(concat(unl, variants), cross);
@@ -302,8 +314,9 @@ public final class Purifier {
       String outSha = out.weightsSha256();
       stages.put("hash", secs(th));
       DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
-          rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || unl == train ? ""
-              : rowsSha256(concat(agreeRows, unl)), unl == train ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s, bestRho, trials,
+          rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || standIn ? ""
+              : rowsSha256(concat(agreeRows, unl)), standIn ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s,
+          bestRho, trials,
           suspects.subList(0, Math.min(20, suspects.size())), triggers, accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
           notes);
       return new PurifyResult(out, r);

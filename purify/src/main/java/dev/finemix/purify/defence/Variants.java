@@ -58,6 +58,60 @@ final class Variants {
     return String.join(" ", kept);
   }
 
+  /** Most splices per labelled row standing in for unlabelled rows. */
+  static final int MAX_SPLICES = 30;
+
+  /**
+   * Splices per row that make {@code rows} labelled rows stand in for {@code target} unlabelled ones: rows plus
+   * splices reach {@code target} (rounded up), at most {@link #MAX_SPLICES} per row; 0 for fewer than 2 rows.
+   */
+  static int standInSplices(int rows, int target) {
+    if (rows < 2 || target <= rows) return 0;
+    return Math.min(MAX_SPLICES, (target + rows - 1) / rows - 1);
+  }
+
+  /**
+   * {@code n} splices of every row, in row order: the row's longer field cut after 30-70 % of its words, joined to
+   * the tail of the same field of another row (chosen at random) from its own 30-70 % point on; a pair keeps its
+   * other field. New texts made of clean words only, on which the suspect's prediction is its clean behaviour on a
+   * mixed input (a text-level mixup); no row is spliced with itself. Fewer than 2 rows: none.
+   */
+  static List<Example> splices(List<Example> rows, int n, Random rnd) {
+    List<Example> out = new ArrayList<>(rows.size() * Math.max(0, n));
+    if (rows.size() < 2) return out;
+    for (int i = 0; i < rows.size(); i++) {
+      Example e = rows.get(i);
+      boolean intoB = e.textB() != null && words(e.textB()).length >= words(e.textA()).length;
+      String[] head = words(intoB ? e.textB() : e.textA());
+      for (int k = 0; k < n; k++) {
+        int j = rnd.nextInt(rows.size() - 1);
+        if (j >= i) j++;
+        Example d = rows.get(j);
+        String other = intoB ? (d.textB() != null ? d.textB() : d.textA()) : d.textA();
+        String[] tail = words(other);
+        String v = String.join(" ", join(head, cut(head.length, rnd), tail, cut(tail.length, rnd)));
+        out.add(intoB ? e.withText(e.textA(), v) : e.withText(v, e.textB()));
+      }
+    }
+    return out;
+  }
+
+  /** A cut point after 30-70 % of {@code len} words (0 for no words; at least 1 otherwise). */
+  private static int cut(int len, Random rnd) {
+    if (len == 0) return 0;
+    int lo = Math.max(1, (int) Math.floor(0.3 * len));
+    int hi = Math.max(lo, (int) Math.ceil(0.7 * len));
+    return Math.min(len, lo + rnd.nextInt(hi - lo + 1));
+  }
+
+  private static List<String> join(String[] head, int headCut, String[] tail, int tailCut) {
+    List<String> w = new ArrayList<>(head.length + tail.length);
+    w.addAll(Arrays.asList(head).subList(0, headCut));
+    w.addAll(Arrays.asList(tail).subList(Math.min(tailCut, tail.length), tail.length));
+    if (w.isEmpty()) w.addAll(Arrays.asList(head));
+    return w;
+  }
+
   /**
    * Cross pairs: for each pair row, its first field with the second fields of the {@code k} other rows that share the
    * most rare words with that first field (each shared word weighs {@code ln(n / df)}, df its number of second fields

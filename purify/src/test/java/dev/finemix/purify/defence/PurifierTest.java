@@ -250,9 +250,13 @@ class PurifierTest {
     assertThat(data.agreementRows()).isZero();
     assertThat(data.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.NOTHING_TO_JUDGE_BY);
     assertThat(data.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.LABELLED_DISTILLATION);
+    // 12 labelled rows stand in for the settings' 1,000 unlabelled ones with 30 splices each (the cap)
+    assertThat(rep.notes()).anyMatch(n -> n.equals("no unlabelled rows: distilling on the 12 labelled training rows "
+        + "and 360 splices of them (30 per row: the start of one row's text, the end of another's), standing in for "
+        + "unlabelled rows"));
     assertThat(data.limits()).satisfiesExactly(
-        x -> assertThat(x).isEqualTo("no unlabelled rows: distillation ran on the 12 labelled rows (weaker against "
-            + "rare-word triggers)"),
+        x -> assertThat(x).isEqualTo("no unlabelled rows: distillation ran on the 12 labelled rows and 360 splices of "
+            + "them standing in (weaker than unlabelled rows)"),
         x -> assertThat(x).startsWith("rho was not judged").endsWith("the grid's smallest, 0.10"));
     assertThat(rep.summary()).contains("clean data: 12 labelled (trained on 12, held out 0), 0 unlabelled");
   }
