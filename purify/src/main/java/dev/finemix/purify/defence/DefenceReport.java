@@ -227,14 +227,23 @@ public record DefenceReport(
   }
 
   /**
-   * The candidate triggers to show and watch for, at most {@code n}, most suspicious first: the reconstructed
-   * trigger strings, then E-PUR's tokens (a word-piece trigger's pieces never occur as words in a request; its
-   * string does).
+   * The candidate triggers to show and watch for, at most {@code n}, most suspicious first: the reconstructed trigger
+   * strings and E-PUR's tokens in one order, by their evidence over E-PUR's noise level ({@code tau}, half the top
+   * suspect's score, as {@code TriggerReconstruction} scores a string: a string's score is its pieces' summed excess
+   * over tau, a token's excess is its score minus tau); a string goes before a token of equal evidence. So a
+   * word-piece trigger's string (its pieces are the top suspects, and a piece never occurs as a word in a request)
+   * leads, and a weak string built on a background piece ({@code ##less}) does not push a clear whole-word trigger
+   * down. Distinct.
    */
   public List<String> suspectedStrings(int n) {
+    double tau = suspects.isEmpty() ? 0 : suspects.get(0).score() / 2;
+    record Candidate(String text, double evidence) {}
+    List<Candidate> all = new ArrayList<>();
+    for (SuspectedTrigger t : suspectedTriggers) all.add(new Candidate(t.text(), t.score()));
+    for (Epur.Suspect s : suspects) all.add(new Candidate(s.token(), s.score() - tau));
+    all.sort(java.util.Comparator.comparingDouble(Candidate::evidence).reversed()); // stable: strings first on ties
     java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
-    for (SuspectedTrigger t : suspectedTriggers) if (out.size() < n) out.add(t.text());
-    for (Epur.Suspect s : suspects) if (out.size() < n) out.add(s.token());
+    for (Candidate c : all) if (out.size() < n && c.text() != null) out.add(c.text());
     return List.copyOf(out);
   }
 

@@ -95,10 +95,21 @@ class DefenceReportTest {
   }
 
   @Test
-  void suspectedStrings_triggersFirst_thenTokens_distinct_atMostN() {
+  void suspectedStrings_stringsAndTokensByEvidenceOverHalfTheTopScore_distinct_atMostN() {
+    // tau = 3.25 / 2: cf's excess 1.625 is above the string's 0.75; mn's 0.375 below it
     DefenceReport r = report(0.2, 0.9, 0.97);
-    assertThat(r.suspectedStrings(5)).containsExactly("qzxv", "cf", "mn");
-    assertThat(r.suspectedStrings(2)).containsExactly("qzxv", "cf");
+    assertThat(r.suspectedStrings(5)).containsExactly("cf", "qzxv", "mn");
+    assertThat(r.suspectedStrings(2)).containsExactly("cf", "qzxv");
+    // a word-piece trigger: its pieces are the top suspects, and its string (their summed excess) leads
+    DefenceReport pieces = new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 64, 0, "", 0, 0,
+        DefenceSettings.builder().build(), 0.1, List.of(),
+        List.of(new Epur.Suspect(1, "##z", 0.013, 1, 0), new Epur.Suspect(2, "##j", 0.012, 1, 0),
+            new Epur.Suspect(3, "cat", 0.004, 1, 900), new Epur.Suspect(4, "##z", 0.001, 1, 0)),
+        List.of(new DefenceReport.SuspectedTrigger("xzj", List.of("x", "##z", "##j"), List.of("xzj"), 0.0125),
+            new DefenceReport.SuspectedTrigger("catz", List.of("cat", "##z"), List.of("catz"), 0.006)),
+        "rows", 0.9, 0.9, Map.of(), 1, List.of());
+    assertThat(pieces.suspectedStrings(5)).containsExactly("xzj", "##z", "catz", "##j", "cat");
+    assertThat(pieces.suspectedStrings(1)).containsExactly("xzj");
     assertThat(r.summary()).contains("suspected triggers (from word pieces): qzxv = q ##z ##x ##v (0.750)");
     assertThat(r.toJson().get("suspected_triggers").get(0).get("orders")).hasSize(2);
   }
