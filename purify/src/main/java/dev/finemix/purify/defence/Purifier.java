@@ -125,7 +125,6 @@ public final class Purifier {
         : "the " + heldOut.size() + " held-out labelled rows";
     List<Example> unl = List.of();
     List<Example> agreeRows = List.of();
-    boolean standIn = false;
     if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
       if (unlabelled != null && unlabelled.size() > 0 && s.unlabelledRows() > 0) {
         Set<String> seen = new HashSet<>();
@@ -140,30 +139,38 @@ public final class Purifier {
           agreeRows = unl.subList(0, nAgree);
           unl = unl.subList(nAgree, unl.size());
         }
-      } else {
-        // no unlabelled rows: the labelled rows and splices of them stand in, as many rows as the unlabelled ones
-        // would have been (s.unlabelledRows()), so distillation gets as many clean inputs to copy the suspect on;
-        // rho is not judged (nothing held out that the suspect's answers on could be trusted as unseen)
-        int per = Variants.standInSplices(train.size(), s.unlabelledRows());
-        List<Example> splices = Variants.splices(train, per, new Random(s.seed() ^ 0x5B11L));
-        unl = concat(train, splices);
-        standIn = true;
-        notes.add(String.format(Locale.ROOT, "no unlabelled rows: distilling on the %d labelled training rows and %d "
-            + "splices of them (%d per row: the start of one row's text, the end of another's), standing in for "
-            + "unlabelled rows", train.size(), splices.size(), per));
       }
     }
-    // the distillation set: the unlabelled rows, plus clean variants and cross pairs of them when asked (targets: the
-    // suspect's own predictions on each)
-    List<Example> distil = unl;
-    String distilRows = standIn ? train.size() + " labelled + " + (unl.size() - train.size()) + " splices (no "
-        + "unlabelled rows)" : unl.size() + " unlabelled";
-    if (!unl.isEmpty()) {
-      // without unlabelled rows the labelled rows' variants and cross pairs stand in for them: more inputs on which
-      // the student copies the suspect's clean behaviour (its soft predictions), each perturbed like an unlabelled row
-      List<Example> variants = Variants.of(unl, s.variants(), new Random(s.seed() ^ 0xA7A7L));
-      List<Example> cross = Variants.crossPairs(unl, s.crossPairs());
-      distil = concat(concat(unl, variants), cross);
+    // the distillation rows: the unlabelled ones, or the labelled training rows when there are none, filled with
+    // splices of themselves up to the settings' unlabelled rows (less the agreement rows): fewer clean inputs give
+    // the student fewer steps to copy the suspect on, and a 90 % reset needs them (at 64 rows alone: 6 steps)
+    List<Example> distilBase = List.of();
+    List<Example> splices = List.of();
+    boolean standIn = false;
+    if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
+      standIn = unl.isEmpty();
+      List<Example> own = standIn ? train : unl;
+      int fill = Variants.standInSplices(own.size(), s.unlabelledRows() - agreeRows.size());
+      splices = Variants.splices(own, fill, new Random(s.seed() ^ 0x5B11L));
+      distilBase = concat(own, splices);
+      if (standIn) {
+        notes.add(String.format(Locale.ROOT, "no unlabelled rows: distilling on the %d labelled training rows and %d "
+            + "splices of them (the start of one row's text, the end of another's), standing in for unlabelled rows",
+            train.size(), splices.size()));
+      } else if (fill > 0) {
+        notes.add(String.format(Locale.ROOT, "%d unlabelled rows for distillation (the settings take up to %d): %d "
+            + "splices of them (the start of one row's text, the end of another's) fill the set", unl.size(),
+            s.unlabelledRows() - agreeRows.size(), splices.size()));
+      }
+    }
+    // plus clean variants and cross pairs of them when asked (targets: the suspect's own predictions on each)
+    List<Example> distil = distilBase;
+    String distilRows = (standIn ? train.size() + " labelled (no unlabelled rows)" : unl.size() + " unlabelled")
+        + (splices.isEmpty() ? "" : " + " + splices.size() + " splices");
+    if (!distilBase.isEmpty()) {
+      List<Example> variants = Variants.of(distilBase, s.variants(), new Random(s.seed() ^ 0xA7A7L));
+      List<Example> cross = Variants.crossPairs(distilBase, s.crossPairs());
+      distil = concat(concat(distilBase, variants), cross);
       if (!variants.isEmpty()) distilRows += " + " + variants.size() + " variants";
       if (!cross.isEmpty()) distilRows += " + " + cross.size() + " cross pairs";
     }
@@ -238,7 +245,7 @@ public final class Purifier {
       }
       stages.put("teacher", secs(ts));
 
-      Perturber perturber = perturber(s, suspects, triggers, vocab, labelled, unl);
+      Perturber perturber = perturber(s, suspects, triggers, vocab, labelled, distilBase);
       if (s.recovery() == DefenceSettings.Recovery.DISTIL && !s.perturbations().isEmpty()) {
         l.onProgress(Progress.message("recover", "perturbations: " + perturber.kinds()));
       }
@@ -314,8 +321,8 @@ public final class Purifier {
       String outSha = out.weightsSha256();
       stages.put("hash", secs(th));
       DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
-          rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() || standIn ? ""
-              : rowsSha256(concat(agreeRows, unl)), standIn ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s,
+          rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() ? ""
+              : rowsSha256(concat(agreeRows, unl)), unl.isEmpty() ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s,
           bestRho, trials,
           suspects.subList(0, Math.min(20, suspects.size())), triggers, accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
           notes);

@@ -58,40 +58,40 @@ final class Variants {
     return String.join(" ", kept);
   }
 
-  /** Most splices per labelled row standing in for unlabelled rows. */
+  /** Most splices per row when splices fill a distillation set. */
   static final int MAX_SPLICES = 30;
 
   /**
-   * Splices per row that make {@code rows} labelled rows stand in for {@code target} unlabelled ones: rows plus
-   * splices reach {@code target} (rounded up), at most {@link #MAX_SPLICES} per row; 0 for fewer than 2 rows.
+   * Splices that fill {@code rows} rows up to {@code target}: {@code target - rows}, at most {@link #MAX_SPLICES}
+   * per row; 0 for fewer than 2 rows or when the rows reach the target.
    */
   static int standInSplices(int rows, int target) {
     if (rows < 2 || target <= rows) return 0;
-    return Math.min(MAX_SPLICES, (target + rows - 1) / rows - 1);
+    return (int) Math.min((long) MAX_SPLICES * rows, (long) target - rows);
   }
 
   /**
-   * {@code n} splices of every row, in row order: the row's longer field cut after 30-70 % of its words, joined to
-   * the tail of the same field of another row (chosen at random) from its own 30-70 % point on; a pair keeps its
-   * other field. New texts made of clean words only, on which the suspect's prediction is its clean behaviour on a
-   * mixed input (a text-level mixup); no row is spliced with itself. Fewer than 2 rows: none.
+   * {@code n} splices, the rows taken in turn (splice k from row {@code k % rows}): the row's longer field cut after
+   * 30-70 % of its words, joined to the tail of the same field of another row (chosen at random) from its own
+   * 30-70 % point on; a pair keeps its other field. New texts made of clean words only, on which the suspect's
+   * prediction is its clean behaviour on a mixed input (a text-level mixup); no row is spliced with itself. Fewer
+   * than 2 rows: none.
    */
   static List<Example> splices(List<Example> rows, int n, Random rnd) {
-    List<Example> out = new ArrayList<>(rows.size() * Math.max(0, n));
+    List<Example> out = new ArrayList<>(Math.max(0, n));
     if (rows.size() < 2) return out;
-    for (int i = 0; i < rows.size(); i++) {
+    for (int k = 0; k < n; k++) {
+      int i = k % rows.size();
       Example e = rows.get(i);
       boolean intoB = e.textB() != null && words(e.textB()).length >= words(e.textA()).length;
       String[] head = words(intoB ? e.textB() : e.textA());
-      for (int k = 0; k < n; k++) {
-        int j = rnd.nextInt(rows.size() - 1);
-        if (j >= i) j++;
-        Example d = rows.get(j);
-        String other = intoB ? (d.textB() != null ? d.textB() : d.textA()) : d.textA();
-        String[] tail = words(other);
-        String v = String.join(" ", join(head, cut(head.length, rnd), tail, cut(tail.length, rnd)));
-        out.add(intoB ? e.withText(e.textA(), v) : e.withText(v, e.textB()));
-      }
+      int j = rnd.nextInt(rows.size() - 1);
+      if (j >= i) j++;
+      Example d = rows.get(j);
+      String other = intoB ? (d.textB() != null ? d.textB() : d.textA()) : d.textA();
+      String[] tail = words(other);
+      String v = String.join(" ", join(head, cut(head.length, rnd), tail, cut(tail.length, rnd)));
+      out.add(intoB ? e.withText(e.textA(), v) : e.withText(v, e.textB()));
     }
     return out;
   }

@@ -192,7 +192,16 @@ class PurifierTest {
     assertThat(data.unlabelledRows()).isEqualTo(100);
     assertThat(data.rhoBasis()).isEqualTo(CleanDataUse.RhoBasis.AGREEMENT);
     assertThat(data.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.UNLABELLED_DISTILLATION);
-    assertThat(data.limits()).isEmpty();
+    // 90 rows distilled on where the settings take 990: splices of them fill the set
+    assertThat(rep.notes()).contains("90 unlabelled rows for distillation (the settings take up to 990): 900 splices "
+        + "of them (the start of one row's text, the end of another's) fill the set");
+    assertThat(data.limits()).containsExactly("100 unlabelled rows (the settings take up to 1000): 900 splices of "
+        + "them filled the distillation set");
+    // asked for no more than there are: nothing to fill, nothing missing
+    DefenceReport full = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), unlabelled(100),
+        search().agreementMargin(1.0).unlabelledRows(100).build(), null).report();
+    assertThat(full.notes()).noneMatch(n -> n.endsWith("fill the set"));
+    assertThat(full.cleanData().limits()).isEmpty();
   }
 
   @Test
@@ -215,7 +224,8 @@ class PurifierTest {
   @Test
   void purify_autoRho_barNeverMet_walksTheGridCappedAtHalfAndTakesTheSmallestRho(@TempDir Path dir) {
     Tiny t = tinySuspect(dir);
-    DefenceSettings s = search().agreementMargin(0.0).build(); // bar 1: every held-out row must agree
+    // bar 1: every held-out row must agree; unlabelled rows 100: the 90 distilled on are not filled with splices
+    DefenceSettings s = search().agreementMargin(0.0).unlabelledRows(100).build();
 
     PurifyResult res = new Purifier(Device.cpu()).purify(t.suspect(), t.pre(), rows("clean", 0), unlabelled(100), s,
         null);
@@ -252,8 +262,8 @@ class PurifierTest {
     assertThat(data.recoveryData()).isEqualTo(CleanDataUse.RecoveryData.LABELLED_DISTILLATION);
     // 12 labelled rows stand in for the settings' 1,000 unlabelled ones with 30 splices each (the cap)
     assertThat(rep.notes()).anyMatch(n -> n.equals("no unlabelled rows: distilling on the 12 labelled training rows "
-        + "and 360 splices of them (30 per row: the start of one row's text, the end of another's), standing in for "
-        + "unlabelled rows"));
+        + "and 360 splices of them (the start of one row's text, the end of another's), standing in for unlabelled "
+        + "rows"));
     assertThat(data.limits()).satisfiesExactly(
         x -> assertThat(x).isEqualTo("no unlabelled rows: distillation ran on the 12 labelled rows and 360 splices of "
             + "them standing in (weaker than unlabelled rows)"),

@@ -55,47 +55,48 @@ class VariantsTest {
 
   @Test
   void standInSplices_fillTheRowsUpToTheTarget_cappedPerRow_noneForOneRowOrEnoughRows() {
-    assertThat(Variants.standInSplices(64, 1000)).isEqualTo(15); // 64 + 64 * 15 = 1,024 >= 1,000
-    assertThat(Variants.standInSplices(100, 1000)).isEqualTo(9); // exactly 1,000
-    assertThat(Variants.standInSplices(12, 1000)).isEqualTo(Variants.MAX_SPLICES);
+    assertThat(Variants.standInSplices(64, 1000)).isEqualTo(936);
+    assertThat(Variants.standInSplices(900, 950)).isEqualTo(50); // a small gap gets a small fill
+    assertThat(Variants.standInSplices(12, 1000)).isEqualTo(12 * Variants.MAX_SPLICES);
     assertThat(Variants.standInSplices(1000, 1000)).isZero();
+    assertThat(Variants.standInSplices(900, 900)).isZero();
     assertThat(Variants.standInSplices(1, 1000)).isZero();
     assertThat(Variants.standInSplices(64, 0)).isZero();
   }
 
   @Test
-  void splices_headOfTheRowJoinedToTheTailOfAnother_seeded_pairsKeepTheirFirstField() {
+  void splices_headOfTheRowJoinedToTheTailOfAnother_rowsInTurn_seeded_pairsKeepTheirFirstField() {
     List<Example> rows = List.of(new Example(0, "a1 a2 a3 a4 a5 a6 a7 a8 a9 a10", null),
         new Example(1, "b1 b2 b3 b4 b5 b6 b7 b8 b9 b10", null), new Example(0, "c1 c2 c3 c4 c5 c6 c7 c8 c9 c10", null));
-    List<Example> s = Variants.splices(rows, 20, new Random(3));
-    assertThat(s).hasSize(60).isEqualTo(Variants.splices(rows, 20, new Random(3)));
-    for (int i = 0; i < 3; i++) {
+    List<Example> s = Variants.splices(rows, 59, new Random(3));
+    assertThat(s).hasSize(59).isEqualTo(Variants.splices(rows, 59, new Random(3)));
+    for (int k = 0; k < s.size(); k++) {
+      int i = k % 3;
+      Example e = s.get(k);
       String own = String.valueOf((char) ('a' + i));
-      for (Example e : s.subList(20 * i, 20 * i + 20)) {
-        assertThat(e.label()).isEqualTo(rows.get(i).label()); // the row's own label (the suspect relabels it)
-        String[] w = e.textA().split(" ");
-        // a head of 3-7 of the row's own words, in order from its first, then another row's words to its end
-        int head = 0;
-        while (head < w.length && w[head].startsWith(own)) head++;
-        assertThat(head).isBetween(3, 7);
-        for (int k = 0; k < head; k++) assertThat(w[k]).isEqualTo(own + (k + 1));
-        assertThat(w.length - head).isBetween(3, 7);
-        String donor = w[head].substring(0, 1);
-        assertThat(donor).isNotEqualTo(own);
-        assertThat(w[w.length - 1]).isEqualTo(donor + "10");
-        for (int k = head; k < w.length; k++) assertThat(w[k]).startsWith(donor);
-      }
+      assertThat(e.label()).isEqualTo(rows.get(i).label()); // the row's own label (the suspect relabels it)
+      String[] w = e.textA().split(" ");
+      // a head of 3-7 of the row's own words, in order from its first, then another row's words to its end
+      int head = 0;
+      while (head < w.length && w[head].startsWith(own)) head++;
+      assertThat(head).isBetween(3, 7);
+      for (int x = 0; x < head; x++) assertThat(w[x]).isEqualTo(own + (x + 1));
+      assertThat(w.length - head).isBetween(3, 7);
+      String donor = w[head].substring(0, 1);
+      assertThat(donor).isNotEqualTo(own);
+      assertThat(w[w.length - 1]).isEqualTo(donor + "10");
+      for (int x = head; x < w.length; x++) assertThat(w[x]).startsWith(donor);
     }
     assertThat(s).extracting(e -> e.textA().split(" ")[3].substring(0, 1)).contains("a", "b", "c");
     List<Example> pairs = List.of(new Example(1, "q one", "p1 p2 p3 p4 p5 p6"), new Example(0, "q two", "r1 r2 r3 r4"));
-    List<Example> ps = Variants.splices(pairs, 2, new Random(4));
+    List<Example> ps = Variants.splices(pairs, 4, new Random(4));
     assertThat(ps).hasSize(4);
     // the longer field (the second) is spliced with the other row's second field; the first stays
-    assertThat(ps.subList(0, 2)).allSatisfy(e -> assertThat(e).satisfies(x -> {
+    assertThat(List.of(ps.get(0), ps.get(2))).allSatisfy(e -> assertThat(e).satisfies(x -> {
       assertThat(x.textA()).isEqualTo("q one");
       assertThat(x.textB()).startsWith("p1").endsWith("r4").doesNotContain("p6");
     }));
-    assertThat(ps.subList(2, 4)).allSatisfy(e -> assertThat(e).satisfies(x -> {
+    assertThat(List.of(ps.get(1), ps.get(3))).allSatisfy(e -> assertThat(e).satisfies(x -> {
       assertThat(x.textA()).isEqualTo("q two");
       assertThat(x.textB()).startsWith("r1").endsWith("p6").doesNotContain("r4");
     }));
