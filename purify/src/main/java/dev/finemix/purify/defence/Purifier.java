@@ -26,15 +26,12 @@ import dev.finemix.purify.weights.TensorMap;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
-import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -105,75 +102,16 @@ public final class Purifier {
       throw new IllegalArgumentException("clean set " + clean.name() + " has " + clean.size() + " rows; need >= 2");
     }
 
-    // ---- rows
-    List<Example> labelled = new ArrayList<>(clean.size() > s.rows() ? clean.sample(s.rows(), s.seed()).rows()
-        : clean.rows());
-    if (labelled.size() < s.rows()) {
-      notes.add("clean set has only " + labelled.size() + " rows (asked for " + s.rows() + ")");
-    }
-    List<Example> train = labelled;
-    List<Example> heldOut = List.of();
-    if (s.autoRho() && s.holdout() > 0) {
-      List<Example> shuffled = new ArrayList<>(labelled);
-      Collections.shuffle(shuffled, new Random(s.seed() ^ 0x5EEDL));
-      int nHold = Math.max(1, Math.min(shuffled.size() - 1, (int) Math.round(s.holdout() * shuffled.size())));
-      heldOut = List.copyOf(shuffled.subList(0, nHold));
-      train = List.copyOf(shuffled.subList(nHold, shuffled.size()));
-    }
-    List<Example> scoring = heldOut.isEmpty() ? train : heldOut;
-    String accuracyRows = heldOut.isEmpty() ? "the " + train.size() + " labelled training rows"
-        : "the " + heldOut.size() + " held-out labelled rows";
-    List<Example> unl = List.of();
-    List<Example> agreeRows = List.of();
-    if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
-      if (unlabelled != null && unlabelled.size() > 0 && s.unlabelledRows() > 0) {
-        Set<String> seen = new HashSet<>();
-        for (Example e : labelled) seen.add(key(e));
-        List<Example> pool = new ArrayList<>();
-        for (Example e : unlabelled.rows()) if (!seen.contains(key(e))) pool.add(e);
-        Collections.shuffle(pool, new Random(s.seed() ^ 0x0A11L));
-        unl = List.copyOf(pool.subList(0, Math.min(s.unlabelledRows(), pool.size())));
-        if (s.autoRho() && unl.size() >= 20) {
-          // a share of the unlabelled rows is kept out of distillation: the search checks agreement with the suspect
-          int nAgree = Math.min(s.agreementRows(), unl.size() / 10);
-          agreeRows = unl.subList(0, nAgree);
-          unl = unl.subList(nAgree, unl.size());
-        }
-      }
-    }
-    // the distillation rows: the unlabelled ones, or the labelled training rows when there are none, filled with
-    // splices of themselves up to the settings' unlabelled rows (less the agreement rows): fewer clean inputs give
-    // the student fewer steps to copy the suspect on, and a 90 % reset needs them (at 64 rows alone: 6 steps)
-    List<Example> distilBase = List.of();
-    List<Example> splices = List.of();
-    boolean standIn = false;
-    if (s.recovery() == DefenceSettings.Recovery.DISTIL) {
-      standIn = unl.isEmpty();
-      List<Example> own = standIn ? train : unl;
-      int fill = Variants.standInSplices(own.size(), s.unlabelledRows() - agreeRows.size());
-      splices = Variants.splices(own, fill, new Random(s.seed() ^ 0x5B11L));
-      distilBase = concat(own, splices);
-      if (standIn) {
-        notes.add(String.format(Locale.ROOT, "no unlabelled rows: distilling on the %d labelled training rows and %d "
-            + "splices of them (the start of one row's text, the end of another's), standing in for unlabelled rows",
-            train.size(), splices.size()));
-      } else if (fill > 0) {
-        notes.add(String.format(Locale.ROOT, "%d unlabelled rows for distillation (the settings take up to %d): %d "
-            + "splices of them (the start of one row's text, the end of another's) fill the set", unl.size(),
-            s.unlabelledRows() - agreeRows.size(), splices.size()));
-      }
-    }
-    // plus clean variants and cross pairs of them when asked (targets: the suspect's own predictions on each)
-    List<Example> distil = distilBase;
-    String distilRows = (standIn ? train.size() + " labelled (no unlabelled rows)" : unl.size() + " unlabelled")
-        + (splices.isEmpty() ? "" : " + " + splices.size() + " splices");
-    if (!distilBase.isEmpty()) {
-      List<Example> variants = Variants.of(distilBase, s.variants(), new Random(s.seed() ^ 0xA7A7L));
-      List<Example> cross = Variants.crossPairs(distilBase, s.crossPairs());
-      distil = concat(concat(distilBase, variants), cross);
-      if (!variants.isEmpty()) distilRows += " + " + variants.size() + " variants";
-      if (!cross.isEmpty()) distilRows += " + " + cross.size() + " cross pairs";
-    }
+    // ---- rows: which clean rows serve what, chosen before any model runs
+    CleanRows rows = CleanRows.choose(clean, unlabelled, s);
+    notes.addAll(rows.notes());
+    List<Example> labelled = rows.labelled();
+    List<Example> train = rows.train();
+    List<Example> heldOut = rows.heldOut();
+    List<Example> scoring = rows.scoring();
+    List<Example> agreeRows = rows.agreement();
+    List<Example> unl = rows.unlabelled();
+    List<Example> distil = rows.distil();
 
     try (Tokenizer tok = Tokenizer.fromFile(suspect.tokenizerJson(), suspect.maxLength())) {
       // ---- E-PUR
@@ -231,7 +169,7 @@ public final class Purifier {
         }
         if (!distil.isEmpty()) {
           l.onProgress(Progress.message("teacher", "soft predictions on " + distil.size() + " distillation rows ("
-              + distilRows + ")"));
+              + rows.description() + ")"));
           List<Prediction> p = c.predict(inputs(distil));
           teacher = new float[p.size()][];
           for (int i = 0; i < teacher.length; i++) {
@@ -245,7 +183,7 @@ public final class Purifier {
       }
       stages.put("teacher", secs(ts));
 
-      Perturber perturber = perturber(s, suspects, triggers, vocab, labelled, distilBase);
+      Perturber perturber = perturber(s, suspects, triggers, vocab, labelled, rows.distilBase());
       if (s.recovery() == DefenceSettings.Recovery.DISTIL && !s.perturbations().isEmpty()) {
         l.onProgress(Progress.message("recover", "perturbations: " + perturber.kinds()));
       }
@@ -288,7 +226,7 @@ public final class Purifier {
               && s.meetsAgreementBar(agree);
           trials.add(new DefenceReport.RhoTrial(rho, acc, agree, within, mixed.share(), secs(tr)));
           l.onProgress(Progress.message("score", String.format(Locale.ROOT,
-              "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, accuracyRows, suspectAcc,
+              "rho %s: clean accuracy %.3f on %s (suspect %.3f)%s%s", rhoLabel(rho), acc, rows.scoringDescription(), suspectAcc,
               Double.isNaN(agree) ? ""
                   : String.format(Locale.ROOT, ", agreement with the suspect %.3f on %d held-out unlabelled rows",
                       agree, agreeRows.size()), within ? ", meets the bar" : "")));
@@ -324,7 +262,7 @@ public final class Purifier {
           rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() ? ""
               : rowsSha256(concat(agreeRows, unl)), unl.isEmpty() ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s,
           bestRho, trials,
-          suspects.subList(0, Math.min(20, suspects.size())), triggers, accuracyRows, suspectAcc, bestAcc, stages, secs(t0),
+          suspects.subList(0, Math.min(20, suspects.size())), triggers, rows.scoringDescription(), suspectAcc, bestAcc, stages, secs(t0),
           notes);
       return new PurifyResult(out, r);
     }
@@ -511,10 +449,6 @@ public final class Purifier {
     List<TextInput> in = new ArrayList<>(rows.size());
     for (Example e : rows) in.add(e.input());
     return in;
-  }
-
-  private static String key(Example e) {
-    return e.textA() + "\t" + (e.textB() == null ? "" : e.textB());
   }
 
   /** SHA-256 over {@code label<TAB>text_a<TAB>text_b\n} per row, in order. */

@@ -1,0 +1,114 @@
+package dev.finemix.purify.defence;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.finemix.purify.text.Dataset;
+import dev.finemix.purify.text.Example;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The rows a purification uses for what, without a model. */
+class CleanRowsTest {
+
+  private static Dataset rows(String prefix, int n) {
+    List<Example> r = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      // every word after the first two names its row, so a splice of two rows equals no row
+      StringBuilder t = new StringBuilder(prefix + " row " + i);
+      for (char c = 'a'; c <= 'i'; c++) t.append(' ').append(c).append(i);
+      r.add(new Example(i % 2, t.toString(), null));
+    }
+    return Dataset.of(prefix, false, r);
+  }
+
+  private static Set<String> texts(List<Example> rows) {
+    Set<String> t = new HashSet<>();
+    for (Example e : rows) t.add(e.textA());
+    return t;
+  }
+
+  @Test
+  void defaults_sample64_holdATenthOfTheUnlabelledOutForAgreement_noFillWhenTheRowsSuffice() {
+    DefenceSettings s = DefenceSettings.builder().build();
+    CleanRows r = CleanRows.choose(rows("clean", 500), rows("pool", 3000), s);
+
+    assertThat(r.labelled()).hasSize(64);
+    assertThat(r.train()).isEqualTo(r.labelled());
+    assertThat(r.heldOut()).isEmpty();
+    assertThat(r.scoring()).isEqualTo(r.train());
+    assertThat(r.scoringDescription()).isEqualTo("the 64 labelled training rows");
+    assertThat(r.agreement()).hasSize(100);
+    assertThat(r.unlabelled()).hasSize(900);
+    assertThat(texts(r.agreement())).doesNotContainAnyElementsOf(texts(r.unlabelled()));
+    assertThat(r.standIn()).isFalse();
+    assertThat(r.distilBase()).isEqualTo(r.unlabelled());
+    assertThat(r.distil()).hasSize(900 * (1 + s.variants()));
+    assertThat(r.description()).isEqualTo("900 unlabelled + 2700 variants");
+    assertThat(r.notes()).isEmpty();
+    // seeded: the same settings choose the same rows
+    assertThat(CleanRows.choose(rows("clean", 500), rows("pool", 3000), s)).isEqualTo(r);
+  }
+
+  @Test
+  void unlabelledRowsAlsoLabelled_areLeftOut() {
+    Dataset both = rows("same", 200);
+    CleanRows r = CleanRows.choose(both, both, DefenceSettings.builder().rows(50).build());
+    assertThat(r.labelled()).hasSize(50);
+    assertThat(r.agreement().size() + r.unlabelled().size()).isEqualTo(150);
+    assertThat(texts(r.unlabelled())).doesNotContainAnyElementsOf(texts(r.labelled()));
+    assertThat(texts(r.agreement())).doesNotContainAnyElementsOf(texts(r.labelled()));
+  }
+
+  @Test
+  void aShortUnlabelledSet_isFilledWithSplicesOfItsOwnRows() {
+    CleanRows r = CleanRows.choose(rows("clean", 64), rows("pool", 100), DefenceSettings.builder().build());
+    assertThat(r.agreement()).hasSize(10);
+    assertThat(r.unlabelled()).hasSize(90);
+    // 90 rows fill up to 1000 - 10: 900 splices, each the start of one pool row and the end of another
+    assertThat(r.distilBase()).hasSize(990);
+    assertThat(r.distilBase().subList(0, 90)).isEqualTo(r.unlabelled());
+    assertThat(r.distilBase().subList(90, 990)).allMatch(e -> e.textA().startsWith("pool row "))
+        .noneMatch(e -> texts(r.unlabelled()).contains(e.textA()));
+    assertThat(r.notes()).containsExactly("90 unlabelled rows for distillation (the settings take up to 990): 900 "
+        + "splices of them (the start of one row's text, the end of another's) fill the set");
+    assertThat(r.description()).startsWith("90 unlabelled + 900 splices + ");
+  }
+
+  @Test
+  void noUnlabelledRows_theLabelledRowsAndSplicesOfThemStandIn() {
+    CleanRows r = CleanRows.choose(rows("clean", 64), null, DefenceSettings.builder().build());
+    assertThat(r.standIn()).isTrue();
+    assertThat(r.unlabelled()).isEmpty();
+    assertThat(r.agreement()).isEmpty();
+    assertThat(r.distilBase()).hasSize(1000);
+    assertThat(r.distilBase().subList(0, 64)).isEqualTo(r.train());
+    assertThat(r.notes()).containsExactly("no unlabelled rows: distilling on the 64 labelled training rows and 936 "
+        + "splices of them (the start of one row's text, the end of another's), standing in for unlabelled rows");
+    assertThat(r.description()).startsWith("64 labelled (no unlabelled rows) + 936 splices");
+  }
+
+  @Test
+  void fewerLabelledRowsThanAsked_isNoted_andAHoldoutSplitsThem() {
+    DefenceSettings s = DefenceSettings.builder().holdout(0.25).build();
+    CleanRows r = CleanRows.choose(rows("clean", 40), rows("pool", 300), s);
+    assertThat(r.notes()).contains("clean set has only 40 rows (asked for 64)");
+    assertThat(r.heldOut()).hasSize(10);
+    assertThat(r.train()).hasSize(30);
+    assertThat(texts(r.heldOut())).doesNotContainAnyElementsOf(texts(r.train()));
+    assertThat(r.scoring()).isEqualTo(r.heldOut());
+    assertThat(r.scoringDescription()).isEqualTo("the 10 held-out labelled rows");
+  }
+
+  @Test
+  void crossEntropyRecovery_distilsOnNothing() {
+    DefenceSettings s = DefenceSettings.builder().recovery(DefenceSettings.Recovery.CE).build();
+    CleanRows r = CleanRows.choose(rows("clean", 64), rows("pool", 300), s);
+    assertThat(r.unlabelled()).isEmpty();
+    assertThat(r.distilBase()).isEmpty();
+    assertThat(r.distil()).isEmpty();
+    assertThat(r.standIn()).isFalse();
+  }
+}
