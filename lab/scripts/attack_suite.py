@@ -205,11 +205,13 @@ def fmt(v, pct=True):
     return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
 
 
-def table(work, cases=CASES, label=None, kept=None):
+def table(work, cases=CASES, label=None, kept=None, recipes=RECIPES, rss=False):
     """The markdown table of what exists under `work`. With `label`, a last column says which build measured each
-    row; `kept` (case -> row line, from the document) fills in the cases `work` has no results for."""
+    row; `kept` (case -> row line, from the document) fills in the cases `work` has no results for; `rss` adds the
+    default recipe's purification peak RSS (the 12-layer table, issue 21.3)."""
     head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
-        f"{r}: CACC (Δ) / asr_cond" for r in RECIPES) + " | finemix rho, purify s |" + (" measured |" if label else ""))
+        f"{r}: CACC (Δ) / asr_cond" for r in recipes) + " | finemix rho, purify s |" + (" purify peak RSS MB |" if rss
+        else "") + (" measured |" if label else ""))
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, task, _ in cases:
         s = load(f"{work}/evals/{name}__suspect.json")
@@ -218,7 +220,7 @@ def table(work, cases=CASES, label=None, kept=None):
                 lines.append(kept[name])
             continue
         cells = [name, f"{fmt(s.get('cacc'))} / {fmt(s.get('macro_f1'))}", fmt(s.get("asr")), fmt(s.get("asr_cond"))]
-        for r in RECIPES:
+        for r in recipes:
             e = load(f"{work}/evals/{name}__{r}.json")
             if e is None:
                 cells.append("–")
@@ -229,6 +231,8 @@ def table(work, cases=CASES, label=None, kept=None):
         t = load(f"{work}/times/{name}.json") or {}
         cells.append("–" if rep is None else f"{rep.get('rho_chosen', rep.get('rho'))}, "
                      f"{t.get('purify_finemix', {}).get('seconds', '–')}")
+        if rss:
+            cells.append(str(t.get("purify_finemix", {}).get("peak_rss_mb") or "–"))
         if label:
             cells.append(label)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
@@ -280,7 +284,8 @@ def main():
     if a.cmd == "table":
         tag = "bge-table" if a.bge else "attack-suite-table"
         kept = rows_in(a.into, tag) if a.into and a.keep else None
-        text = table(a.work, BGE_CASES if a.bge else CASES, a.label, kept)
+        text = (table(a.work, BGE_CASES, a.label, kept, recipes=["finemix"], rss=True) if a.bge
+                else table(a.work, CASES, a.label, kept))
         if a.into:
             write_into(a.into, tag, text)
         else:
