@@ -100,7 +100,11 @@ record CleanRows(List<Example> labelled, List<Example> train, List<Example> held
     // inputs give the student fewer steps to copy the suspect on, and a 90 % reset needs them (64 rows alone: 6 steps)
     boolean standIn = unl.isEmpty();
     List<Example> own = standIn ? train : unl;
-    int fill = Variants.standInSplices(own.size(), s.unlabelledRows() - agree.size());
+    int target = s.unlabelledRows() - agree.size();
+    int fill = Variants.standInSplices(own.size(), target);
+    // a set short by under 1 % is not filled: that is the agreement share's rounding (999 rows hold 99 out, and
+    // 900 of the 901 a full set leaves), not a user short of rows
+    if (!standIn && fill < target / 100) fill = 0;
     List<Example> splices = Variants.splices(own, fill, new Random(s.seed() ^ 0x5B11L));
     List<Example> base = concat(own, splices);
     if (standIn) {
@@ -110,7 +114,7 @@ record CleanRows(List<Example> labelled, List<Example> train, List<Example> held
     } else if (fill > 0) {
       notes.add(String.format(Locale.ROOT, "%d unlabelled rows for distillation (the settings take up to %d): %d "
           + "splices of them (the start of one row's text, the end of another's) fill the set", unl.size(),
-          s.unlabelledRows() - agree.size(), splices.size()));
+          target, splices.size()));
     }
     // plus clean variants and cross pairs of them when asked (targets: the suspect's own predictions on each)
     String description = (standIn ? train.size() + " labelled (no unlabelled rows)" : unl.size() + " unlabelled")

@@ -78,6 +78,19 @@ class CleanRowsTest {
   }
 
   @Test
+  void aSetShortOnlyByTheAgreementShareRounding_isNotFilled() {
+    // 999 rows: 99 held out for agreement, 900 distilled of the 901 the settings would take
+    CleanRows r = CleanRows.choose(rows("clean", 64), rows("pool", 999), DefenceSettings.builder().build());
+    assertThat(r.agreement()).hasSize(99);
+    assertThat(r.unlabelled()).hasSize(900);
+    assertThat(r.distilBase()).isEqualTo(r.unlabelled());
+    assertThat(r.notes()).isEmpty();
+    // 980 rows: 98 held out, 882 of 902: a real shortfall, filled
+    CleanRows s = CleanRows.choose(rows("clean", 64), rows("pool", 980), DefenceSettings.builder().build());
+    assertThat(s.distilBase()).hasSize(902);
+  }
+
+  @Test
   void noUnlabelledRows_theLabelledRowsAndSplicesOfThemStandIn() {
     CleanRows r = CleanRows.choose(rows("clean", 64), null, DefenceSettings.builder().build());
     assertThat(r.standIn()).isTrue();
