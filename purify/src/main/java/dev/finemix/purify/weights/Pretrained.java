@@ -1,5 +1,6 @@
 package dev.finemix.purify.weights;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -64,18 +65,18 @@ public final class Pretrained {
    * mixer leaves the suspect's pooler as it is (as for the head), and {@code BertClassifier.fromPretrained} starts one
    * fresh. Only the check sees a zero placeholder for it.
    */
-  private static void validate(Base b, TensorMap w) {
+  private static void validate(BertConfig c, TensorMap w, String source) {
     TensorMap checked = w;
     if (!w.names().contains(BertTensors.weight(BertTensors.POOLER))) {
       checked = new TensorMap();
       for (var e : w.entries()) {
         checked.put(e.getKey(), e.getValue());
       }
-      int h = b.config().hiddenSize();
+      int h = c.hiddenSize();
       checked.put(BertTensors.weight(BertTensors.POOLER), new Tensor(new long[] {h, h}, new float[h * h]));
       checked.put(BertTensors.bias(BertTensors.POOLER), new Tensor(new long[] {h}, new float[h]));
     }
-    Checkpoint.validate(b.config(), checked, false, b.onnxResource());
+    Checkpoint.validate(c, checked, false, source);
   }
 
   /** A suspect within this relative distance of a base (same shapes) counts as fine-tuned from it. */
@@ -224,7 +225,10 @@ public final class Pretrained {
     this.weightsSha256 = weightsSha256;
   }
 
-  /** Loads (once per id) the named pre-trained model: {@link #MINILM} or a checkpoint folder path. */
+  /**
+   * Loads (once per id) a pre-trained base: a catalogue id or alias, a checkpoint folder, or a BERT-family
+   * {@code .onnx} file with {@code config.json} and {@code tokenizer.json} beside it.
+   */
   public static Pretrained load(String id) {
     if (id == null || id.isBlank()) {
       throw new IllegalArgumentException("pre-trained model id is empty");
@@ -241,14 +245,17 @@ public final class Pretrained {
       TensorMap raw = OnnxWeights.readBert(onnx, b.onnxResource(), b.config());
       TensorMap w = new TensorMap();
       raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
-      validate(b, w);
+      validate(b.config(), w, b.onnxResource());
       Path tok = extract(b, b.tokenizerResource(), "tokenizer.json");
       return new Pretrained(b.id(), b.config(), w, tok, Hashing.sha256(onnx));
     }
     Path dir = Path.of(id);
+    if (Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".onnx")) {
+      return loadOnnxFile(dir);
+    }
     if (!Files.isDirectory(dir)) {
       throw new WeightsException("unknown pre-trained model '" + id + "': expected one of "
-          + CATALOGUE.stream().map(Base::id).toList() + " or a checkpoint folder");
+          + CATALOGUE.stream().map(Base::id).toList() + ", a checkpoint folder or a BERT-family .onnx file");
     }
     Checkpoint ck = Checkpoint.read(dir);
     TensorMap w = new TensorMap();
@@ -257,6 +264,39 @@ public final class Pretrained {
         .forEach(e -> w.put(e.getKey(), e.getValue()));
     return new Pretrained(dir.toAbsolutePath().normalize().toString(), ck.config().withLabels(List.of()),
         w, ck.tokenizerJson(), ck.weightsSha256());
+  }
+
+  /**
+   * A base given as an ONNX graph of a BERT-family encoder, with {@code config.json} (the shapes: hidden size,
+   * layers, heads) and {@code tokenizer.json} beside it. Its initializers are mapped by shape and position, as the
+   * catalogue's are; what cannot be mapped is named in the error.
+   */
+  private static Pretrained loadOnnxFile(Path file) {
+    Path folder = file.toAbsolutePath().normalize().getParent();
+    Path config = folder.resolve(Checkpoint.CONFIG);
+    Path tok = folder.resolve("tokenizer.json");
+    for (Path need : List.of(config, tok)) {
+      if (!Files.isRegularFile(need)) {
+        throw new WeightsException(file + ": an ONNX base needs " + need.getFileName() + " beside it (" + need
+            + " is missing)");
+      }
+    }
+    try {
+      BertConfig c;
+      try {
+        c = BertConfig.fromJson(new ObjectMapper().readTree(config.toFile())).withLabels(List.of());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException | IllegalArgumentException e) {
+        throw new WeightsException(config + ": " + e.getMessage(), e);
+      }
+      byte[] onnx = Files.readAllBytes(file);
+      TensorMap raw = OnnxWeights.readBert(onnx, file.toString(), c);
+      TensorMap w = new TensorMap();
+      raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
+      validate(c, w, file.toString());
+      return new Pretrained(file.toAbsolutePath().normalize().toString(), c, w, tok, Hashing.sha256(onnx));
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the ONNX base " + file, e);
+    }
   }
 
   /** The raw ONNX file of the catalogued base {@code name}, for reference checks. */

@@ -3,7 +3,11 @@ package dev.finemix.purify.weights;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -49,5 +53,44 @@ class PretrainedTest {
   void load_unknownId_isAClearError() {
     assertThatThrownBy(() -> Pretrained.load("no/such-model")).isInstanceOf(WeightsException.class)
         .hasMessageContaining("unknown pre-trained model");
+  }
+
+  /** Any BERT-family ONNX graph serves as a base, with its config.json and tokenizer.json beside it. */
+  @Test
+  void onnxFile_withConfigAndTokenizerBesideIt_loadsAsTheSameWeights(@TempDir Path dir) throws Exception {
+    Pretrained mini = Pretrained.load(Pretrained.MINILM);
+    Path onnx = dir.resolve("encoder.onnx");
+    Files.write(onnx, Pretrained.onnx(Pretrained.MINILM));
+    assertThatThrownBy(() -> Pretrained.load(onnx.toString())).isInstanceOf(WeightsException.class)
+        .hasMessageContaining("needs config.json beside it");
+    new ObjectMapper().writeValue(dir.resolve("config.json").toFile(), mini.config().toJson());
+    assertThatThrownBy(() -> Pretrained.load(onnx.toString())).isInstanceOf(WeightsException.class)
+        .hasMessageContaining("needs tokenizer.json beside it");
+    Files.copy(mini.tokenizerJson(), dir.resolve("tokenizer.json"));
+
+    Pretrained p = Pretrained.load(onnx.toString());
+    assertThat(p.id()).isEqualTo(onnx.toAbsolutePath().normalize().toString());
+    assertThat(p.config().numLayers()).isEqualTo(6);
+    assertThat(p.weights().names()).isEqualTo(mini.weights().names());
+    for (String n : mini.weights().names()) {
+      // Arrays.equals, not containsExactly: AssertJ's element diff is quadratic on 12M floats
+      assertThat(java.util.Arrays.equals(p.weights().get(n).data(), mini.weights().get(n).data())).as(n).isTrue();
+    }
+    assertThat(p.weightsSha256()).isEqualTo(mini.weightsSha256());
+  }
+
+  @Test
+  void onnxFile_whoseConfigDoesNotFitTheGraph_isRefusedNamingWhatItCouldNotMap(@TempDir Path dir) throws Exception {
+    Path onnx = dir.resolve("encoder.onnx");
+    Files.write(onnx, Pretrained.onnx(Pretrained.MINILM));
+    Files.copy(Pretrained.load(Pretrained.MINILM).tokenizerJson(), dir.resolve("tokenizer.json"));
+    // the 6-layer graph described as a 12-layer one
+    new ObjectMapper().writeValue(dir.resolve("config.json").toFile(),
+        Pretrained.load(Pretrained.BGE_SMALL).config().toJson());
+    assertThatThrownBy(() -> Pretrained.load(onnx.toString())).isInstanceOf(WeightsException.class)
+        .hasMessageContaining(onnx.toString()).hasMessageContaining("missing [encoder.layer.6.attention.self.query.weight");
+    Files.writeString(dir.resolve("config.json"), "{not json");
+    assertThatThrownBy(() -> Pretrained.load(onnx.toString())).isInstanceOf(WeightsException.class)
+        .hasMessageContaining("config.json");
   }
 }
