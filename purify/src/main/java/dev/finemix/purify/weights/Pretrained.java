@@ -65,6 +65,15 @@ public final class Pretrained {
    * mixer leaves the suspect's pooler as it is (as for the head), and {@code BertClassifier.fromPretrained} starts one
    * fresh. Only the check sees a zero placeholder for it.
    */
+  /** An ONNX graph's encoder weights under Hugging Face names ({@code bert.} prefixed), checked. */
+  private static TensorMap encoder(byte[] onnx, String source, BertConfig c) {
+    TensorMap w = new TensorMap();
+    OnnxWeights.readBert(onnx, source, c).entries()
+        .forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
+    validate(c, w, source);
+    return w;
+  }
+
   private static void validate(BertConfig c, TensorMap w, String source) {
     TensorMap checked = w;
     if (!w.names().contains(BertTensors.weight(BertTensors.POOLER))) {
@@ -242,10 +251,7 @@ public final class Pretrained {
     if (base.isPresent()) {
       Base b = base.get();
       byte[] onnx = resource(b);
-      TensorMap raw = OnnxWeights.readBert(onnx, b.onnxResource(), b.config());
-      TensorMap w = new TensorMap();
-      raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
-      validate(b.config(), w, b.onnxResource());
+      TensorMap w = encoder(onnx, b.onnxResource(), b.config());
       Path tok = extract(b, b.tokenizerResource(), "tokenizer.json");
       return new Pretrained(b.id(), b.config(), w, tok, Hashing.sha256(onnx));
     }
@@ -289,11 +295,8 @@ public final class Pretrained {
         throw new WeightsException(config + ": " + e.getMessage(), e);
       }
       byte[] onnx = Files.readAllBytes(file);
-      TensorMap raw = OnnxWeights.readBert(onnx, file.toString(), c);
-      TensorMap w = new TensorMap();
-      raw.entries().forEach(e -> w.put(BertTensors.ENCODER_PREFIX + e.getKey(), e.getValue()));
-      validate(c, w, file.toString());
-      return new Pretrained(file.toAbsolutePath().normalize().toString(), c, w, tok, Hashing.sha256(onnx));
+      return new Pretrained(file.toAbsolutePath().normalize().toString(), c, encoder(onnx, file.toString(), c), tok,
+          Hashing.sha256(onnx));
     } catch (IOException e) {
       throw new UncheckedIOException("reading the ONNX base " + file, e);
     }
