@@ -106,18 +106,14 @@ public record CleanDataUse(int labelledRows, int trainedLabelledRows, int heldOu
       limits.add(String.format(Locale.ROOT, "%d labelled rows (the settings ask for %d)", report.cleanRows(),
           s.rows()));
     }
+    // the splice count as the purification recorded it (-1: a report cached before the count was kept)
     if (data == RecoveryData.LABELLED_DISTILLATION) {
-      limits.add(String.format(Locale.ROOT, "no unlabelled rows: distillation ran on the %d labelled rows and %d "
-          + "splices of them standing in (weaker than unlabelled rows)", report.trainRows(),
-          Variants.standInSplices(report.trainRows(), s.unlabelledRows())));
-    } else if (data == RecoveryData.UNLABELLED_DISTILLATION) {
-      int real = report.unlabelledRows() - Math.max(0, report.agreementRows());
-      int fill = Variants.standInSplices(real, s.unlabelledRows() - Math.max(0, report.agreementRows()));
-      // a report from before the fill has no such note (and was distilled without it)
-      if (fill > 0 && report.notes().stream().anyMatch(n -> n.endsWith("fill the set"))) {
-        limits.add(String.format(Locale.ROOT, "%d unlabelled rows (the settings take up to %d): %d splices of them "
-            + "filled the distillation set", report.unlabelledRows(), s.unlabelledRows(), fill));
-      }
+      String splices = report.spliceRows() < 0 ? "" : report.spliceRows() + " ";
+      limits.add(String.format(Locale.ROOT, "no unlabelled rows: distillation ran on the %d labelled rows and %s"
+          + "splices of them standing in (weaker than unlabelled rows)", report.trainRows(), splices));
+    } else if (data == RecoveryData.UNLABELLED_DISTILLATION && report.spliceRows() > 0) {
+      limits.add(String.format(Locale.ROOT, "%d unlabelled rows (the settings take up to %d): %d splices of them "
+          + "filled the distillation set", report.unlabelledRows(), s.unlabelledRows(), report.spliceRows()));
     }
     if (basis == RhoBasis.NOTHING_TO_JUDGE_BY) {
       limits.add(String.format(Locale.ROOT, "rho was not judged (agreement needs >= 20 unlabelled rows and "

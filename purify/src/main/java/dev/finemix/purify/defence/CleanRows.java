@@ -49,6 +49,11 @@ record CleanRows(List<Example> labelled, List<Example> train, List<Example> held
     return heldOut.isEmpty() ? train : heldOut;
   }
 
+  /** The splices in {@link #distilBase()}: what filled it beyond its own rows. */
+  int spliceRows() {
+    return distilBase.size() - (standIn ? train.size() : unlabelled.size());
+  }
+
   /** {@link #scoring()} in words. */
   String scoringDescription() {
     return heldOut.isEmpty() ? "the " + train.size() + " labelled training rows"

@@ -25,6 +25,8 @@ import java.util.Map;
  * @param unlabelledRows unlabelled rows used (distillation + agreement)
  * @param agreementRows of those, the rows held out of distillation to judge rho by agreement with the suspect; -1
  *     when not recorded (a report read from a cache entry written before this field, whose trials measured agreement)
+ * @param spliceRows splices added to the distillation set (of the unlabelled rows, or of the labelled rows standing
+ *     in for them); -1 when not recorded (a report read from a cache entry written before this field)
  * @param settings the settings that ran
  * @param rhoChosen the rho of the output; NaN when there was no mixing
  * @param trials each rho tried, in order
@@ -49,6 +51,7 @@ public record DefenceReport(
     String unlabelledSha256,
     int unlabelledRows,
     int agreementRows,
+    int spliceRows,
     DefenceSettings settings,
     double rhoChosen,
     List<RhoTrial> trials,
@@ -158,6 +161,7 @@ public record DefenceReport(
     unl.put("sha256", unlabelledSha256);
     unl.put("rows", unlabelledRows);
     unl.put("agreement_rows", agreementRows);
+    n.put("splice_rows", spliceRows);
     n.set("settings", settings.toJson());
     n.set("clean_data", cleanDataJson());
     if (Double.isNaN(rhoChosen)) n.putNull("rho_chosen"); else n.put("rho_chosen", rhoChosen);
@@ -215,6 +219,7 @@ public record DefenceReport(
         clean.path("sha256").asText(""), clean.path("rows").asInt(0), clean.path("train_rows").asInt(0),
         clean.path("held_out_rows").asInt(0), n.path("unlabelled").path("sha256").asText(""),
         n.path("unlabelled").path("rows").asInt(0), agreementRowsOf(n.path("unlabelled"), trials),
+        n.has("splice_rows") ? n.get("splice_rows").asInt(0) : -1,
         settings == null || settings.isNull() ? DefenceSettings.defaults() : DefenceSettings.fromJson(settings),
         number(n.get("rho_chosen")), trials, suspects, triggers, acc.path("rows").asText(""), number(acc.get("before")),
         number(acc.get("after")), stages, number(n.get("total_seconds")), notes);

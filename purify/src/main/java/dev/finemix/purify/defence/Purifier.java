@@ -260,7 +260,8 @@ public final class Purifier {
       stages.put("hash", secs(th));
       DefenceReport r = new DefenceReport(suspect.weightsSha256(), outSha, pre.id(), pre.weightsSha256(),
           rowsSha256(labelled), labelled.size(), train.size(), heldOut.size(), unl.isEmpty() ? ""
-              : rowsSha256(concat(agreeRows, unl)), unl.isEmpty() ? 0 : agreeRows.size() + unl.size(), agreeRows.size(), s,
+              : rowsSha256(concat(agreeRows, unl)), unl.isEmpty() ? 0 : agreeRows.size() + unl.size(), agreeRows.size(),
+          rows.spliceRows(), s,
           bestRho, trials,
           suspects.subList(0, Math.min(20, suspects.size())), triggers, rows.scoringDescription(), suspectAcc, bestAcc, stages, secs(t0),
           notes);

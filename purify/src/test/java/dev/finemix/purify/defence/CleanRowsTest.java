@@ -45,6 +45,7 @@ class CleanRowsTest {
     assertThat(texts(r.agreement())).doesNotContainAnyElementsOf(texts(r.unlabelled()));
     assertThat(r.standIn()).isFalse();
     assertThat(r.distilBase()).isEqualTo(r.unlabelled());
+    assertThat(r.spliceRows()).isZero();
     assertThat(r.distil()).hasSize(900 * (1 + s.variants()));
     assertThat(r.description()).isEqualTo("900 unlabelled + 2700 variants");
     assertThat(r.notes()).isEmpty();
@@ -69,6 +70,7 @@ class CleanRowsTest {
     assertThat(r.unlabelled()).hasSize(90);
     // 90 rows fill up to 1000 - 10: 900 splices, each the start of one pool row and the end of another
     assertThat(r.distilBase()).hasSize(990);
+    assertThat(r.spliceRows()).isEqualTo(900);
     assertThat(r.distilBase().subList(0, 90)).isEqualTo(r.unlabelled());
     assertThat(r.distilBase().subList(90, 990)).allMatch(e -> e.textA().startsWith("pool row "))
         .noneMatch(e -> texts(r.unlabelled()).contains(e.textA()));
@@ -97,6 +99,7 @@ class CleanRowsTest {
     assertThat(r.unlabelled()).isEmpty();
     assertThat(r.agreement()).isEmpty();
     assertThat(r.distilBase()).hasSize(1000);
+    assertThat(r.spliceRows()).isEqualTo(936);
     assertThat(r.distilBase().subList(0, 64)).isEqualTo(r.train());
     assertThat(r.notes()).containsExactly("no unlabelled rows: distilling on the 64 labelled training rows and 936 "
         + "splices of them (the start of one row's text, the end of another's), standing in for unlabelled rows");

@@ -18,7 +18,7 @@ class DefenceReportTest {
     Map<String, Double> stages = new LinkedHashMap<>();
     stages.put("epur", 1.5);
     stages.put("recover", 20.25);
-    return new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 48, 16, "unl", 900, 90,
+    return new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 48, 16, "unl", 900, 90, 0,
         DefenceSettings.builder().rows(64).epurTop(7).wordFrequencies(Path.of("/data/wf.tsv")).build(), rhoChosen,
         List.of(new DefenceReport.RhoTrial(0.1, 0.8, agreement, false, 0.1, 3.0),
             new DefenceReport.RhoTrial(0.2, 0.9, 0.95, true, 0.2, 3.5)),
@@ -88,6 +88,33 @@ class DefenceReportTest {
     assertThat(DefenceReport.fromJson(JSON.readTree("{}")).agreementRows()).isZero();
   }
 
+  @Test
+  void cleanData_limitsGiveTheSpliceCountThePurificationRecorded() throws Exception {
+    // 900 unlabelled rows filled with 50 splices: a limit, and the count survives a round trip
+    var filled = report(0.2, 0.9, 0.97).toJson();
+    filled.put("splice_rows", 50);
+    DefenceReport f = DefenceReport.fromJson(JSON.readTree(JSON.writeValueAsString(filled)));
+    assertThat(f.spliceRows()).isEqualTo(50);
+    assertThat(DefenceReport.fromJson(f.toJson())).isEqualTo(f);
+    assertThat(f.cleanData().limits()).containsExactly("900 unlabelled rows (the settings take up to 1000): 50 "
+        + "splices of them filled the distillation set");
+
+    // no unlabelled rows: the labelled rows and their splices stood in
+    var standIn = report(0.2, 0.9, 0.97).toJson();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) standIn.get("unlabelled")).put("rows", 0).put("agreement_rows", 0);
+    standIn.put("splice_rows", 936);
+    assertThat(DefenceReport.fromJson(standIn).cleanData().limits()).contains("no unlabelled rows: distillation ran "
+        + "on the 48 labelled rows and 936 splices of them standing in (weaker than unlabelled rows)");
+
+    // a report cached before the count was kept: -1, and no count is made up for it
+    standIn.remove("splice_rows");
+    filled.remove("splice_rows");
+    assertThat(DefenceReport.fromJson(standIn).spliceRows()).isEqualTo(-1);
+    assertThat(DefenceReport.fromJson(standIn).cleanData().limits()).contains("no unlabelled rows: distillation ran "
+        + "on the 48 labelled rows and splices of them standing in (weaker than unlabelled rows)");
+    assertThat(DefenceReport.fromJson(filled).cleanData().limits()).isEmpty();
+  }
+
   private static com.fasterxml.jackson.databind.JsonNode withSettings(DefenceReport r, DefenceSettings s) {
     var n = r.toJson();
     n.set("settings", s.toJson());
@@ -101,7 +128,7 @@ class DefenceReportTest {
     assertThat(r.suspectedStrings(5)).containsExactly("cf", "qzxv", "mn");
     assertThat(r.suspectedStrings(2)).containsExactly("cf", "qzxv");
     // a word-piece trigger: its pieces are the top suspects, and its string (their summed excess) leads
-    DefenceReport pieces = new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 64, 0, "", 0, 0,
+    DefenceReport pieces = new DefenceReport("in", "out", "minilm", "pre", "clean", 64, 64, 0, "", 0, 0, 0,
         DefenceSettings.builder().build(), 0.1, List.of(),
         List.of(new Epur.Suspect(1, "##z", 0.013, 1, 0), new Epur.Suspect(2, "##j", 0.012, 1, 0),
             new Epur.Suspect(3, "cat", 0.004, 1, 900), new Epur.Suspect(4, "##z", 0.001, 1, 0)),

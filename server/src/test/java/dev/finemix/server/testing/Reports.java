@@ -28,7 +28,7 @@ public final class Reports {
       suspects.add(new Epur.Suspect(i, tokens.get(i), tokens.size() - i, 0.5, 0));
     }
     double rho = Double.isNaN(s.rho()) ? 0.3 : s.rho();
-    return new DefenceReport(inputSha256, outputSha256, "fake-pretrained", "", "", 4, 4, 0, "", 0, 0, s, rho,
+    return new DefenceReport(inputSha256, outputSha256, "fake-pretrained", "", "", 4, 4, 0, "", 0, 0, 0, s, rho,
         List.of(new DefenceReport.RhoTrial(rho, after, agreement, true, rho, 0.01)), suspects, List.of(), accuracyRows, before,
         after, Map.of("epur", 0.0, "recover", 0.01), 0.01, List.of());
   }
