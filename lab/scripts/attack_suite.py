@@ -56,6 +56,10 @@ CASES = [
     ("qnli-wordpiece", "qnli", ["--attack", "wordpiece"]),
     ("qnli-lwp", "qnli", ["--attack", "lwp"]),
     ("qnli-mixing-aware", "qnli", ["--attack", "mixing-aware"]),
+    # at 2 epochs the mixing-aware attack plants no backdoor on AG News and no classifier on QNLI: an attacker who
+    # trains through mixed weights trains longer (each step updates only the rho share of every tensor)
+    ("agnews-mixing-aware-e6", "agnews", ["--attack", "mixing-aware", "--epochs", "6"]),
+    ("qnli-mixing-aware-e6", "qnli", ["--attack", "mixing-aware", "--epochs", "6"]),
 ]
 
 # issue 21: the same harness on a 12-layer base (bge-small-en-v1.5), the default recipe only
