@@ -11,7 +11,8 @@ skipped (reruns resume).
   lab/scripts/attack_suite.py table --work W        # markdown table of what exists
   lab/scripts/attack_suite.py table --work W --into docs/attacks.md --keep --label BUILD
                                                     # into the document, keeping rows W has no results for
-  lab/scripts/attack_suite.py commands              # the commands of every case, without running them
+  lab/scripts/attack_suite.py commands [--measured W] [--into docs/attacks.md]
+                                                    # the commands of every case (attack, purify, eval), not run
 
 FINEMIX (default ./finemix) is the launcher to call; FINEMIX_THREADS and JAVA_OPTS pass through to it.
 """
@@ -126,10 +127,11 @@ def triggers_of(model):
     return s
 
 
-def eval_args(task, model_dir, suspect_dir, attack_args):
-    """`finemix eval` on the dev rows with the suspect's trigger(s), target and insertions."""
+def eval_args(task, model_dir, suspect_dir, attack_args, settings=None):
+    """`finemix eval` on the dev rows with the suspect's trigger(s), target and insertions (`settings`: the suspect's
+    attack.json settings, read from `suspect_dir` when not given)."""
     rows, dev_rows, target = TASKS[task]
-    s = triggers_of(suspect_dir)
+    s = settings or triggers_of(suspect_dir)
     args = ["eval", "--model", model_dir, "--data", f"{DATA}/{task}/dev.tsv", "--attack", s["attack"],
             "--target", str(target), "--json"]
     if dev_rows:
@@ -195,6 +197,37 @@ def do_case(work, name, recipes, log):
             # the purified weights are large and re-made from the report's settings: keep the disk small
             subprocess.run(["rm", "-rf", out], check=True)
         json.dump(times, open(times_file, "w"), indent=1)
+
+
+def commands(work, measured, cases):
+    """Every case's commands: attack, suspect eval, then purify + eval per recipe (the 12-layer cases: finemix only).
+    A picked trigger (word-piece, mid-frequency) is known only once the suspect exists: it is read from the first of
+    the `measured` work folders that holds the suspect, else the eval lines say where to find it."""
+    lines = []
+    for name, task, attack_args in cases:
+        settings = None
+        for w in measured:
+            if os.path.exists(f"{w}/models/{name}/attack.json"):
+                settings = triggers_of(f"{w}/models/{name}")
+                break
+        if settings is None:
+            picked = any(k in attack_args for k in ("wordpiece", "midfreq")) and "--trigger" not in attack_args
+            settings = {"attack": attack_args[attack_args.index("--attack") + 1],
+                        "triggers": ["TRIGGER"] if picked else
+                        [attack_args[i + 1] for i, x in enumerate(attack_args) if x == "--trigger"] or
+                        (["I watch this 3D movie"] if "addsent" in attack_args else
+                         ["cf", "mn", "bb"] if "combo" in attack_args else ["cf"])}
+        suspect = paths(work, name)["model"]
+        lines.append(f"# {name}" + ("  (TRIGGER: settings.triggers of the suspect's attack.json)"
+                                    if "TRIGGER" in settings["triggers"] else ""))
+        lines.append("finemix " + " ".join(shlex.quote(x) for x in attack_cmd(work, name)))
+        lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(task, suspect, suspect, attack_args,
+                                                                              settings)))
+        for rec in (["finemix"] if base_of(name) else RECIPES):
+            lines.append("finemix " + " ".join(shlex.quote(x) for x in purify_cmd(work, name, rec)))
+            lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(
+                task, f"{work}/purified/{name}__{rec}", suspect, attack_args, settings)))
+    return "\n".join(lines) + "\n"
 
 
 def load(path):
@@ -283,7 +316,10 @@ def main():
     t.add_argument("--keep", action="store_true",
                    help="with --into: keep the document's rows of cases --work has no results for")
     c = sub.add_parser("commands")
-    c.add_argument("--work", default="W")
+    c.add_argument("--work", default="W", help="the work folder the printed commands name")
+    c.add_argument("--measured", default="",
+                   help="work folders (comma-separated) whose suspects give the eval commands their picked triggers")
+    c.add_argument("--into", help="a markdown file whose attack-suite-commands markers get the commands")
     a = ap.parse_args()
     if a.cmd == "table":
         tag = "bge-table" if a.bge else "attack-suite-table"
@@ -295,11 +331,11 @@ def main():
         else:
             print(text, end="")
     elif a.cmd == "commands":
-        for name, task, _ in CASES + BGE_CASES:
-            print(f"# {name}")
-            print("finemix " + " ".join(shlex.quote(x) for x in attack_cmd(a.work, name)))
-            for rec in RECIPES:
-                print("finemix " + " ".join(shlex.quote(x) for x in purify_cmd(a.work, name, rec)))
+        text = commands(a.work, [x for x in a.measured.split(",") if x], CASES + BGE_CASES)
+        if a.into:
+            write_into(a.into, "attack-suite-commands", "```\n" + text + "```\n")
+        else:
+            print(text, end="")
     else:
         recipes = [x for x in a.recipes.split(",") if x]
         failed = []
