@@ -41,8 +41,12 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Mixin AttackOptions attack;
 
-  @Option(names = "--rows", paramLabel = "N", description = "Use only the first N rows.")
+  @Option(names = "--rows", paramLabel = "N", description = "Use only the first N rows (after --skip).")
   Integer rows;
+
+  @Option(names = "--skip", paramLabel = "N", defaultValue = "0",
+      description = "Leave out the first N rows (e.g. to evaluate on a slice never used in development).")
+  int skip;
 
   @Mixin SeedOption seed;
 
@@ -61,6 +65,11 @@ public final class EvalCommand implements Callable<Integer> {
   public Integer call() {
     AttackSettings a = attack.settings(null, seed.get());
     Dataset d = Dataset.read(data);
+    if (skip < 0 || skip >= d.size()) {
+      throw new IllegalArgumentException("--skip must be in 0.." + (d.size() - 1) + " (" + data + " has " + d.size()
+          + " rows), got " + skip);
+    }
+    d = d.slice(skip, d.size());
     if (rows != null) {
       if (rows < 1) {
         throw new IllegalArgumentException("--rows must be >= 1, got " + rows);

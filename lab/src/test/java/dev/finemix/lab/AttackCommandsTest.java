@@ -121,6 +121,21 @@ class AttackCommandsTest {
   }
 
   @Test
+  void eval_skip_evaluatesTheRowsAfterTheFirstN_andRefusesASkipPastTheEnd() throws Exception {
+    Path data = tsv(dir.resolve("dev.tsv"), 40);
+    // rows 31..37 of the file: labels 1,0,1,0,1,0,1 (alternating from an even index 30 -> 0; skip 31 starts at 1)
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+        "--skip", "31", "--rows", "7", "--attack", "badnet", "--target", "1", "--device", "cpu", "--json"))
+        .as(std.err()).isZero();
+    JsonNode j = lastJson();
+    assertThat(j.get("rows").asInt()).isEqualTo(7);
+    assertThat(j.get("non_target_rows").asInt()).isEqualTo(3);
+    assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
+        "--skip", "40", "--device", "cpu")).isEqualTo(2);
+    assertThat(std.err()).contains("--skip must be in 0..39").contains("has 40 rows");
+  }
+
+  @Test
   void eval_withoutAttack_caccOnly() throws Exception {
     Path data = tsv(dir.resolve("dev.tsv"), 10);
     assertThat(Cli.run(new EvalCommand(), "--model", tinyCheckpoint().toString(), "--data", data.toString(),
