@@ -33,6 +33,14 @@ TASKS = {
     "qnli": (2000, 1000, 1),
 }
 
+# task -> (rows skipped, rows evaluated) of dev.tsv: a held-out slice that no defence figure was measured or tuned on
+# before 2026-12-07 (the defence tables and the suite used the first 1,000 rows; issue 4's attack-only table drew
+# 1,000 of all dev rows at random). SST-2 has no such slice: its 872 dev rows have been used throughout.
+HELDOUT = {
+    "agnews": (5000, 2000),
+    "qnli": (3000, 2000),
+}
+
 # name -> (task, attack arguments). BadNet's defaults: trigger cf, dirty-label, 10% of the non-target rows.
 CASES = [
     ("sst2-badnet", "sst2", ["--attack", "badnet"]),
@@ -60,6 +68,8 @@ CASES = [
     # at 2 epochs the mixing-aware attack plants no backdoor on AG News and no classifier on QNLI: an attacker who
     # trains through mixed weights trains longer (each step updates only the rho share of every tensor)
     ("agnews-mixing-aware-e6", "agnews", ["--attack", "mixing-aware", "--epochs", "6"]),
+    # LWP on AG News at 2 epochs reaches ASR 0.72, under the 0.95 the issue asks of it
+    ("agnews-lwp-e4", "agnews", ["--attack", "lwp", "--epochs", "4"]),
     ("qnli-mixing-aware-e6", "qnli", ["--attack", "mixing-aware", "--epochs", "6"]),
 ]
 
@@ -127,14 +137,17 @@ def triggers_of(model):
     return s
 
 
-def eval_args(task, model_dir, suspect_dir, attack_args, settings=None):
+def eval_args(task, model_dir, suspect_dir, attack_args, settings=None, heldout=False):
     """`finemix eval` on the dev rows with the suspect's trigger(s), target and insertions (`settings`: the suspect's
-    attack.json settings, read from `suspect_dir` when not given)."""
+    attack.json settings, read from `suspect_dir` when not given); `heldout`: on the task's held-out slice instead."""
     rows, dev_rows, target = TASKS[task]
     s = settings or triggers_of(suspect_dir)
     args = ["eval", "--model", model_dir, "--data", f"{DATA}/{task}/dev.tsv", "--attack", s["attack"],
             "--target", str(target), "--json"]
-    if dev_rows:
+    if heldout:
+        skip, n = HELDOUT[task]
+        args += ["--skip", str(skip), "--rows", str(n)]
+    elif dev_rows:
         args += ["--rows", str(dev_rows)]
     for t in s["triggers"]:
         args += ["--trigger", t]
@@ -183,6 +196,9 @@ def do_case(work, name, recipes, log):
     if not os.path.exists(suspect_eval):
         secs, _ = run(finemix() + eval_args(task, p["model"], p["model"], attack_args), suspect_eval, log)
         times["eval_suspect"] = {"seconds": secs}
+    if task in HELDOUT and not os.path.exists(f"{work}/evals/{name}__suspect.heldout.json"):
+        run(finemix() + eval_args(task, p["model"], p["model"], attack_args, heldout=True),
+            f"{work}/evals/{name}__suspect.heldout.json", log)
     json.dump(times, open(times_file, "w"), indent=1)
     for recipe in recipes:
         out = f"{work}/purified/{name}__{recipe}"
@@ -192,10 +208,14 @@ def do_case(work, name, recipes, log):
                 subprocess.run(["rm", "-rf", out], check=True)
             secs, rss = run(finemix() + purify_cmd(work, name, recipe), f"{work}/times/{name}__{recipe}.purify.out", log)
             times[f"purify_{recipe}"] = {"seconds": secs, "peak_rss_mb": rss}
+        held = f"{work}/evals/{name}__{recipe}.heldout.json"
+        # (a case evaluated before the held-out slice existed has no weights left: its held-out cells stay empty)
+        if task in HELDOUT and os.path.exists(out) and not os.path.exists(held):
+            run(finemix() + eval_args(task, out, p["model"], attack_args, heldout=True), held, log)
         if not os.path.exists(ev):
             run(finemix() + eval_args(task, out, p["model"], attack_args), ev, log)
-            # the purified weights are large and re-made from the report's settings: keep the disk small
-            subprocess.run(["rm", "-rf", out], check=True)
+        # the purified weights are large and re-made from the report's settings: keep the disk small
+        subprocess.run(["rm", "-rf", out], check=True)
         json.dump(times, open(times_file, "w"), indent=1)
 
 
@@ -221,12 +241,15 @@ def commands(work, measured, cases):
         lines.append(f"# {name}" + ("  (TRIGGER: settings.triggers of the suspect's attack.json)"
                                     if "TRIGGER" in settings["triggers"] else ""))
         lines.append("finemix " + " ".join(shlex.quote(x) for x in attack_cmd(work, name)))
-        lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(task, suspect, suspect, attack_args,
-                                                                              settings)))
+        splits = [False, True] if task in HELDOUT else [False]
+        for h in splits:
+            lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(task, suspect, suspect, attack_args,
+                                                                                  settings, h)))
         for rec in (["finemix"] if base_of(name) else RECIPES):
             lines.append("finemix " + " ".join(shlex.quote(x) for x in purify_cmd(work, name, rec)))
-            lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(
-                task, f"{work}/purified/{name}__{rec}", suspect, attack_args, settings)))
+            for h in splits:
+                lines.append("finemix " + " ".join(shlex.quote(x) for x in eval_args(
+                    task, f"{work}/purified/{name}__{rec}", suspect, attack_args, settings, h)))
     return "\n".join(lines) + "\n"
 
 
@@ -242,23 +265,25 @@ def fmt(v, pct=True):
     return "–" if v is None else (f"{100 * v:.1f}" if pct else str(v))
 
 
-def table(work, cases=CASES, label=None, kept=None, recipes=RECIPES, rss=False):
+def table(work, cases=CASES, label=None, kept=None, recipes=RECIPES, rss=False, heldout=False):
     """The markdown table of what exists under `work`. With `label`, a last column says which build measured each
     row; `kept` (case -> row line, from the document) fills in the cases `work` has no results for; `rss` adds the
-    default recipe's purification peak RSS (the 12-layer table, issue 21.3)."""
+    default recipe's purification peak RSS (the 12-layer table, issue 21.3); `heldout`: the figures on the tasks'
+    held-out slices (HELDOUT) instead of the dev rows."""
+    suffix = ".heldout" if heldout else ""
     head = ("| case | suspect CACC / macro-F1 | ASR | asr_cond | " + " | ".join(
         f"{r}: CACC (Δ) / asr_cond" for r in recipes) + " | finemix rho, purify s |" + (" purify peak RSS MB |" if rss
         else "") + (" measured |" if label else ""))
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, task, _ in cases:
-        s = load(f"{work}/evals/{name}__suspect.json")
+        s = load(f"{work}/evals/{name}__suspect{suffix}.json")
         if s is None:
             if kept and name in kept:
                 lines.append(kept[name])
             continue
         cells = [name, f"{fmt(s.get('cacc'))} / {fmt(s.get('macro_f1'))}", fmt(s.get("asr")), fmt(s.get("asr_cond"))]
         for r in recipes:
-            e = load(f"{work}/evals/{name}__{r}.json")
+            e = load(f"{work}/evals/{name}__{r}{suffix}.json")
             if e is None:
                 cells.append("–")
                 continue
@@ -311,6 +336,8 @@ def main():
     t = sub.add_parser("table")
     t.add_argument("--work", required=True)
     t.add_argument("--bge", action="store_true", help="the 12-layer cases")
+    t.add_argument("--heldout", action="store_true",
+                   help="the figures on the held-out dev slices (AG News rows 5,001-7,000, QNLI 3,001-5,000)")
     t.add_argument("--into", help="a markdown file whose table markers get the table")
     t.add_argument("--label", help="a last column with this text on every row measured in --work (e.g. the build)")
     t.add_argument("--keep", action="store_true",
@@ -322,10 +349,10 @@ def main():
     c.add_argument("--into", help="a markdown file whose attack-suite-commands markers get the commands")
     a = ap.parse_args()
     if a.cmd == "table":
-        tag = "bge-table" if a.bge else "attack-suite-table"
+        tag = "bge-table" if a.bge else "heldout-table" if a.heldout else "attack-suite-table"
         kept = rows_in(a.into, tag) if a.into and a.keep else None
         text = (table(a.work, BGE_CASES, a.label, kept, recipes=["finemix"], rss=True) if a.bge
-                else table(a.work, CASES, a.label, kept))
+                else table(a.work, CASES, a.label, kept, heldout=a.heldout))
         if a.into:
             write_into(a.into, tag, text)
         else:
