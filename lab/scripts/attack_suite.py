@@ -223,13 +223,19 @@ def commands(work, measured, cases):
     """Every case's commands: attack, suspect eval, then purify + eval per recipe (the 12-layer cases: finemix only).
     A picked trigger (word-piece, mid-frequency) is known only once the suspect exists: it is read from the first of
     the `measured` work folders that holds the suspect, else the eval lines say where to find it."""
-    lines = []
-    for name, task, attack_args in cases:
-        settings = None
+    found = {}
+    for name, _, _ in cases:
         for w in measured:
             if os.path.exists(f"{w}/models/{name}/attack.json"):
-                settings = triggers_of(f"{w}/models/{name}")
+                found[name] = triggers_of(f"{w}/models/{name}")
                 break
+    lines = []
+    for name, task, attack_args in cases:
+        settings = found.get(name)
+        if settings is None and "wordpiece" in attack_args and "--trigger" not in attack_args:
+            # the word-piece pick depends only on the seed and the tokenizer: another task's suspect tells it
+            settings = next((v for k, v in found.items() if v["attack"] == "wordpiece" and base_of(k) == base_of(name)
+                             and "--trigger" not in case(k)[2]), None)
         if settings is None:
             picked = any(k in attack_args for k in ("wordpiece", "midfreq")) and "--trigger" not in attack_args
             settings = {"attack": attack_args[attack_args.index("--attack") + 1],
