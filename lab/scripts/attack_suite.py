@@ -219,6 +219,11 @@ def do_case(work, name, recipes, log):
         json.dump(times, open(times_file, "w"), indent=1)
 
 
+def picks_trigger(attack_args):
+    """Whether the attack picks its own trigger (word-piece, mid-frequency) rather than taking one given or default."""
+    return any(k in attack_args for k in ("wordpiece", "midfreq")) and "--trigger" not in attack_args
+
+
 def commands(work, measured, cases):
     """Every case's commands: attack, suspect eval, then purify + eval per recipe (the 12-layer cases: finemix only).
     A picked trigger (word-piece, mid-frequency) is known only once the suspect exists: it is read from the first of
@@ -232,12 +237,12 @@ def commands(work, measured, cases):
     lines = []
     for name, task, attack_args in cases:
         settings = found.get(name)
-        if settings is None and "wordpiece" in attack_args and "--trigger" not in attack_args:
+        picked = picks_trigger(attack_args)
+        if settings is None and picked and "wordpiece" in attack_args:
             # the word-piece pick depends only on the seed and the tokenizer: another task's suspect tells it
             settings = next((v for k, v in found.items() if v["attack"] == "wordpiece" and base_of(k) == base_of(name)
-                             and "--trigger" not in case(k)[2]), None)
+                             and picks_trigger(case(k)[2])), None)
         if settings is None:
-            picked = any(k in attack_args for k in ("wordpiece", "midfreq")) and "--trigger" not in attack_args
             settings = {"attack": attack_args[attack_args.index("--attack") + 1],
                         "triggers": ["TRIGGER"] if picked else
                         [attack_args[i + 1] for i, x in enumerate(attack_args) if x == "--trigger"] or
