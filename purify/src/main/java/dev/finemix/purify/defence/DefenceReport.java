@@ -84,15 +84,44 @@ public record DefenceReport(
   }
 
   /**
+   * What inserting a candidate trigger into clean rows did to the suspect ({@code TriggerScreen}), for the class the
+   * insertions pull most: the share of the rows not in it that the suspect then put in it, their mean probability of
+   * it, and the class.
+   */
+  public record Flip(double share, double pull, int toClass) {
+    ObjectNode toJson() {
+      ObjectNode n = JsonNodeFactory.instance.objectNode();
+      n.put("share", share);
+      n.put("pull", pull);
+      n.put("class", toClass);
+      return n;
+    }
+
+    static Flip fromJson(JsonNode n) {
+      return new Flip(number(n.get("share")), number(n.get("pull")), n.path("class").asInt(-1));
+    }
+  }
+
+  /**
    * A trigger string reconstructed from E-PUR's suspected word pieces ({@code TriggerReconstruction}): its pieces
    * (a start piece, then continuation pieces), every order of the continuation pieces that the tokenizer splits
-   * back into exactly those pieces ({@code text} is the first; E-PUR cannot see the order), and its score (the sum
-   * of the pieces' excess over the noise level, in E-PUR units).
+   * back into exactly those pieces ({@code text} is the first; E-PUR cannot see the order), its score (the sum
+   * of the pieces' excess over the noise level, in E-PUR units) and, when the candidates were tried on the suspect
+   * ({@code trigger_screen}), what its insertions did there (null when they were not).
    */
-  public record SuspectedTrigger(String text, List<String> pieces, List<String> orders, double score) {
+  public record SuspectedTrigger(String text, List<String> pieces, List<String> orders, double score, Flip flip) {
     public SuspectedTrigger {
       pieces = List.copyOf(pieces);
       orders = List.copyOf(orders);
+    }
+
+    /** Not tried on the suspect. */
+    public SuspectedTrigger(String text, List<String> pieces, List<String> orders, double score) {
+      this(text, pieces, orders, score, null);
+    }
+
+    SuspectedTrigger withFlip(Flip f) {
+      return new SuspectedTrigger(text, pieces, orders, score, f);
     }
 
     ObjectNode toJson() {
@@ -103,6 +132,7 @@ public record DefenceReport(
       ArrayNode o = n.putArray("orders");
       orders.forEach(o::add);
       n.put("score", score);
+      if (flip != null) n.set("flip", flip.toJson());
       return n;
     }
 
@@ -113,7 +143,7 @@ public record DefenceReport(
       n.path("orders").forEach(x -> orders.add(x.asText()));
       String text = n.path("text").asText("");
       return new SuspectedTrigger(text, pieces, orders.isEmpty() && !text.isEmpty() ? List.of(text) : orders,
-          number(n.get("score")));
+          number(n.get("score")), n.hasNonNull("flip") ? Flip.fromJson(n.get("flip")) : null);
     }
   }
 
@@ -298,7 +328,9 @@ public record DefenceReport(
     if (!suspectedTriggers.isEmpty()) {
       b.append("  suspected triggers (from word pieces):");
       for (SuspectedTrigger t : suspectedTriggers) {
-        b.append(String.format(Locale.ROOT, " %s = %s (%.3f)", t.text(), String.join(" ", t.pieces()), t.score()));
+        b.append(String.format(Locale.ROOT, " %s = %s (%.3f%s)", t.text(), String.join(" ", t.pieces()), t.score(),
+            t.flip() == null ? "" : String.format(Locale.ROOT, "; flips %.2f to class %d", t.flip().share(),
+                t.flip().toClass())));
       }
       b.append('\n');
     }

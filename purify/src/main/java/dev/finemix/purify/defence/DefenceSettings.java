@@ -277,6 +277,13 @@ public final class DefenceSettings {
    */
   private static final Field<RhoFallback> RHO_FALLBACK = later("rho_fallback",
       text(RhoFallback::id, RhoFallback::parse), RhoFallback.SMALLEST, true, any());
+  /**
+   * trigger strings rebuilt from suspected word pieces (one per piece set) that are tried on the suspect
+   * ({@code TriggerScreen}): the ones that pull it most are the ones the perturbation inserts and the report lists;
+   * 0 = none tried, the reconstruction's own order (written only when on, so the older recipes' canonical JSON is
+   * unchanged)
+   */
+  private static final Field<Integer> TRIGGER_SCREEN = later("trigger_screen", INT, 0, true, within(0, 200));
   // ---- end of the table
 
   /** One value per row of the table, by {@link Field#index}. */
@@ -325,6 +332,7 @@ public final class DefenceSettings {
   public Recovery recovery() { return get(RECOVERY); }
   public List<String> perturbations() { return get(PERTURBATIONS); }
   public int suspectsToInsert() { return get(SUSPECTS_TO_INSERT); }
+  public int triggerScreen() { return get(TRIGGER_SCREEN); }
   public double perturbShare() { return get(PERTURB_SHARE); }
   public int variants() { return get(VARIANTS); }
   public int crossPairs() { return get(CROSS_PAIRS_FIELD); }
@@ -435,6 +443,7 @@ public final class DefenceSettings {
     public Builder recovery(Recovery v) { return set(RECOVERY, v); }
     public Builder perturbations(List<String> v) { return set(PERTURBATIONS, v); }
     public Builder suspectsToInsert(int v) { return set(SUSPECTS_TO_INSERT, v); }
+    public Builder triggerScreen(int v) { return set(TRIGGER_SCREEN, v); }
     public Builder perturbShare(double v) { return set(PERTURB_SHARE, v); }
     public Builder variants(int v) { return set(VARIANTS, v); }
     public Builder crossPairs(int v) { return set(CROSS_PAIRS_FIELD, v); }

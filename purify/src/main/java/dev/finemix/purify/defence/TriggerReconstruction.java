@@ -45,6 +45,8 @@ final class TriggerReconstruction {
   static final int MAX_CHECKS = 2000;
   /** Continuation pieces considered, at most (the top ones). */
   static final int MAX_PIECES = 20;
+  /** (start, piece set) pairs looked at in one reconstruction, at most (skipped ones included). */
+  static final int MAX_POLLS = 200_000;
 
   private TriggerReconstruction() {}
 
@@ -58,6 +60,17 @@ final class TriggerReconstruction {
    */
   static List<DefenceReport.SuspectedTrigger> reconstruct(List<Epur.Suspect> ranked, int suspected, int keep,
       Function<String, List<String>> tokenize) {
+    return reconstruct(ranked, suspected, keep, false, tokenize);
+  }
+
+  /**
+   * Candidate triggers, most suspicious first.
+   *
+   * @param oneStartPerSet keep only the best start of each piece set (a pool of distinct piece sets to screen: a
+   *     trigger's backdoor sits mostly in its rare pieces, and the next starts of a set add little)
+   */
+  static List<DefenceReport.SuspectedTrigger> reconstruct(List<Epur.Suspect> ranked, int suspected, int keep,
+      boolean oneStartPerSet, Function<String, List<String>> tokenize) {
     Objects.requireNonNull(ranked, "ranked");
     Objects.requireNonNull(tokenize, "tokenize");
     List<DefenceReport.SuspectedTrigger> out = new ArrayList<>();
@@ -105,8 +118,9 @@ final class TriggerReconstruction {
     Set<Long> queued = new HashSet<>();
     queue.add(new long[] {0, 0});
     queued.add(0L);
+    Set<Integer> setsTaken = new HashSet<>();
     int checks = 0;
-    while (!queue.isEmpty() && out.size() < keep && checks < MAX_CHECKS) {
+    for (int polls = 0; !queue.isEmpty() && out.size() < keep && checks < MAX_CHECKS && polls < MAX_POLLS; polls++) {
       long[] at = queue.poll();
       double score = total(at, so, po, startExcess, setExcess);
       if (score <= 0) break; // no better than the noise level: nor is anything after it
@@ -114,7 +128,8 @@ final class TriggerReconstruction {
       int[] set = sets.get(po[(int) at[1]]);
       List<String> orders = new ArrayList<>();
       List<String> first = null;
-      for (int[] perm : permutations(set)) {
+      boolean skip = oneStartPerSet && setsTaken.contains((int) at[1]);
+      for (int[] perm : skip ? List.<int[]>of() : permutations(set)) {
         List<String> want = new ArrayList<>();
         want.add(start);
         StringBuilder text = new StringBuilder(start);
@@ -129,7 +144,10 @@ final class TriggerReconstruction {
           if (first == null) first = want;
         }
       }
-      if (first != null) out.add(new DefenceReport.SuspectedTrigger(orders.get(0), first, orders, score));
+      if (first != null) {
+        out.add(new DefenceReport.SuspectedTrigger(orders.get(0), first, orders, score));
+        setsTaken.add((int) at[1]);
+      }
       for (long[] next : new long[][] {{at[0] + 1, at[1]}, {at[0], at[1] + 1}}) {
         if (next[0] < so.length && next[1] < po.length && queued.add(next[0] * po.length + next[1])) {
           queue.add(next);

@@ -24,7 +24,7 @@ class DefenceReportTest {
             new DefenceReport.RhoTrial(0.2, 0.9, 0.95, true, 0.2, 3.5)),
         List.of(new Epur.Suspect(12935, "cf", 3.25, 1.5, 12), new Epur.Suspect(7, "mn", 2.0, 1.0, 0)),
         List.of(new DefenceReport.SuspectedTrigger("qzxv", List.of("q", "##z", "##x", "##v"), List.of("qzxv", "qxzv"),
-            0.75)),
+            0.75, new DefenceReport.Flip(0.95, 0.91, 1))),
         "the 16 held-out labelled rows", before, 0.875, stages, 42.5, List.of("a note"));
   }
 
@@ -137,7 +137,12 @@ class DefenceReportTest {
         "rows", 0.9, 0.9, Map.of(), 1, List.of());
     assertThat(pieces.suspectedStrings(5)).containsExactly("xzj", "##z", "catz", "##j", "cat");
     assertThat(pieces.suspectedStrings(1)).containsExactly("xzj");
-    assertThat(r.summary()).contains("suspected triggers (from word pieces): qzxv = q ##z ##x ##v (0.750)");
+    assertThat(r.summary()).contains("suspected triggers (from word pieces): qzxv = q ##z ##x ##v (0.750; flips 0.95 "
+        + "to class 1)");
     assertThat(r.toJson().get("suspected_triggers").get(0).get("orders")).hasSize(2);
+    assertThat(r.toJson().get("suspected_triggers").get(0).get("flip").get("pull").asDouble()).isEqualTo(0.91);
+    // not tried on the suspect: no flip, in the record and in the JSON
+    assertThat(pieces.suspectedTriggers().get(0).flip()).isNull();
+    assertThat(pieces.toJson().get("suspected_triggers").get(0).has("flip")).isFalse();
   }
 }

@@ -99,6 +99,10 @@ public final class PurifyCommand implements Callable<Integer> {
   @Option(names = "--suspects-to-insert", description = "E-PUR top tokens the suspects perturbation draws from (default 20)")
   Integer suspectsToInsert;
 
+  @Option(names = "--trigger-screen", paramLabel = "N", description = "rebuilt trigger strings (one per piece set) "
+      + "tried on the suspect; the ones that flip it most are inserted by the suspects perturbation (default 0: none)")
+  Integer triggerScreen;
+
   @Option(names = "--recovery", paramLabel = "none|ce|distil", description = "override the recipe's recovery")
   String recovery;
 
@@ -267,6 +271,7 @@ public final class PurifyCommand implements Callable<Integer> {
     }
     if (perturbShare != null) b.perturbShare(perturbShare);
     if (suspectsToInsert != null) b.suspectsToInsert(suspectsToInsert);
+    if (triggerScreen != null) b.triggerScreen(triggerScreen);
     if (recovery != null) b.recovery(DefenceSettings.Recovery.parse(recovery));
     if (epochs != null) b.epochs(epochs);
     if (batchSize != null) b.batchSize(batchSize);
