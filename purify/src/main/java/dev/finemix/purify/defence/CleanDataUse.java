@@ -116,8 +116,9 @@ public record CleanDataUse(int labelledRows, int trainedLabelledRows, int heldOu
           + "filled the distillation set", report.unlabelledRows(), s.unlabelledRows(), report.spliceRows()));
     }
     if (basis == RhoBasis.NOTHING_TO_JUDGE_BY) {
-      limits.add(String.format(Locale.ROOT, "rho was not judged (agreement needs >= 20 unlabelled rows and "
-          + "distillation): the grid's smallest, %.2f", report.rhoChosen()));
+      limits.add(String.format(Locale.ROOT, "rho was not judged (agreement needs a tenth of the unlabelled rows to "
+          + "be at least %d, and distillation): the grid's smallest, %.2f", CleanRows.minAgreementRows(s),
+          report.rhoChosen()));
     }
     return new CleanDataUse(report.cleanRows(), report.trainRows(), report.heldOutRows(), report.unlabelledRows(),
         report.agreementRows(), basis, data, limits);

@@ -203,8 +203,9 @@ public final class Purifier {
           : !s.autoRho() ? List.of(s.rho())
           : judged ? s.rhoGrid() : s.rhoGrid().subList(0, 1);
       if (s.autoRho() && !judged) {
-        notes.add(String.format(Locale.ROOT, "rho auto with no held-out rows to judge it by (agreement needs >= 20 "
-            + "unlabelled rows and distillation): took the smallest rho of the grid, %.2f", rhos.get(0)));
+        notes.add(String.format(Locale.ROOT, "rho auto with no held-out rows to judge it by (agreement needs a tenth "
+            + "of the unlabelled rows to be at least half of agreement_rows, %d, and distillation): took the smallest rho "
+            + "of the grid, %.2f", CleanRows.minAgreementRows(s), rhos.get(0)));
       }
       List<DefenceReport.RhoTrial> trials = new ArrayList<>();
       double mixSecs = 0;

@@ -65,18 +65,39 @@ class CleanRowsTest {
 
   @Test
   void aShortUnlabelledSet_isFilledWithSplicesOfItsOwnRows() {
+    // 100 rows: a tenth (10) is under half the 100 agreement rows asked for, so none is held out (see below)
     CleanRows r = CleanRows.choose(rows("clean", 64), rows("pool", 100), DefenceSettings.builder().build());
-    assertThat(r.agreement()).hasSize(10);
-    assertThat(r.unlabelled()).hasSize(90);
-    // 90 rows fill up to 1000 - 10: 900 splices, each the start of one pool row and the end of another
-    assertThat(r.distilBase()).hasSize(990);
+    assertThat(r.agreement()).isEmpty();
+    assertThat(r.unlabelled()).hasSize(100);
+    // 100 rows fill up to 1000: 900 splices, each the start of one pool row and the end of another
+    assertThat(r.distilBase()).hasSize(1000);
     assertThat(r.spliceRows()).isEqualTo(900);
-    assertThat(r.distilBase().subList(0, 90)).isEqualTo(r.unlabelled());
-    assertThat(r.distilBase().subList(90, 990)).allMatch(e -> e.textA().startsWith("pool row "))
+    assertThat(r.distilBase().subList(0, 100)).isEqualTo(r.unlabelled());
+    assertThat(r.distilBase().subList(100, 1000)).allMatch(e -> e.textA().startsWith("pool row "))
         .noneMatch(e -> texts(r.unlabelled()).contains(e.textA()));
-    assertThat(r.notes()).containsExactly("90 unlabelled rows for distillation (the settings take up to 990): 900 "
+    assertThat(r.notes()).containsExactly("100 unlabelled rows for distillation (the settings take up to 1000): 900 "
         + "splices of them (the start of one row's text, the end of another's) fill the set");
-    assertThat(r.description()).startsWith("90 unlabelled + 900 splices + ");
+    assertThat(r.description()).startsWith("100 unlabelled + 900 splices + ");
+    // with 10 agreement rows asked for, 10 are held out and 90 distilled, filled up to 1000 - 10
+    CleanRows q = CleanRows.choose(rows("clean", 64), rows("pool", 100), DefenceSettings.builder().agreementRows(10)
+        .build());
+    assertThat(q.agreement()).hasSize(10);
+    assertThat(q.unlabelled()).hasSize(90);
+    assertThat(q.spliceRows()).isEqualTo(900);
+  }
+
+  @Test
+  void theAgreementCheck_isHeldOutOnlyWithAtLeastHalfItsRows() {
+    // 50 of the 100 asked for: 500 rows hold out a tenth; 499 rows would hold out 49, too few to judge a 0.90 bar by
+    CleanRows at = CleanRows.choose(rows("clean", 64), rows("pool", 500), DefenceSettings.builder().build());
+    assertThat(at.agreement()).hasSize(50);
+    assertThat(at.unlabelled()).hasSize(450);
+    CleanRows under = CleanRows.choose(rows("clean", 64), rows("pool", 499), DefenceSettings.builder().build());
+    assertThat(under.agreement()).isEmpty();
+    assertThat(under.unlabelled()).hasSize(499);
+    // a fixed rho holds nothing out, whatever the rows
+    assertThat(CleanRows.choose(rows("clean", 64), rows("pool", 3000), DefenceSettings.builder().rho(0.1).build())
+        .agreement()).isEmpty();
   }
 
   @Test
