@@ -184,8 +184,11 @@ public final class Purifier {
         }
         if (s.triggerScreen() > 0) {
           long tsc = System.nanoTime();
-          triggers = screen(c, rows.distilBase().isEmpty() ? train : rows.distilBase(), triggers,
-              wholeWordSuspects(suspects, s.suspectsToInsert()), s.seed(), notes, l);
+          TriggerScreen.Result sr = TriggerScreen.screen(c, rows.distilBase().isEmpty() ? train : rows.distilBase(),
+              triggers, wholeWordSuspects(suspects, s.suspectsToInsert()), TriggerReconstruction.KEEP, s.seed());
+          triggers = sr.kept();
+          notes.add(sr.message());
+          l.onProgress(Progress.message("screen", sr.message()));
           screenSecs = secs(tsc);
         }
       }
@@ -392,49 +395,6 @@ public final class Purifier {
       }
     }
     return x.withText(p.perturb(x.textA(), rnd), x.textB());
-  }
-
-  /**
-   * Tries the rebuilt strings and the whole-word suspects on the suspect ({@link TriggerScreen}) and returns the
-   * {@value TriggerReconstruction#KEEP} strings that flip it most (ties: the reconstruction's order).
-   */
-  private static List<DefenceReport.SuspectedTrigger> screen(Classifier c, List<Example> rows,
-      List<DefenceReport.SuspectedTrigger> pool, List<String> words, long seed, List<String> notes,
-      ProgressListener l) {
-    List<Example> sample = rows.subList(0, Math.min(TriggerScreen.ROWS, rows.size()));
-    int[] labels = c.predict(inputs(sample)).stream().mapToInt(Prediction::label).toArray();
-    List<List<String>> candidates = new ArrayList<>();
-    for (DefenceReport.SuspectedTrigger t : pool) candidates.add(t.orders());
-    for (String w : words) candidates.add(List.of(w));
-    List<DefenceReport.Flip> flips = TriggerScreen.flips(c, sample, labels, candidates, seed ^ 0x5C4EL);
-    Integer[] order = new Integer[pool.size()];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    java.util.Arrays.sort(order, (a, b) -> Double.compare(flips.get(b).pull(), flips.get(a).pull()));
-    List<DefenceReport.SuspectedTrigger> kept = new ArrayList<>();
-    StringBuilder strings = new StringBuilder();
-    for (int i = 0; i < order.length; i++) {
-      if (i < TriggerReconstruction.KEEP) kept.add(pool.get(order[i]).withFlip(flips.get(order[i])));
-      if (i < 10) {
-        DefenceReport.Flip f = flips.get(order[i]);
-        strings.append(String.format(Locale.ROOT, "%s%s %.2f/%.2f", i == 0 ? "" : ", ", pool.get(order[i]).text(),
-            f.share(), f.pull()));
-      }
-    }
-    Integer[] wo = new Integer[words.size()];
-    for (int i = 0; i < wo.length; i++) wo[i] = i;
-    java.util.Arrays.sort(wo, (a, b) -> Double.compare(flips.get(pool.size() + b).pull(),
-        flips.get(pool.size() + a).pull()));
-    StringBuilder ws = new StringBuilder();
-    for (int i = 0; i < Math.min(10, wo.length); i++) {
-      DefenceReport.Flip f = flips.get(pool.size() + wo[i]);
-      ws.append(String.format(Locale.ROOT, "%s%s %.2f/%.2f", i == 0 ? "" : ", ", words.get(wo[i]), f.share(),
-          f.pull()));
-    }
-    String msg = String.format(Locale.ROOT, "trigger screen on %d clean rows (flip share / pull): %d "
-        + "rebuilt strings, most pulling %s; whole-word suspects, most pulling %s", sample.size(), pool.size(), strings, ws);
-    notes.add(msg);
-    l.onProgress(Progress.message("screen", msg));
-    return kept;
   }
 
   /** The first {@code n} of E-PUR's suspects that are whole words (no {@code ##} piece, not special). */

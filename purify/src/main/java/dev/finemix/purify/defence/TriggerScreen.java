@@ -4,7 +4,9 @@ import dev.finemix.purify.model.Classifier;
 import dev.finemix.purify.model.Prediction;
 import dev.finemix.purify.text.Example;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Random;
 
@@ -26,6 +28,59 @@ final class TriggerScreen {
   static final int ROWS = 32;
 
   private TriggerScreen() {}
+
+  /**
+   * What a screen kept, and a line saying what it saw (the ten strongest of each kind, as share / pull).
+   *
+   * @param kept the rebuilt strings that pull the suspect most, with their flips
+   */
+  record Result(List<DefenceReport.SuspectedTrigger> kept, String message) {
+  }
+
+  /**
+   * Tries the rebuilt strings and the whole-word suspects on the suspect and keeps the {@code keep} strings that pull
+   * it most (ties: the pool's order). The words are only reported: the perturbation inserts them as before.
+   *
+   * @param rows clean rows (the first {@value #ROWS} are used); the suspect's own predictions on them are the baseline
+   * @param pool rebuilt strings, e.g. one per piece set
+   * @param words whole-word suspects
+   */
+  static Result screen(Classifier suspect, List<Example> rows, List<DefenceReport.SuspectedTrigger> pool,
+      List<String> words, int keep, long seed) {
+    List<Example> sample = rows.subList(0, Math.min(ROWS, rows.size()));
+    int[] labels = suspect.predict(Purifier.inputs(sample)).stream().mapToInt(Prediction::label).toArray();
+    List<List<String>> candidates = new ArrayList<>();
+    for (DefenceReport.SuspectedTrigger t : pool) candidates.add(t.orders());
+    for (String w : words) candidates.add(List.of(w));
+    List<DefenceReport.Flip> flips = flips(suspect, sample, labels, candidates, seed ^ 0x5C4EL);
+    Integer[] order = byPull(flips.subList(0, pool.size()));
+    Integer[] wordOrder = byPull(flips.subList(pool.size(), flips.size()));
+    List<DefenceReport.SuspectedTrigger> kept = new ArrayList<>();
+    for (int i = 0; i < Math.min(keep, order.length); i++) kept.add(pool.get(order[i]).withFlip(flips.get(order[i])));
+    StringBuilder strings = new StringBuilder();
+    for (int i = 0; i < Math.min(10, order.length); i++) {
+      describe(strings, i, pool.get(order[i]).text(), flips.get(order[i]));
+    }
+    StringBuilder ws = new StringBuilder();
+    for (int i = 0; i < Math.min(10, wordOrder.length); i++) {
+      describe(ws, i, words.get(wordOrder[i]), flips.get(pool.size() + wordOrder[i]));
+    }
+    return new Result(kept, String.format(Locale.ROOT, "trigger screen on %d clean rows (flip share / pull): %d "
+        + "rebuilt strings, most pulling %s; whole-word suspects, most pulling %s", sample.size(), pool.size(), strings,
+        ws));
+  }
+
+  /** Indices of {@code flips}, strongest pull first (stable: ties keep their order). */
+  private static Integer[] byPull(List<DefenceReport.Flip> flips) {
+    Integer[] order = new Integer[flips.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    Arrays.sort(order, (a, b) -> Double.compare(flips.get(b).pull(), flips.get(a).pull()));
+    return order;
+  }
+
+  private static void describe(StringBuilder b, int i, String text, DefenceReport.Flip f) {
+    b.append(String.format(Locale.ROOT, "%s%s %.2f/%.2f", i == 0 ? "" : ", ", text, f.share(), f.pull()));
+  }
 
   /**
    * The flip of each candidate, in candidate order.
