@@ -40,12 +40,13 @@ import java.util.stream.Collectors;
  * copies are perturbed), and the rho search. See {@link DefenceSettings} for every knob.
  *
  * <p>Stages: {@code epur} (scores every vocabulary row, resets the top rows), {@code teacher} (the suspect's
- * accuracy on the scoring rows and, for distillation, its soft predictions on the unlabelled rows), then per rho
+ * accuracy on the scoring rows and, for distillation, its soft predictions on the unlabelled rows), {@code screen}
+ * (with {@code trigger_screen > 0}: the suspected triggers tried on the suspect, {@code TriggerScreen}), then per rho
  * {@code mix}, {@code recover} and {@code score}. With {@code rho = auto} ({@link RhoSearch}) every labelled row is
  * trained on (unless {@code holdout > 0}); when distilling, a tenth of the unlabelled rows (at most
- * {@code agreementRows}) is kept out of training, and the grid is walked from the smallest rho up: the first rho whose
- * predictions agree with the suspect's on at least {@code 1 - agreementMargin} of those rows is taken, else the
- * smallest rho, with a note. With nothing held out to judge by (no unlabelled rows, or too few) the search runs the
+ * {@code agreementRows}, and only when that is at least half of it) is kept out of training, and the grid is walked
+ * from the smallest rho up: the first rho whose predictions agree with the suspect's on at least
+ * {@code 1 - agreementMargin} of those rows is taken, else the smallest rho, with a note. With nothing held out to judge by (no unlabelled rows, or too few) the search runs the
  * smallest rho only. Labelled accuracies are on the training rows unless labelled rows are held out.
  */
 public final class Purifier {
