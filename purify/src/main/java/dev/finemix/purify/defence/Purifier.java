@@ -46,8 +46,8 @@ import java.util.stream.Collectors;
  * trained on (unless {@code holdout > 0}); when distilling, a tenth of the unlabelled rows (at most
  * {@code agreementRows}, and only when that is at least half of it) is kept out of training, and the grid is walked
  * from the smallest rho up: the first rho whose predictions agree with the suspect's on at least
- * {@code 1 - agreementMargin} of those rows is taken, else the smallest rho, with a note. With nothing held out to judge by (no unlabelled rows, or too few) the search runs the
- * smallest rho only. Labelled accuracies are on the training rows unless labelled rows are held out.
+ * {@code 1 - agreementMargin} of those rows is taken, else the smallest rho, with a note. With nothing held out to
+ * judge by (no unlabelled rows, or too few) the search runs the smallest rho only. Labelled accuracies are on the training rows unless labelled rows are held out.
  */
 public final class Purifier {
   private static final int SCORE_BATCH = 32;
@@ -208,8 +208,8 @@ public final class Purifier {
           : judged ? s.rhoGrid() : s.rhoGrid().subList(0, 1);
       if (s.autoRho() && !judged) {
         notes.add(String.format(Locale.ROOT, "rho auto with no held-out rows to judge it by (agreement needs a tenth "
-            + "of the unlabelled rows to be at least half of agreement_rows, %d, and distillation): took the smallest rho "
-            + "of the grid, %.2f", CleanRows.minAgreementRows(s), rhos.get(0)));
+            + "of the unlabelled rows to be at least half of agreement_rows, %d, and distillation): took the "
+            + "smallest rho of the grid, %.2f", CleanRows.minAgreementRows(s), rhos.get(0)));
       }
       List<DefenceReport.RhoTrial> trials = new ArrayList<>();
       double mixSecs = 0;

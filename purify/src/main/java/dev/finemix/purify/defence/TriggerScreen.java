@@ -91,8 +91,8 @@ final class TriggerScreen {
    * @param candidates each candidate as the strings it may be inserted as (its piece orders; one for a word)
    * @param seed seeds the insertion positions; the same seed gives every candidate the same draws
    */
-  static List<DefenceReport.Flip> flips(Classifier suspect, List<Example> rows, int[] labels, List<List<String>> candidates,
-      long seed) {
+  static List<DefenceReport.Flip> flips(Classifier suspect, List<Example> rows, int[] labels,
+      List<List<String>> candidates, long seed) {
     Objects.requireNonNull(suspect, "suspect");
     int n = Math.min(ROWS, Math.min(rows.size(), labels.length));
     List<DefenceReport.Flip> out = new ArrayList<>();
@@ -127,7 +127,9 @@ final class TriggerScreen {
       for (int c = 0; c < classes; c++) {
         if (others[c] == 0) continue;
         double pull = prob[c] / others[c];
-        if (best.toClass() < 0 || pull > best.pull()) best = new DefenceReport.Flip(moved[c] / (double) others[c], pull, c);
+        if (best.toClass() < 0 || pull > best.pull()) {
+          best = new DefenceReport.Flip(moved[c] / (double) others[c], pull, c);
+        }
       }
       out.add(best);
     }

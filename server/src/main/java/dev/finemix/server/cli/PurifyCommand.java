@@ -100,7 +100,7 @@ public final class PurifyCommand implements Callable<Integer> {
   Integer suspectsToInsert;
 
   @Option(names = "--trigger-screen", paramLabel = "N", description = "rebuilt trigger strings (one per piece set) "
-      + "tried on the suspect; the ones that flip it most are inserted by the suspects perturbation (default 0: none)")
+      + "tried on the suspect; the 5 that pull it most are inserted by the suspects perturbation (default 0: none)")
   Integer triggerScreen;
 
   @Option(names = "--recovery", paramLabel = "none|ce|distil", description = "override the recipe's recovery")
